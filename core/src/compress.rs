@@ -1,0 +1,115 @@
+//! Frame payload compression: the identity codec and snappy (the `snap`
+//! crate's raw block format, behind the `snappy` feature).
+//!
+//! A frame is stored raw when snappy does not make it smaller, so the
+//! writer's choice depends only on the bytes: the same writes give the same
+//! frames on every host.
+
+use alloc::vec::Vec;
+
+#[cfg(feature = "snappy")]
+use crate::codec::frame;
+use crate::codec::Codec;
+use crate::error::Corruption;
+
+/// Compresses frame payloads. One per log, so that scratch tables are reused.
+pub struct Compressor {
+    #[cfg(feature = "snappy")]
+    encoder: snap::raw::Encoder,
+}
+
+impl core::fmt::Debug for Compressor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Compressor")
+    }
+}
+
+impl Default for Compressor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Compressor {
+    /// A compressor with fresh scratch space.
+    pub fn new() -> Self {
+        Compressor {
+            #[cfg(feature = "snappy")]
+            encoder: snap::raw::Encoder::new(),
+        }
+    }
+
+    /// Whether this build can write and read snappy frames.
+    pub const fn snappy_available() -> bool {
+        cfg!(feature = "snappy")
+    }
+
+    /// Given `raw`, a frame (16 header bytes, then the entries), tries to
+    /// compress its payload into `scratch` (laid out the same way). Returns
+    /// the codec chosen: `Snappy` when `scratch` now holds a smaller frame,
+    /// `Raw` when `raw` should be written as it is.
+    pub fn compress(&mut self, raw: &[u8], scratch: &mut Vec<u8>) -> Codec {
+        #[cfg(feature = "snappy")]
+        {
+            let payload = &raw[frame::HEADER_LEN..];
+            let max = snap::raw::max_compress_len(payload.len());
+            if max == 0 {
+                return Codec::Raw; // too large for snappy's block format
+            }
+            scratch.clear();
+            scratch.resize(frame::HEADER_LEN + max, 0);
+            match self.encoder.compress(payload, &mut scratch[frame::HEADER_LEN..]) {
+                Ok(n) if n < payload.len() => {
+                    scratch.truncate(frame::HEADER_LEN + n);
+                    Codec::Snappy
+                }
+                _ => Codec::Raw,
+            }
+        }
+        #[cfg(not(feature = "snappy"))]
+        {
+            let _ = (raw, scratch);
+            Codec::Raw
+        }
+    }
+}
+
+/// Largest decompressed payload accepted from a snappy frame, as a multiple
+/// of its stored length. Snappy's densest element (a 3-byte copy of 64
+/// bytes) expands about 21x, so a larger claim is corrupt; checking it keeps
+/// a bad length field from sizing an allocation.
+const MAX_SNAPPY_EXPANSION: u64 = 24;
+
+/// Decompresses a stored payload into `out` (cleared first). For a raw
+/// payload this is a copy; callers that can use the stored bytes directly
+/// should do so instead.
+pub fn decompress(codec: Codec, stored: &[u8], out: &mut Vec<u8>) -> Result<(), Corruption> {
+    out.clear();
+    match codec {
+        Codec::Raw => {
+            out.extend_from_slice(stored);
+            Ok(())
+        }
+        Codec::Snappy => decompress_snappy(stored, out),
+    }
+}
+
+#[cfg(feature = "snappy")]
+fn decompress_snappy(stored: &[u8], out: &mut Vec<u8>) -> Result<(), Corruption> {
+    let n = snap::raw::decompress_len(stored).map_err(|_| Corruption::SnappyInvalid)?;
+    if n as u64 > MAX_SNAPPY_EXPANSION * stored.len() as u64 + 64 {
+        return Err(Corruption::SnappyInvalid);
+    }
+    out.resize(n, 0);
+    let written = snap::raw::Decoder::new().decompress(stored, out).map_err(|_| Corruption::SnappyInvalid)?;
+    if written != n {
+        return Err(Corruption::SnappyInvalid);
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "snappy"))]
+fn decompress_snappy(_stored: &[u8], _out: &mut Vec<u8>) -> Result<(), Corruption> {
+    let _ = MAX_SNAPPY_EXPANSION;
+    Err(Corruption::SnappyUnavailable)
+}

@@ -1,0 +1,109 @@
+//! WAL configuration, checked at open.
+
+use alloc::format;
+use core::time::Duration;
+
+use crate::codec::{frame, header};
+use crate::error::Error;
+
+/// When appended frames are made durable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// Sync after every frame, before any of its records is completed: a
+    /// completion that says `Ok` means the record survives a power loss.
+    #[default]
+    Always,
+    /// Never sync on the write path (only at rotation and close): a
+    /// completion that says `Ok` means the record reached the storage (the
+    /// OS page cache, for files), which survives a process crash but not a
+    /// power loss.
+    Never,
+}
+
+/// What open does with a torn tail on the newest segment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RecoveryMode {
+    /// Copy the bytes after the last valid frame to a sidecar file, cut them
+    /// from the segment, and go on (FORMAT.md, "Validity and recovery").
+    #[default]
+    TruncateTail,
+    /// Refuse to open, reporting where and why the log ends early.
+    Strict,
+}
+
+/// The WAL's settings. Field names follow BanyanDB's (`wal_compression`,
+/// `wal_file_size`, `wal_buffer_size`) without the prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Compress frames with snappy (stored raw when that does not shrink them).
+    pub compression: bool,
+    /// A segment rotates before a frame would take it past this many bytes.
+    /// A single frame larger than this gets a segment of its own.
+    pub file_size: u64,
+    /// The buffer is flushed as one frame once its encoded entries reach this
+    /// many bytes.
+    pub buffer_size: usize,
+    /// The buffer is flushed once its oldest record has waited this long;
+    /// `None` turns time-based flushing off.
+    pub flush_interval: Option<Duration>,
+    /// When frames are synced.
+    pub sync: SyncPolicy,
+    /// What open does with a torn tail.
+    pub recovery: RecoveryMode,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            compression: true,
+            file_size: 64 * 1024 * 1024,
+            buffer_size: 16 * 1024,
+            flush_interval: Some(Duration::from_millis(10)),
+            sync: SyncPolicy::Always,
+            recovery: RecoveryMode::TruncateTail,
+        }
+    }
+}
+
+/// The smallest `buffer_size` accepted.
+pub const MIN_BUFFER_SIZE: usize = 64;
+/// The largest `buffer_size` accepted (1 GiB).
+pub const MAX_BUFFER_SIZE: usize = 1 << 30;
+
+impl Config {
+    /// Checks every field; the error names the first field refused and why.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |field, reason| Err(Error::InvalidConfig { field, reason });
+        if self.buffer_size < MIN_BUFFER_SIZE || self.buffer_size > MAX_BUFFER_SIZE {
+            return bad(
+                "buffer_size",
+                format!(
+                    "{} bytes is outside the accepted range {MIN_BUFFER_SIZE}..={MAX_BUFFER_SIZE}",
+                    self.buffer_size
+                ),
+            );
+        }
+        let min_file = (header::LEN + frame::HEADER_LEN + self.buffer_size) as u64;
+        if self.file_size < min_file {
+            return bad(
+                "file_size",
+                format!(
+                    "{} bytes cannot hold one full buffer (buffer_size {} + {} bytes of headers = {min_file})",
+                    self.file_size,
+                    self.buffer_size,
+                    header::LEN + frame::HEADER_LEN
+                ),
+            );
+        }
+        if self.flush_interval == Some(Duration::ZERO) {
+            return bad(
+                "flush_interval",
+                "zero would flush on every write; use None to turn time-based flushing off".into(),
+            );
+        }
+        if self.compression && !crate::compress::Compressor::snappy_available() {
+            return bad("compression", "this build has no snappy support (the `snappy` feature is off)".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,414 @@
+//! The segment log over a [`Storage`]: open with recovery, append sealed
+//! frames (rotating first when a frame would pass `file_size`), sync, rotate,
+//! read a segment as a stream of entries, delete.
+//!
+//! A failed write or sync poisons the log: it refuses every later append,
+//! sync and rotation with [`Error::Poisoned`], because the state of the
+//! storage is no longer known. Reopening (which runs recovery) is the way out.
+
+use alloc::vec::Vec;
+
+use embedded_io::{Seek, SeekFrom, Write};
+
+use crate::codec::{self, header, Codec, Entry};
+use crate::compress::Compressor;
+use crate::config::{Config, RecoveryMode, SyncPolicy};
+use crate::error::Error;
+use crate::recovery::{RecoveryReport, TornTail};
+use crate::segment::{self, FrameScanner, FrameStats, Invalid, SegmentId, SegmentInfo};
+use crate::storage::{SegmentFile, Storage};
+
+struct Active<F> {
+    file: F,
+    info: SegmentInfo,
+}
+
+/// Where an appended frame landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameLocation {
+    /// The segment that holds it.
+    pub segment: SegmentId,
+    /// Its byte offset in that segment.
+    pub offset: u64,
+    /// Its length in bytes, header included.
+    pub len: u64,
+    /// How its payload was stored.
+    pub codec: Codec,
+}
+
+/// The segments of a WAL and the file being appended to.
+pub struct SegmentLog<S: Storage> {
+    storage: S,
+    config: Config,
+    active: Active<S::File>,
+    /// Closed segments, ascending.
+    closed: Vec<SegmentId>,
+    compressor: Compressor,
+    scratch: Vec<u8>,
+    poisoned: Option<Error>,
+}
+
+impl<S: Storage> core::fmt::Debug for SegmentLog<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SegmentLog")
+            .field("active", &self.active.info)
+            .field("closed", &self.closed)
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
+fn st<E: embedded_io::Error>(op: &'static str, id: SegmentId) -> impl FnOnce(E) -> Error {
+    move |e| Error::storage(op, Some(id), e)
+}
+
+impl<S: Storage> SegmentLog<S> {
+    /// Opens the log in `storage`: creates segment 1 in an empty storage, or
+    /// recovers the newest segment (FORMAT.md, "Validity and recovery").
+    /// Older segments are not read.
+    pub fn open(mut storage: S, config: Config) -> Result<(Self, RecoveryReport), Error> {
+        config.validate()?;
+        let mut ids = storage.list().map_err(|e| Error::storage("list", None, e))?;
+        ids.sort_unstable();
+        ids.dedup();
+        let mut report = RecoveryReport { segments_found: ids.len(), ..Default::default() };
+        let active = match ids.pop() {
+            None => {
+                report.created = true;
+                create_segment(&mut storage, 1)?
+            }
+            Some(id) => recover_newest(&mut storage, id, config.recovery, &mut report)?,
+        };
+        report.active_segment = active.info.id;
+        report.first_segment = ids.first().copied().unwrap_or(active.info.id);
+        report.frames = active.info.frames;
+        report.records = active.info.records;
+        report.bytes = active.info.bytes;
+        let log = SegmentLog {
+            storage,
+            config,
+            active,
+            closed: ids,
+            compressor: Compressor::new(),
+            scratch: Vec::new(),
+            poisoned: None,
+        };
+        Ok((log, report))
+    }
+
+    /// The configuration the log was opened with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The error that poisoned the log, if one did.
+    pub fn poisoned(&self) -> Option<&Error> {
+        self.poisoned.as_ref()
+    }
+
+    fn check_healthy(&self) -> Result<(), Error> {
+        match &self.poisoned {
+            Some(e) => Err(e.clone().poisoned()),
+            None => Ok(()),
+        }
+    }
+
+    fn poison(&mut self, e: Error) -> Error {
+        self.poisoned = Some(e.clone());
+        e
+    }
+
+    /// Appends a sealed frame: `frame` holds 16 header bytes (filled in here)
+    /// and the raw entries. Compresses it when configured (keeping it raw
+    /// when that does not shrink it), rotates first if it would take the
+    /// active segment past `file_size`, writes it, and syncs per the policy.
+    /// On return `Ok`, the frame is written (and durable under
+    /// [`SyncPolicy::Always`]).
+    pub fn append(&mut self, frame: &mut [u8], stats: &FrameStats) -> Result<FrameLocation, Error> {
+        self.check_healthy()?;
+        if frame.len() <= codec::frame::HEADER_LEN {
+            return Err(Error::LogicBug("append of an empty frame"));
+        }
+        let codec = if self.config.compression {
+            self.compressor.compress(frame, &mut self.scratch)
+        } else {
+            Codec::Raw
+        };
+        let len = match codec {
+            Codec::Raw => frame.len(),
+            Codec::Snappy => self.scratch.len(),
+        } as u64;
+        if self.active.info.frames > 0 && self.active.info.bytes + len > self.config.file_size {
+            self.rotate()?;
+        }
+        let id = self.active.info.id;
+        let bytes: &mut [u8] = match codec {
+            Codec::Raw => frame,
+            Codec::Snappy => &mut self.scratch,
+        };
+        codec::seal_frame(bytes, codec, id);
+        let offset = self.active.info.bytes;
+        if let Err(e) = self.active.file.write_all(bytes) {
+            return Err(self.poison(Error::storage("write", Some(id), e)));
+        }
+        if self.config.sync == SyncPolicy::Always {
+            if let Err(e) = self.active.file.sync() {
+                return Err(self.poison(Error::storage("sync", Some(id), e)));
+            }
+        }
+        self.active.info.add_frame(codec, len - codec::frame::HEADER_LEN as u64, stats);
+        Ok(FrameLocation { segment: id, offset, len, codec })
+    }
+
+    /// Makes everything appended so far durable.
+    pub fn sync(&mut self) -> Result<(), Error> {
+        self.check_healthy()?;
+        let id = self.active.info.id;
+        if let Err(e) = self.active.file.sync() {
+            return Err(self.poison(Error::storage("sync", Some(id), e)));
+        }
+        Ok(())
+    }
+
+    /// Closes the active segment (synced) and starts the next one. Returns
+    /// what the closed segment holds.
+    pub fn rotate(&mut self) -> Result<SegmentInfo, Error> {
+        self.sync()?;
+        let next = self.active.info.id.checked_add(1).ok_or(Error::LogicBug("segment IDs exhausted"))?;
+        let new = match create_segment(&mut self.storage, next) {
+            Ok(a) => a,
+            Err(e) => return Err(self.poison(e)),
+        };
+        let old = core::mem::replace(&mut self.active, new);
+        self.closed.push(old.info.id);
+        Ok(old.info)
+    }
+
+    /// What the active segment holds so far.
+    pub fn active(&self) -> &SegmentInfo {
+        &self.active.info
+    }
+
+    /// Every segment, ascending; the last is the active one.
+    pub fn segments(&self) -> Vec<SegmentId> {
+        let mut v = self.closed.clone();
+        v.push(self.active.info.id);
+        v
+    }
+
+    fn check_known(&self, id: SegmentId) -> Result<(), Error> {
+        if id == self.active.info.id || self.closed.binary_search(&id).is_ok() {
+            Ok(())
+        } else {
+            Err(Error::UnknownSegment { id })
+        }
+    }
+
+    /// Streams the entries of segment `id`, a frame at a time: a closed
+    /// segment whole, the active one up to its last appended frame.
+    pub fn read(&mut self, id: SegmentId) -> Result<SegmentReader<S::File>, Error> {
+        self.check_known(id)?;
+        let limit = (id == self.active.info.id).then_some(self.active.info.bytes);
+        let file = self.storage.open(id).map_err(st("open", id))?;
+        SegmentReader::new(id, file, limit)
+    }
+
+    /// What segment `id` holds. The active segment's summary is kept as it
+    /// is written; a closed segment is scanned (every frame checked).
+    pub fn info(&mut self, id: SegmentId) -> Result<SegmentInfo, Error> {
+        self.check_known(id)?;
+        if id == self.active.info.id {
+            return Ok(self.active.info.clone());
+        }
+        let file = self.storage.open(id).map_err(st("open", id))?;
+        segment::scan_info(id, file)
+    }
+
+    /// Deletes closed segment `id`. The active segment cannot be deleted.
+    pub fn delete(&mut self, id: SegmentId) -> Result<(), Error> {
+        if id == self.active.info.id {
+            return Err(Error::ActiveSegment { id });
+        }
+        let pos = self.closed.binary_search(&id).map_err(|_| Error::UnknownSegment { id })?;
+        self.storage.remove(id).map_err(st("remove", id))?;
+        self.closed.remove(pos);
+        Ok(())
+    }
+
+    /// Syncs the active segment; the log can still be used afterwards.
+    pub fn close(&mut self) -> Result<(), Error> {
+        self.sync()
+    }
+
+    /// The storage, for hosts that need to reach it directly.
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.storage
+    }
+}
+
+fn create_segment<S: Storage>(storage: &mut S, id: SegmentId) -> Result<Active<S::File>, Error> {
+    let mut file = storage.create(id).map_err(st("create", id))?;
+    write_header(&mut file, id)?;
+    Ok(Active { file, info: SegmentInfo::empty(id) })
+}
+
+fn write_header<F: SegmentFile>(file: &mut F, id: SegmentId) -> Result<(), Error> {
+    file.write_all(&codec::encode_segment_header(id)).map_err(st("write", id))?;
+    file.sync().map_err(st("sync", id))
+}
+
+/// Recovers the newest segment: scans it to the end of its log and sets
+/// aside whatever non-zero bytes follow.
+fn recover_newest<S: Storage>(
+    storage: &mut S,
+    id: SegmentId,
+    mode: RecoveryMode,
+    report: &mut RecoveryReport,
+) -> Result<Active<S::File>, Error> {
+    let file = storage.open(id).map_err(st("open", id))?;
+    let mut info = SegmentInfo::empty(id);
+    let (mut file, stop) = match FrameScanner::new(id, file, None)? {
+        Err(inv) => {
+            // The header itself is torn: the file holds no acknowledged data.
+            let file = storage.open(id).map_err(st("open", id))?;
+            (file, Some((inv, false)))
+        }
+        Ok(mut scanner) => {
+            let stop = loop {
+                match scanner.next_frame()? {
+                    Ok(Some(f)) => info.add_frame(f.codec, f.stored_len, &f.stats),
+                    Ok(None) => break None,
+                    Err(inv) => {
+                        let zeros = scanner.rest_is_zero()?;
+                        break Some((inv, zeros));
+                    }
+                }
+            };
+            (scanner.into_file(), stop)
+        }
+    };
+    let len = file.len().map_err(st("len", id))?;
+    if let Some((Invalid { offset, reason }, zeros)) = stop {
+        if zeros {
+            // Reserved space, not damage: release it.
+            file.truncate(offset).map_err(st("truncate", id))?;
+            file.sync().map_err(st("sync", id))?;
+            report.released_zero_bytes = len - offset;
+        } else {
+            if mode == RecoveryMode::Strict {
+                return Err(Error::Corrupt { segment: id, offset, reason });
+            }
+            let sidecar = if len > offset { set_aside(storage, &mut file, id, offset, len)? } else { Default::default() };
+            file.truncate(offset).map_err(st("truncate", id))?;
+            file.sync().map_err(st("sync", id))?;
+            report.cut = Some(TornTail { segment: id, offset, bytes: len - offset, reason, sidecar });
+        }
+        if offset < header::LEN as u64 {
+            // Header torn or invalid: start the segment over.
+            file.truncate(0).map_err(st("truncate", id))?;
+            file.seek(SeekFrom::Start(0)).map_err(st("seek", id))?;
+            write_header(&mut file, id)?;
+            info = SegmentInfo::empty(id);
+        }
+    }
+    file.seek(SeekFrom::Start(info.bytes)).map_err(st("seek", id))?;
+    Ok(Active { file, info })
+}
+
+/// Copies `file[offset..len]` to the torn-tail sidecar and syncs it.
+fn set_aside<S: Storage>(
+    storage: &mut S,
+    file: &mut S::File,
+    id: SegmentId,
+    offset: u64,
+    len: u64,
+) -> Result<alloc::string::String, Error> {
+    use embedded_io::Read;
+    let mut side = storage.create_torn(id, offset).map_err(st("create", id))?;
+    file.seek(SeekFrom::Start(offset)).map_err(st("seek", id))?;
+    let mut chunk = alloc::vec![0u8; 64 * 1024];
+    let mut left = len - offset;
+    while left > 0 {
+        let want = (left as usize).min(chunk.len());
+        let n = file.read(&mut chunk[..want]).map_err(st("read", id))?;
+        if n == 0 {
+            return Err(Error::LogicBug("segment shorter than its reported length"));
+        }
+        side.write_all(&chunk[..n]).map_err(st("write", id))?;
+        left -= n as u64;
+    }
+    side.sync().map_err(st("sync", id))?;
+    Ok(segment::torn_file_name(id, offset))
+}
+
+/// The entries of one segment, read a frame at a time. Each frame is checked
+/// whole (CRC, codec, every entry) before any of its entries is returned.
+pub struct SegmentReader<F> {
+    scanner: FrameScanner<F>,
+    /// Entries of the current frame not yet returned.
+    pending: alloc::collections::VecDeque<Entry>,
+    done: bool,
+}
+
+impl<F: SegmentFile> SegmentReader<F> {
+    /// Reads segment `id` from `file`, up to `limit` bytes when given.
+    pub fn new(id: SegmentId, file: F, limit: Option<u64>) -> Result<Self, Error> {
+        match FrameScanner::new(id, file, limit)? {
+            Ok(scanner) => Ok(SegmentReader { scanner, pending: Default::default(), done: false }),
+            Err(Invalid { offset, reason }) => Err(Error::Corrupt { segment: id, offset, reason }),
+        }
+    }
+
+    /// The segment being read.
+    pub fn segment(&self) -> SegmentId {
+        self.scanner.id()
+    }
+
+    /// Calls `f` on every entry of the next frame, without copying values.
+    /// Returns `Ok(false)` at the end of the segment.
+    pub fn next_frame_with(&mut self, mut f: impl FnMut(codec::EntryRef<'_>)) -> Result<bool, Error> {
+        if self.done {
+            return Ok(false);
+        }
+        let id = self.scanner.id();
+        match self.scanner.next_frame() {
+            Ok(Ok(Some(frame))) => {
+                frame.entries().for_each(&mut f);
+                Ok(true)
+            }
+            Ok(Ok(None)) => {
+                self.done = true;
+                Ok(false)
+            }
+            Ok(Err(Invalid { offset, reason })) => {
+                self.done = true;
+                if self.scanner.rest_is_zero()? {
+                    return Ok(false);
+                }
+                Err(Error::Corrupt { segment: id, offset, reason })
+            }
+            Err(e) => {
+                self.done = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl<F: SegmentFile> Iterator for SegmentReader<F> {
+    type Item = Result<Entry, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Some(Ok(e));
+            }
+            let mut pending = core::mem::take(&mut self.pending);
+            match self.next_frame_with(|e| pending.push_back(e.into())) {
+                Ok(true) => self.pending = pending,
+                Ok(false) => return None,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! `MemStorage`: an in-memory [`Storage`] that keeps, for every file, what
+//! has been written and what has been made durable, and can inject faults.
+//!
+//! Clones share one "disk", so a test can keep a handle, let the WAL own
+//! another, and then inspect the bytes, inject a fault, or [`crash`] it: the
+//! crash image keeps what was synced plus a chosen prefix of what was not, as
+//! a power cut would.
+//!
+//! [`crash`]: MemStorage::crash
+
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+use embedded_io::{ErrorKind, ErrorType, Read, Seek, SeekFrom, Write};
+use spin::Mutex;
+
+use crate::segment::SegmentId;
+use crate::storage::{SegmentFile, Storage};
+
+/// Which file of the directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FileKey {
+    /// `seg{id}.wal`.
+    Segment(SegmentId),
+    /// `seg{id}.wal.torn-{offset}`.
+    Torn(SegmentId, u64),
+}
+
+#[derive(Clone, Debug, Default)]
+struct FileData {
+    data: Vec<u8>,
+    /// The contents as of the last sync.
+    durable: Vec<u8>,
+    /// Lowest offset changed since the last sync (`usize::MAX` when clean).
+    dirty_from: usize,
+}
+
+/// A fault to inject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The operation fails with an I/O error and changes nothing (a write
+    /// that fails this way writes no bytes).
+    Fail,
+    /// A write stores only its first `n` bytes, then fails.
+    TearWrite(usize),
+    /// A write fails as "storage full" and stores nothing.
+    Full,
+}
+
+#[derive(Debug, Default)]
+struct Disk {
+    files: BTreeMap<FileKey, FileData>,
+    /// Count of mutating operations (create, write, truncate, sync, remove).
+    ops: u64,
+    /// Faults keyed by the mutating-operation number they hit.
+    faults: BTreeMap<u64, Fault>,
+    /// Fail every sync from now on.
+    fail_syncs: bool,
+    /// Total bytes the disk holds at most.
+    capacity: Option<u64>,
+}
+
+impl Disk {
+    /// Counts a mutating op and returns the fault planned for it, if any.
+    fn next_op(&mut self) -> Option<Fault> {
+        let n = self.ops;
+        self.ops += 1;
+        self.faults.remove(&n)
+    }
+
+    fn used(&self) -> u64 {
+        self.files.values().map(|f| f.data.len() as u64).sum()
+    }
+}
+
+/// The in-memory storage backend. Cheap to clone; clones share the disk.
+#[derive(Clone, Debug, Default)]
+pub struct MemStorage {
+    disk: Arc<Mutex<Disk>>,
+}
+
+/// An error of [`MemStorage`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemError {
+    /// Its kind.
+    pub kind: ErrorKind,
+    /// What happened.
+    pub what: &'static str,
+}
+
+impl fmt::Display for MemError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.what)
+    }
+}
+impl core::error::Error for MemError {}
+impl embedded_io::Error for MemError {
+    fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
+const INJECTED: MemError = MemError { kind: ErrorKind::Other, what: "injected I/O failure" };
+const FULL: MemError = MemError { kind: ErrorKind::OutOfMemory, what: "storage full" };
+const NOT_FOUND: MemError = MemError { kind: ErrorKind::NotFound, what: "no such file" };
+const EXISTS: MemError = MemError { kind: ErrorKind::AlreadyExists, what: "file already exists" };
+
+impl MemStorage {
+    /// An empty disk.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The current bytes of a file (written, synced or not).
+    pub fn contents(&self, key: FileKey) -> Option<Vec<u8>> {
+        self.disk.lock().files.get(&key).map(|f| f.data.clone())
+    }
+
+    /// The bytes of a file as of its last sync.
+    pub fn durable_contents(&self, key: FileKey) -> Option<Vec<u8>> {
+        self.disk.lock().files.get(&key).map(|f| f.durable.clone())
+    }
+
+    /// Every file on the disk.
+    pub fn files(&self) -> Vec<FileKey> {
+        self.disk.lock().files.keys().copied().collect()
+    }
+
+    /// Replaces (or creates) a file's contents, all durable: for building
+    /// corrupt or foreign inputs in tests.
+    pub fn put(&self, key: FileKey, bytes: Vec<u8>) {
+        let f = FileData { durable: bytes.clone(), data: bytes, dirty_from: usize::MAX };
+        self.disk.lock().files.insert(key, f);
+    }
+
+    /// How many mutating operations (create, write, truncate, sync, remove)
+    /// have run so far. Fault positions count from the same numbering.
+    pub fn mutating_ops(&self) -> u64 {
+        self.disk.lock().ops
+    }
+
+    /// Injects `fault` into mutating operation number `op` (0-based, as
+    /// counted by [`MemStorage::mutating_ops`]). A fault that does not apply
+    /// to the operation kind (a torn write on a sync) makes it fail.
+    pub fn inject(&self, op: u64, fault: Fault) {
+        self.disk.lock().faults.insert(op, fault);
+    }
+
+    /// Makes every later sync fail (or stops doing so).
+    pub fn fail_syncs(&self, on: bool) {
+        self.disk.lock().fail_syncs = on;
+    }
+
+    /// Limits the total bytes of all files; writes past it fail as full.
+    pub fn set_capacity(&self, bytes: Option<u64>) {
+        self.disk.lock().capacity = bytes;
+    }
+
+    /// The disk as a power cut would leave it: each file keeps what was
+    /// synced, plus the first `keep(key, unsynced)` bytes of what was
+    /// appended since (`unsynced` is how many there are; the result is capped
+    /// at it). A file whose synced image was changed other than by appending
+    /// keeps its synced image. Faults and limits are not carried over.
+    pub fn crash_with(&self, mut keep: impl FnMut(FileKey, usize) -> usize) -> MemStorage {
+        let disk = self.disk.lock();
+        let mut files = BTreeMap::new();
+        for (key, f) in &disk.files {
+            let mut image = f.durable.clone();
+            let appended_only = f.dirty_from >= f.durable.len() && f.data.len() > f.durable.len();
+            if appended_only {
+                let extra = &f.data[f.durable.len()..];
+                let n = keep(*key, extra.len()).min(extra.len());
+                image.extend_from_slice(&extra[..n]);
+            }
+            files.insert(*key, FileData { durable: image.clone(), data: image, dirty_from: usize::MAX });
+        }
+        MemStorage { disk: Arc::new(Mutex::new(Disk { files, ..Default::default() })) }
+    }
+
+    /// The disk after a power cut that lost everything not synced.
+    pub fn crash(&self) -> MemStorage {
+        self.crash_with(|_, _| 0)
+    }
+
+    fn file(&self, key: FileKey) -> MemFile {
+        MemFile { disk: self.disk.clone(), key, pos: 0 }
+    }
+
+    fn create_key(&mut self, key: FileKey, replace: bool) -> Result<MemFile, MemError> {
+        let mut disk = self.disk.lock();
+        match disk.next_op() {
+            None => {}
+            Some(Fault::Full) => return Err(FULL),
+            Some(_) => return Err(INJECTED),
+        }
+        if !replace && disk.files.contains_key(&key) {
+            return Err(EXISTS);
+        }
+        disk.files.insert(key, FileData { dirty_from: usize::MAX, ..Default::default() });
+        drop(disk);
+        Ok(self.file(key))
+    }
+}
+
+impl Storage for MemStorage {
+    type Error = MemError;
+    type File = MemFile;
+
+    fn list(&mut self) -> Result<Vec<SegmentId>, MemError> {
+        let disk = self.disk.lock();
+        Ok(disk
+            .files
+            .keys()
+            .filter_map(|k| match k {
+                FileKey::Segment(id) => Some(*id),
+                FileKey::Torn(..) => None,
+            })
+            .collect())
+    }
+
+    fn create(&mut self, id: SegmentId) -> Result<MemFile, MemError> {
+        self.create_key(FileKey::Segment(id), false)
+    }
+
+    fn open(&mut self, id: SegmentId) -> Result<MemFile, MemError> {
+        let key = FileKey::Segment(id);
+        if !self.disk.lock().files.contains_key(&key) {
+            return Err(NOT_FOUND);
+        }
+        Ok(self.file(key))
+    }
+
+    fn remove(&mut self, id: SegmentId) -> Result<(), MemError> {
+        let mut disk = self.disk.lock();
+        if disk.next_op().is_some() {
+            return Err(INJECTED);
+        }
+        disk.files.remove(&FileKey::Segment(id)).map(|_| ()).ok_or(NOT_FOUND)
+    }
+
+    fn create_torn(&mut self, id: SegmentId, offset: u64) -> Result<MemFile, MemError> {
+        self.create_key(FileKey::Torn(id, offset), true)
+    }
+}
+
+/// An open file of a [`MemStorage`].
+#[derive(Debug)]
+pub struct MemFile {
+    disk: Arc<Mutex<Disk>>,
+    key: FileKey,
+    pos: u64,
+}
+
+impl ErrorType for MemFile {
+    type Error = MemError;
+}
+
+impl Read for MemFile {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, MemError> {
+        let disk = self.disk.lock();
+        let f = disk.files.get(&self.key).ok_or(NOT_FOUND)?;
+        let start = (self.pos as usize).min(f.data.len());
+        let n = buf.len().min(f.data.len() - start);
+        buf[..n].copy_from_slice(&f.data[start..start + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Write for MemFile {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, MemError> {
+        let mut disk = self.disk.lock();
+        let fault = disk.next_op();
+        if fault.is_none() && !buf.is_empty() {
+            if let Some(cap) = disk.capacity {
+                if disk.used() + buf.len() as u64 > cap {
+                    return Err(FULL);
+                }
+            }
+        }
+        let f = disk.files.get_mut(&self.key).ok_or(NOT_FOUND)?;
+        let n = match fault {
+            None => buf.len(),
+            Some(Fault::TearWrite(n)) => n.min(buf.len()),
+            Some(Fault::Full) => return Err(FULL),
+            Some(Fault::Fail) => return Err(INJECTED),
+        };
+        let start = self.pos as usize;
+        if f.data.len() < start {
+            f.data.resize(start, 0);
+        }
+        let end = start + n;
+        let overlap = end.min(f.data.len());
+        f.data[start..overlap].copy_from_slice(&buf[..overlap - start]);
+        f.data.extend_from_slice(&buf[overlap - start..n]);
+        f.dirty_from = f.dirty_from.min(start);
+        self.pos = end as u64;
+        if n < buf.len() {
+            return Err(INJECTED);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> Result<(), MemError> {
+        Ok(())
+    }
+}
+
+impl Seek for MemFile {
+    fn seek(&mut self, pos: SeekFrom) -> Result<u64, MemError> {
+        let len = self.disk.lock().files.get(&self.key).ok_or(NOT_FOUND)?.data.len() as i128;
+        let target = match pos {
+            SeekFrom::Start(p) => p as i128,
+            SeekFrom::End(d) => len + d as i128,
+            SeekFrom::Current(d) => self.pos as i128 + d as i128,
+        };
+        if target < 0 || target > u64::MAX as i128 {
+            return Err(MemError { kind: ErrorKind::InvalidInput, what: "seek out of range" });
+        }
+        self.pos = target as u64;
+        Ok(self.pos)
+    }
+}
+
+impl SegmentFile for MemFile {
+    fn len(&mut self) -> Result<u64, MemError> {
+        Ok(self.disk.lock().files.get(&self.key).ok_or(NOT_FOUND)?.data.len() as u64)
+    }
+
+    fn truncate(&mut self, len: u64) -> Result<(), MemError> {
+        let mut disk = self.disk.lock();
+        if disk.next_op().is_some() {
+            return Err(INJECTED);
+        }
+        let f = disk.files.get_mut(&self.key).ok_or(NOT_FOUND)?;
+        let len = len as usize;
+        if len < f.data.len() {
+            f.data.truncate(len);
+            f.dirty_from = f.dirty_from.min(len);
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), MemError> {
+        let mut disk = self.disk.lock();
+        let fault = disk.next_op();
+        if fault.is_some() || disk.fail_syncs {
+            return Err(INJECTED);
+        }
+        let f = disk.files.get_mut(&self.key).ok_or(NOT_FOUND)?;
+        if f.dirty_from != usize::MAX {
+            let from = f.dirty_from.min(f.durable.len()).min(f.data.len());
+            f.durable.truncate(from);
+            f.durable.extend_from_slice(&f.data[from..]);
+            f.dirty_from = usize::MAX;
+        }
+        Ok(())
+    }
+}

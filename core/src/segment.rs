@@ -1,0 +1,340 @@
+//! Segment files: naming, the frame scanner every reader goes through, and
+//! the summary of a segment's contents ([`SegmentInfo`]).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use embedded_io::SeekFrom;
+
+use crate::codec::{self, frame, header, Codec, EntryRef, FrameHeader};
+use crate::compress;
+use crate::error::{Corruption, Error};
+use crate::storage::SegmentFile;
+
+/// A segment's ID: 1 for the first, one more at each rotation.
+pub type SegmentId = u64;
+
+/// The file name of segment `id`: `seg{ID:016x}.wal`.
+pub fn file_name(id: SegmentId) -> String {
+    alloc::format!("seg{id:016x}.wal")
+}
+
+/// The file name of the torn-tail sidecar of segment `id` cut at `offset`.
+pub fn torn_file_name(id: SegmentId, offset: u64) -> String {
+    alloc::format!("seg{id:016x}.wal.torn-{offset}")
+}
+
+/// The segment ID a file name stands for, when it is exactly
+/// `seg{16 lowercase hex digits}.wal`; anything else is not a segment.
+pub fn parse_file_name(name: &str) -> Option<SegmentId> {
+    let hex = name.strip_prefix("seg")?.strip_suffix(".wal")?;
+    if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
+}
+
+/// What a segment holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// The segment's ID.
+    pub id: SegmentId,
+    /// Bytes of the segment's log: header and valid frames.
+    pub bytes: u64,
+    /// Frames (buffer flushes) in the segment.
+    pub frames: u64,
+    /// Frames stored snappy-compressed.
+    pub snappy_frames: u64,
+    /// Entries (one series within one frame).
+    pub entries: u64,
+    /// Records.
+    pub records: u64,
+    /// Decompressed payload bytes of all frames (for the compression ratio:
+    /// `payload_bytes` against `bytes`).
+    pub payload_bytes: u64,
+    /// Smallest record timestamp, if any record.
+    pub first_timestamp: Option<i64>,
+    /// Largest record timestamp, if any record.
+    pub last_timestamp: Option<i64>,
+}
+
+impl SegmentInfo {
+    /// An empty segment's info.
+    pub fn empty(id: SegmentId) -> Self {
+        SegmentInfo { id, bytes: header::LEN as u64, ..Default::default() }
+    }
+
+    /// Adds a frame of `stored_len` payload bytes to the summary.
+    pub fn add_frame(&mut self, codec: Codec, stored_len: u64, stats: &FrameStats) {
+        self.bytes += frame::HEADER_LEN as u64 + stored_len;
+        self.frames += 1;
+        self.snappy_frames += u64::from(codec == Codec::Snappy);
+        self.entries += stats.entries;
+        self.records += stats.records;
+        self.payload_bytes += stats.payload_bytes;
+        self.first_timestamp = min_opt(self.first_timestamp, stats.min_timestamp);
+        self.last_timestamp = max_opt(self.last_timestamp, stats.max_timestamp);
+    }
+}
+
+fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Counts of one frame's contents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FrameStats {
+    /// Entries in the frame.
+    pub entries: u64,
+    /// Records in the frame.
+    pub records: u64,
+    /// Decompressed payload bytes.
+    pub payload_bytes: u64,
+    /// Smallest timestamp.
+    pub min_timestamp: Option<i64>,
+    /// Largest timestamp.
+    pub max_timestamp: Option<i64>,
+}
+
+impl FrameStats {
+    /// Adds one entry's records.
+    pub fn add_entry(&mut self, e: &EntryRef<'_>) {
+        self.entries += 1;
+        self.records += e.len() as u64;
+        for ts in e.timestamps() {
+            self.min_timestamp = min_opt(self.min_timestamp, Some(ts));
+            self.max_timestamp = max_opt(self.max_timestamp, Some(ts));
+        }
+    }
+}
+
+/// Reads one segment frame by frame, checking each completely (CRC, codec,
+/// every entry) before handing it out. Memory holds one frame at a time.
+pub struct FrameScanner<F> {
+    id: SegmentId,
+    file: F,
+    offset: u64,
+    end: u64,
+    stored: Vec<u8>,
+    payload: Vec<u8>,
+}
+
+/// Where a scan stopped, when it stopped before the end of the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    /// Offset of the first invalid frame (the end of the log).
+    pub offset: u64,
+    /// What is wrong there.
+    pub reason: Corruption,
+}
+
+/// One checked frame.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    /// Offset of the frame in the segment file.
+    pub offset: u64,
+    /// How the payload was stored.
+    pub codec: Codec,
+    /// Stored payload length.
+    pub stored_len: u64,
+    /// The decompressed payload (checked entries, back to back).
+    pub payload: &'a [u8],
+    /// What the frame holds.
+    pub stats: FrameStats,
+}
+
+impl<'a> Frame<'a> {
+    /// The frame's entries, in order (already checked, so this cannot fail).
+    pub fn entries(&self) -> impl Iterator<Item = EntryRef<'a>> + 'a {
+        let mut out = Vec::new();
+        // Checked by the scanner: an error here is impossible.
+        let _ = codec::for_each_entry(self.payload, |e| out.push(e));
+        out.into_iter()
+    }
+
+    /// Offset just past the frame.
+    pub fn end(&self) -> u64 {
+        self.offset + frame::HEADER_LEN as u64 + self.stored_len
+    }
+}
+
+fn io_err<E: embedded_io::Error>(op: &'static str, id: SegmentId) -> impl FnOnce(E) -> Error {
+    move |e| Error::storage(op, Some(id), e)
+}
+
+/// Reads exactly `buf.len()` bytes; `Ok(false)` if the file ended first.
+fn read_full<F: SegmentFile>(file: &mut F, id: SegmentId, buf: &mut [u8]) -> Result<bool, Error> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = file.read(&mut buf[done..]).map_err(io_err("read", id))?;
+        if n == 0 {
+            return Ok(false);
+        }
+        done += n;
+    }
+    Ok(true)
+}
+
+impl<F: SegmentFile> FrameScanner<F> {
+    /// Starts scanning segment `id` in `file`, reading no further than
+    /// `limit` bytes (the whole file when `None`). Checks the header first:
+    /// an invalid header is `Err(Invalid { offset: 0, .. })` inside `Ok`.
+    pub fn new(id: SegmentId, mut file: F, limit: Option<u64>) -> Result<Result<Self, Invalid>, Error> {
+        let len = file.len().map_err(io_err("len", id))?;
+        let end = limit.map_or(len, |l| l.min(len));
+        file.seek(SeekFrom::Start(0)).map_err(io_err("seek", id))?;
+        let mut h = [0u8; header::LEN];
+        let got = (end as usize).min(header::LEN);
+        if !read_full(&mut file, id, &mut h[..got])? {
+            return Err(Error::LogicBug("file shorter than its reported length"));
+        }
+        if let Err(reason) = codec::check_segment_header(&h[..got], id) {
+            return Ok(Err(Invalid { offset: 0, reason }));
+        }
+        Ok(Ok(FrameScanner { id, file, offset: header::LEN as u64, end, stored: Vec::new(), payload: Vec::new() }))
+    }
+
+    /// The segment being scanned.
+    pub fn id(&self) -> SegmentId {
+        self.id
+    }
+
+    /// Offset of the next frame (after the last one returned).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Where the scan stops reading.
+    pub fn end(&self) -> u64 {
+        self.end
+    }
+
+    /// The next frame: `Ok(Ok(Some))`, `Ok(Ok(None))` at the end, or
+    /// `Ok(Err(Invalid))` when the bytes at the current offset are not a valid
+    /// frame (the scanner stays there). `Err` is a storage failure.
+    pub fn next_frame(&mut self) -> Result<Result<Option<Frame<'_>>, Invalid>, Error> {
+        let remaining = self.end - self.offset;
+        if remaining == 0 {
+            return Ok(Ok(None));
+        }
+        let invalid = |offset, reason| Ok(Err(Invalid { offset, reason }));
+        if remaining < frame::HEADER_LEN as u64 {
+            return invalid(self.offset, Corruption::FrameHeaderTruncated { remaining });
+        }
+        let mut hb = [0u8; frame::HEADER_LEN];
+        self.file.seek(SeekFrom::Start(self.offset)).map_err(io_err("seek", self.id))?;
+        if !read_full(&mut self.file, self.id, &mut hb)? {
+            return Err(Error::LogicBug("file shorter than its reported length"));
+        }
+        let fh = match FrameHeader::parse(&hb, remaining - frame::HEADER_LEN as u64) {
+            Ok(h) => h,
+            Err(reason) => return invalid(self.offset, reason),
+        };
+        // `len` fits in the bytes that remain, so this allocation is backed by the file.
+        self.stored.clear();
+        self.stored.resize(fh.len as usize, 0);
+        if !read_full(&mut self.file, self.id, &mut self.stored)? {
+            return Err(Error::LogicBug("file shorter than its reported length"));
+        }
+        if let Err(reason) = codec::check_frame_crc(self.id, &hb, fh.crc, &self.stored) {
+            return invalid(self.offset, reason);
+        }
+        let payload: &[u8] = match fh.codec {
+            Codec::Raw => &self.stored,
+            Codec::Snappy => {
+                if let Err(reason) = compress::decompress(Codec::Snappy, &self.stored, &mut self.payload) {
+                    return invalid(self.offset, reason);
+                }
+                &self.payload
+            }
+        };
+        let mut stats = FrameStats { payload_bytes: payload.len() as u64, ..Default::default() };
+        if let Err(reason) = codec::for_each_entry(payload, |e| stats.add_entry(&e)) {
+            return invalid(self.offset, reason);
+        }
+        let offset = self.offset;
+        self.offset += frame::HEADER_LEN as u64 + fh.len;
+        Ok(Ok(Some(Frame { offset, codec: fh.codec, stored_len: fh.len, payload, stats })))
+    }
+
+    /// Whether every byte from the current offset to the end is zero (unused
+    /// reserved space rather than damage).
+    pub fn rest_is_zero(&mut self) -> Result<bool, Error> {
+        self.file.seek(SeekFrom::Start(self.offset)).map_err(io_err("seek", self.id))?;
+        let mut left = self.end - self.offset;
+        let mut chunk = alloc::vec![0u8; 64 * 1024];
+        while left > 0 {
+            let n = (left as usize).min(chunk.len());
+            if !read_full(&mut self.file, self.id, &mut chunk[..n])? {
+                return Err(Error::LogicBug("file shorter than its reported length"));
+            }
+            if chunk[..n].iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            left -= n as u64;
+        }
+        Ok(true)
+    }
+
+    /// Gives the file back.
+    pub fn into_file(self) -> F {
+        self.file
+    }
+}
+
+/// Scans a whole segment that is not being written: every frame must be
+/// valid, and anything after the last frame must be zeros. Returns its
+/// summary, or the first corruption with its offset.
+pub fn scan_info<F: SegmentFile>(id: SegmentId, file: F) -> Result<SegmentInfo, Error> {
+    let mut scanner = match FrameScanner::new(id, file, None)? {
+        Ok(s) => s,
+        Err(inv) => return Err(Error::Corrupt { segment: id, offset: inv.offset, reason: inv.reason }),
+    };
+    let mut info = SegmentInfo::empty(id);
+    loop {
+        match scanner.next_frame()? {
+            Ok(Some(f)) => info.add_frame(f.codec, f.stored_len, &f.stats),
+            Ok(None) => return Ok(info),
+            Err(inv) => {
+                if scanner.rest_is_zero()? {
+                    return Ok(info);
+                }
+                return Err(Error::Corrupt { segment: id, offset: inv.offset, reason: inv.reason });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_roundtrip_and_reject_near_misses() {
+        assert_eq!(file_name(1), "seg0000000000000001.wal");
+        assert_eq!(parse_file_name("seg0000000000000001.wal"), Some(1));
+        assert_eq!(parse_file_name(&file_name(u64::MAX)), Some(u64::MAX));
+        for bad in [
+            "seg000000000000001.wal",
+            "seg00000000000000001.wal",
+            "seg000000000000000A.wal",
+            "seg0000000000000001.wal.torn-24",
+            "Seg0000000000000001.wal",
+            "seg+000000000000001.wal",
+            "LOCK",
+            "",
+        ] {
+            assert_eq!(parse_file_name(bad), None, "{bad}");
+        }
+        assert_eq!(torn_file_name(3, 100), "seg0000000000000003.wal.torn-100");
+    }
+}
