@@ -104,12 +104,21 @@ impl<C> WriteBuffer<C> {
             }
         };
         slot.timestamps.push(timestamp);
-        slot.values.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        slot.values
+            .extend_from_slice(&(value.len() as u16).to_le_bytes());
         slot.values.extend_from_slice(value);
         self.payload_bytes += RECORD_OVERHEAD + value.len();
         self.stats.records += 1;
-        self.stats.min_timestamp = Some(self.stats.min_timestamp.map_or(timestamp, |m| m.min(timestamp)));
-        self.stats.max_timestamp = Some(self.stats.max_timestamp.map_or(timestamp, |m| m.max(timestamp)));
+        self.stats.min_timestamp = Some(
+            self.stats
+                .min_timestamp
+                .map_or(timestamp, |m| m.min(timestamp)),
+        );
+        self.stats.max_timestamp = Some(
+            self.stats
+                .max_timestamp
+                .map_or(timestamp, |m| m.max(timestamp)),
+        );
         if self.oldest.is_none() {
             self.oldest = Some(now);
         }
@@ -169,8 +178,14 @@ impl<C> WriteBuffer<C> {
             out.extend_from_slice(&slot.values);
         }
         debug_assert_eq!(out.len(), frame::HEADER_LEN + self.payload_bytes);
-        let stats = FrameStats { payload_bytes: self.payload_bytes as u64, ..self.stats };
-        let sealed = Sealed { completions: core::mem::take(&mut self.completions), stats };
+        let stats = FrameStats {
+            payload_bytes: self.payload_bytes as u64,
+            ..self.stats
+        };
+        let sealed = Sealed {
+            completions: core::mem::take(&mut self.completions),
+            stats,
+        };
         self.reset();
         sealed
     }

@@ -6,7 +6,8 @@
 //! give the same value; the tests check that they agree.
 
 /// The no_std software implementation (slice-by-16 tables, built at compile time).
-static SOFT: crc::Crc<u32, crc::Table<16>> = crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
+static SOFT: crc::Crc<u32, crc::Table<16>> =
+    crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
 
 /// A running CRC-32C over several slices.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -104,7 +104,9 @@ pub fn encode_segment_header(id: SegmentId) -> [u8; header::LEN] {
 /// 24) against the segment ID its file name gives.
 pub fn check_segment_header(bytes: &[u8], expected: SegmentId) -> Result<(), Corruption> {
     if bytes.len() < header::LEN {
-        return Err(Corruption::HeaderTruncated { len: bytes.len() as u64 });
+        return Err(Corruption::HeaderTruncated {
+            len: bytes.len() as u64,
+        });
     }
     let h = &bytes[..header::LEN];
     if &h[header::MAGIC] != MAGIC {
@@ -167,7 +169,9 @@ impl FrameHeader {
     /// bytes and that `len` is non-zero and fits in `remaining`.
     pub fn parse(bytes: &[u8], remaining: u64) -> Result<FrameHeader, Corruption> {
         if bytes.len() < frame::HEADER_LEN {
-            return Err(Corruption::FrameHeaderTruncated { remaining: bytes.len() as u64 });
+            return Err(Corruption::FrameHeaderTruncated {
+                remaining: bytes.len() as u64,
+            });
         }
         let len = u64_at(bytes, frame::LEN);
         if len == 0 {
@@ -180,14 +184,22 @@ impl FrameHeader {
             return Err(Corruption::ReservedNonZero);
         }
         let codec = Codec::from_byte(bytes[frame::CODEC])?;
-        Ok(FrameHeader { crc: u32_at(bytes, frame::CRC), codec, len })
+        Ok(FrameHeader {
+            crc: u32_at(bytes, frame::CRC),
+            codec,
+            len,
+        })
     }
 }
 
 /// The CRC of a frame: the segment ID, then the frame's bytes from offset 4
 /// (codec, reserved, len) through the payload.
 pub fn frame_crc(segment: SegmentId, header_tail: &[u8], payload: &[u8]) -> u32 {
-    Crc32c::new().update(&segment.to_le_bytes()).update(header_tail).update(payload).value()
+    Crc32c::new()
+        .update(&segment.to_le_bytes())
+        .update(header_tail)
+        .update(payload)
+        .value()
 }
 
 /// Fills in the 16-byte header at the start of `frame` (whose payload follows
@@ -197,7 +209,10 @@ pub fn seal_frame(frame: &mut [u8], codec: Codec, segment: SegmentId) {
     frame[frame::CODEC] = codec as u8;
     frame[frame::RESERVED].fill(0);
     frame[frame::LEN].copy_from_slice(&len.to_le_bytes());
-    let crc = Crc32c::new().update(&segment.to_le_bytes()).update(&frame[frame::CODEC..]).value();
+    let crc = Crc32c::new()
+        .update(&segment.to_le_bytes())
+        .update(&frame[frame::CODEC..])
+        .value();
     frame[frame::CRC].copy_from_slice(&crc.to_le_bytes());
 }
 
@@ -208,7 +223,11 @@ pub fn check_frame_crc(
     stored: u32,
     payload: &[u8],
 ) -> Result<(), Corruption> {
-    let computed = frame_crc(segment, &header_bytes[frame::CODEC..frame::HEADER_LEN], payload);
+    let computed = frame_crc(
+        segment,
+        &header_bytes[frame::CODEC..frame::HEADER_LEN],
+        payload,
+    );
     if computed != stored {
         return Err(Corruption::FrameCrcMismatch { stored, computed });
     }
@@ -257,7 +276,9 @@ impl<'a> EntryRef<'a> {
 
     /// The records' timestamps, in write order.
     pub fn timestamps(&self) -> impl ExactSizeIterator<Item = i64> + 'a {
-        self.timestamps.chunks_exact(8).map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        self.timestamps
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
     }
 
     /// The records' values, in write order.
@@ -277,7 +298,10 @@ impl<'a> Iterator for Values<'a> {
     fn next(&mut self) -> Option<&'a [u8]> {
         // The entry was checked at decode time; these `get`s cannot fail, but
         // stay checked so that no input can make this panic.
-        let len = self.rest.get(..2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)?;
+        let len = self
+            .rest
+            .get(..2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)?;
         let value = self.rest.get(2..2 + len)?;
         self.rest = &self.rest[2 + len..];
         Some(value)
@@ -293,13 +317,22 @@ pub fn decode_entries(payload: &[u8]) -> Result<Vec<EntryRef<'_>>, Corruption> {
 }
 
 /// Checks every entry of a decompressed payload, calling `f` on each.
-pub fn for_each_entry<'a>(payload: &'a [u8], mut f: impl FnMut(EntryRef<'a>)) -> Result<(), Corruption> {
+pub fn for_each_entry<'a>(
+    payload: &'a [u8],
+    mut f: impl FnMut(EntryRef<'a>),
+) -> Result<(), Corruption> {
     let mut at = 0usize;
     if payload.is_empty() {
-        return Err(Corruption::BadEntry { at: 0, what: EntryFault::LenTruncated });
+        return Err(Corruption::BadEntry {
+            at: 0,
+            what: EntryFault::LenTruncated,
+        });
     }
     while at < payload.len() {
-        let entry = decode_entry(&payload[at..]).map_err(|what| Corruption::BadEntry { at: at as u64, what })?;
+        let entry = decode_entry(&payload[at..]).map_err(|what| Corruption::BadEntry {
+            at: at as u64,
+            what,
+        })?;
         at += 8 + entry.0;
         f(entry.1);
     }
@@ -342,7 +375,15 @@ fn decode_entry(bytes: &[u8]) -> Result<(usize, EntryRef<'_>), EntryFault> {
     if !rest.is_empty() {
         return Err(EntryFault::TrailingBytes);
     }
-    Ok((len, EntryRef { series_id, count, timestamps, values }))
+    Ok((
+        len,
+        EntryRef {
+            series_id,
+            count,
+            timestamps,
+            values,
+        },
+    ))
 }
 
 /// An owned entry: one series' records from one frame.
@@ -370,6 +411,10 @@ impl Entry {
 
 impl From<EntryRef<'_>> for Entry {
     fn from(e: EntryRef<'_>) -> Entry {
-        Entry { series_id: e.series_id, timestamps: e.timestamps().collect(), values: e.values().map(<[u8]>::to_vec).collect() }
+        Entry {
+            series_id: e.series_id,
+            timestamps: e.timestamps().collect(),
+            values: e.values().map(<[u8]>::to_vec).collect(),
+        }
     }
 }

@@ -58,7 +58,10 @@ impl Compressor {
             }
             scratch.clear();
             scratch.resize(frame::HEADER_LEN + max, 0);
-            match self.encoder.compress(payload, &mut scratch[frame::HEADER_LEN..]) {
+            match self
+                .encoder
+                .compress(payload, &mut scratch[frame::HEADER_LEN..])
+            {
                 Ok(n) if n < payload.len() => {
                     scratch.truncate(frame::HEADER_LEN + n);
                     Codec::Snappy
@@ -101,7 +104,9 @@ fn decompress_snappy(stored: &[u8], out: &mut Vec<u8>) -> Result<(), Corruption>
         return Err(Corruption::SnappyInvalid);
     }
     out.resize(n, 0);
-    let written = snap::raw::Decoder::new().decompress(stored, out).map_err(|_| Corruption::SnappyInvalid)?;
+    let written = snap::raw::Decoder::new()
+        .decompress(stored, out)
+        .map_err(|_| Corruption::SnappyInvalid)?;
     if written != n {
         return Err(Corruption::SnappyInvalid);
     }

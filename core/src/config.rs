@@ -102,7 +102,10 @@ impl Config {
             );
         }
         if self.compression && !crate::compress::Compressor::snappy_available() {
-            return bad("compression", "this build has no snappy support (the `snappy` feature is off)".into());
+            return bad(
+                "compression",
+                "this build has no snappy support (the `snappy` feature is off)".into(),
+            );
         }
         Ok(())
     }

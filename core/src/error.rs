@@ -77,14 +77,27 @@ pub struct StorageError {
 
 impl StorageError {
     /// Captures a backend error `err` raised by `op` on `segment`.
-    pub fn new<E: embedded_io::Error>(op: &'static str, segment: Option<SegmentId>, err: E) -> Self {
-        StorageError { op, segment, kind: err.kind(), message: alloc::format!("{err}") }
+    pub fn new<E: embedded_io::Error>(
+        op: &'static str,
+        segment: Option<SegmentId>,
+        err: E,
+    ) -> Self {
+        StorageError {
+            op,
+            segment,
+            kind: err.kind(),
+            message: alloc::format!("{err}"),
+        }
     }
 }
 
 impl Error {
     /// Wraps a backend error raised by `op` on `segment`.
-    pub fn storage<E: embedded_io::Error>(op: &'static str, segment: Option<SegmentId>, err: E) -> Self {
+    pub fn storage<E: embedded_io::Error>(
+        op: &'static str,
+        segment: Option<SegmentId>,
+        err: E,
+    ) -> Self {
         Error::Storage(StorageError::new(op, segment, err))
     }
 
@@ -92,7 +105,9 @@ impl Error {
     pub fn poisoned(self) -> Self {
         match self {
             e @ Error::Poisoned { .. } => e,
-            cause => Error::Poisoned { cause: Box::new(cause) },
+            cause => Error::Poisoned {
+                cause: Box::new(cause),
+            },
         }
     }
 }
@@ -199,16 +214,25 @@ impl fmt::Display for Error {
                 f,
                 "the WAL is poisoned by an earlier failure ({cause}); reopen it to recover"
             ),
-            Error::Corrupt { segment, offset, reason } => write!(
+            Error::Corrupt {
+                segment,
+                offset,
+                reason,
+            } => write!(
                 f,
                 "corrupt segment {} at byte offset {offset}: {reason}",
                 crate::segment::file_name(*segment)
             ),
             Error::UnknownSegment { id } => write!(f, "no segment with ID {id} exists"),
             Error::ActiveSegment { id } => {
-                write!(f, "segment {id} is the active segment; rotate before deleting it")
+                write!(
+                    f,
+                    "segment {id} is the active segment; rotate before deleting it"
+                )
             }
-            Error::InvalidConfig { field, reason } => write!(f, "invalid config `{field}`: {reason}"),
+            Error::InvalidConfig { field, reason } => {
+                write!(f, "invalid config `{field}`: {reason}")
+            }
             Error::Storage(e) => fmt::Display::fmt(e, f),
             Error::LogicBug(what) => write!(f, "internal error (a bug in the WAL): {what}"),
         }
@@ -231,14 +255,22 @@ impl fmt::Display for Corruption {
             Corruption::HeaderTruncated { len } => {
                 write!(f, "segment header truncated: file has {len} of 24 bytes")
             }
-            Corruption::BadMagic => f.write_str("bad magic: segment header does not start with WALSEG"),
+            Corruption::BadMagic => {
+                f.write_str("bad magic: segment header does not start with WALSEG")
+            }
             Corruption::UnsupportedVersion(v) => write!(f, "unsupported format version {v}"),
             Corruption::UnknownFlags(flags) => write!(f, "unknown header flags {flags:#010x}"),
             Corruption::HeaderCrcMismatch { stored, computed } => {
-                write!(f, "header CRC mismatch: stored {stored:#010x}, computed {computed:#010x}")
+                write!(
+                    f,
+                    "header CRC mismatch: stored {stored:#010x}, computed {computed:#010x}"
+                )
             }
             Corruption::SegmentIdMismatch { found } => {
-                write!(f, "header holds segment ID {found}, which does not match the file name")
+                write!(
+                    f,
+                    "header holds segment ID {found}, which does not match the file name"
+                )
             }
             Corruption::FrameHeaderTruncated { remaining } => {
                 write!(f, "frame header truncated: {remaining} of 16 bytes present")
@@ -249,7 +281,10 @@ impl fmt::Display for Corruption {
             ),
             Corruption::EmptyFrame => f.write_str("frame length is zero"),
             Corruption::FrameCrcMismatch { stored, computed } => {
-                write!(f, "frame CRC mismatch: stored {stored:#010x}, computed {computed:#010x}")
+                write!(
+                    f,
+                    "frame CRC mismatch: stored {stored:#010x}, computed {computed:#010x}"
+                )
             }
             Corruption::UnknownCodec(c) => write!(f, "unknown frame codec {c}"),
             Corruption::ReservedNonZero => f.write_str("reserved frame header bytes are not zero"),
@@ -257,7 +292,9 @@ impl fmt::Display for Corruption {
                 f.write_str("frame is snappy-compressed but this build lacks snappy support")
             }
             Corruption::SnappyInvalid => f.write_str("snappy payload does not decompress"),
-            Corruption::BadEntry { at, what } => write!(f, "bad entry at payload offset {at}: {what}"),
+            Corruption::BadEntry { at, what } => {
+                write!(f, "bad entry at payload offset {at}: {what}")
+            }
             Corruption::TrailingGarbage => {
                 f.write_str("non-zero bytes follow the last valid frame")
             }

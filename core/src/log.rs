@@ -68,10 +68,15 @@ impl<S: Storage> SegmentLog<S> {
     /// Older segments are not read.
     pub fn open(mut storage: S, config: Config) -> Result<(Self, RecoveryReport), Error> {
         config.validate()?;
-        let mut ids = storage.list().map_err(|e| Error::storage("list", None, e))?;
+        let mut ids = storage
+            .list()
+            .map_err(|e| Error::storage("list", None, e))?;
         ids.sort_unstable();
         ids.dedup();
-        let mut report = RecoveryReport { segments_found: ids.len(), ..Default::default() };
+        let mut report = RecoveryReport {
+            segments_found: ids.len(),
+            ..Default::default()
+        };
         let active = match ids.pop() {
             None => {
                 report.created = true;
@@ -156,8 +161,15 @@ impl<S: Storage> SegmentLog<S> {
                 return Err(self.poison(Error::storage("sync", Some(id), e)));
             }
         }
-        self.active.info.add_frame(codec, len - codec::frame::HEADER_LEN as u64, stats);
-        Ok(FrameLocation { segment: id, offset, len, codec })
+        self.active
+            .info
+            .add_frame(codec, len - codec::frame::HEADER_LEN as u64, stats);
+        Ok(FrameLocation {
+            segment: id,
+            offset,
+            len,
+            codec,
+        })
     }
 
     /// Makes everything appended so far durable.
@@ -174,7 +186,12 @@ impl<S: Storage> SegmentLog<S> {
     /// what the closed segment holds.
     pub fn rotate(&mut self) -> Result<SegmentInfo, Error> {
         self.sync()?;
-        let next = self.active.info.id.checked_add(1).ok_or(Error::LogicBug("segment IDs exhausted"))?;
+        let next = self
+            .active
+            .info
+            .id
+            .checked_add(1)
+            .ok_or(Error::LogicBug("segment IDs exhausted"))?;
         let new = match create_segment(&mut self.storage, next) {
             Ok(a) => a,
             Err(e) => return Err(self.poison(e)),
@@ -229,7 +246,10 @@ impl<S: Storage> SegmentLog<S> {
         if id == self.active.info.id {
             return Err(Error::ActiveSegment { id });
         }
-        let pos = self.closed.binary_search(&id).map_err(|_| Error::UnknownSegment { id })?;
+        let pos = self
+            .closed
+            .binary_search(&id)
+            .map_err(|_| Error::UnknownSegment { id })?;
         self.storage.remove(id).map_err(st("remove", id))?;
         self.closed.remove(pos);
         Ok(())
@@ -249,11 +269,15 @@ impl<S: Storage> SegmentLog<S> {
 fn create_segment<S: Storage>(storage: &mut S, id: SegmentId) -> Result<Active<S::File>, Error> {
     let mut file = storage.create(id).map_err(st("create", id))?;
     write_header(&mut file, id)?;
-    Ok(Active { file, info: SegmentInfo::empty(id) })
+    Ok(Active {
+        file,
+        info: SegmentInfo::empty(id),
+    })
 }
 
 fn write_header<F: SegmentFile>(file: &mut F, id: SegmentId) -> Result<(), Error> {
-    file.write_all(&codec::encode_segment_header(id)).map_err(st("write", id))?;
+    file.write_all(&codec::encode_segment_header(id))
+        .map_err(st("write", id))?;
     file.sync().map_err(st("sync", id))
 }
 
@@ -296,12 +320,26 @@ fn recover_newest<S: Storage>(
             report.released_zero_bytes = len - offset;
         } else {
             if mode == RecoveryMode::Strict {
-                return Err(Error::Corrupt { segment: id, offset, reason });
+                return Err(Error::Corrupt {
+                    segment: id,
+                    offset,
+                    reason,
+                });
             }
-            let sidecar = if len > offset { set_aside(storage, &mut file, id, offset, len)? } else { Default::default() };
+            let sidecar = if len > offset {
+                set_aside(storage, &mut file, id, offset, len)?
+            } else {
+                Default::default()
+            };
             file.truncate(offset).map_err(st("truncate", id))?;
             file.sync().map_err(st("sync", id))?;
-            report.cut = Some(TornTail { segment: id, offset, bytes: len - offset, reason, sidecar });
+            report.cut = Some(TornTail {
+                segment: id,
+                offset,
+                bytes: len - offset,
+                reason,
+                sidecar,
+            });
         }
         if offset < header::LEN as u64 {
             // Header torn or invalid: start the segment over.
@@ -311,7 +349,8 @@ fn recover_newest<S: Storage>(
             info = SegmentInfo::empty(id);
         }
     }
-    file.seek(SeekFrom::Start(info.bytes)).map_err(st("seek", id))?;
+    file.seek(SeekFrom::Start(info.bytes))
+        .map_err(st("seek", id))?;
     Ok(Active { file, info })
 }
 
@@ -354,8 +393,16 @@ impl<F: SegmentFile> SegmentReader<F> {
     /// Reads segment `id` from `file`, up to `limit` bytes when given.
     pub fn new(id: SegmentId, file: F, limit: Option<u64>) -> Result<Self, Error> {
         match FrameScanner::new(id, file, limit)? {
-            Ok(scanner) => Ok(SegmentReader { scanner, pending: Default::default(), done: false }),
-            Err(Invalid { offset, reason }) => Err(Error::Corrupt { segment: id, offset, reason }),
+            Ok(scanner) => Ok(SegmentReader {
+                scanner,
+                pending: Default::default(),
+                done: false,
+            }),
+            Err(Invalid { offset, reason }) => Err(Error::Corrupt {
+                segment: id,
+                offset,
+                reason,
+            }),
         }
     }
 
@@ -366,7 +413,10 @@ impl<F: SegmentFile> SegmentReader<F> {
 
     /// Calls `f` on every entry of the next frame, without copying values.
     /// Returns `Ok(false)` at the end of the segment.
-    pub fn next_frame_with(&mut self, mut f: impl FnMut(codec::EntryRef<'_>)) -> Result<bool, Error> {
+    pub fn next_frame_with(
+        &mut self,
+        mut f: impl FnMut(codec::EntryRef<'_>),
+    ) -> Result<bool, Error> {
         if self.done {
             return Ok(false);
         }
@@ -385,7 +435,11 @@ impl<F: SegmentFile> SegmentReader<F> {
                 if self.scanner.rest_is_zero()? {
                     return Ok(false);
                 }
-                Err(Error::Corrupt { segment: id, offset, reason })
+                Err(Error::Corrupt {
+                    segment: id,
+                    offset,
+                    reason,
+                })
             }
             Err(e) => {
                 self.done = true;

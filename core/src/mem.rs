@@ -102,10 +102,22 @@ impl embedded_io::Error for MemError {
     }
 }
 
-const INJECTED: MemError = MemError { kind: ErrorKind::Other, what: "injected I/O failure" };
-const FULL: MemError = MemError { kind: ErrorKind::OutOfMemory, what: "storage full" };
-const NOT_FOUND: MemError = MemError { kind: ErrorKind::NotFound, what: "no such file" };
-const EXISTS: MemError = MemError { kind: ErrorKind::AlreadyExists, what: "file already exists" };
+const INJECTED: MemError = MemError {
+    kind: ErrorKind::Other,
+    what: "injected I/O failure",
+};
+const FULL: MemError = MemError {
+    kind: ErrorKind::OutOfMemory,
+    what: "storage full",
+};
+const NOT_FOUND: MemError = MemError {
+    kind: ErrorKind::NotFound,
+    what: "no such file",
+};
+const EXISTS: MemError = MemError {
+    kind: ErrorKind::AlreadyExists,
+    what: "file already exists",
+};
 
 impl MemStorage {
     /// An empty disk.
@@ -131,7 +143,11 @@ impl MemStorage {
     /// Replaces (or creates) a file's contents, all durable: for building
     /// corrupt or foreign inputs in tests.
     pub fn put(&self, key: FileKey, bytes: Vec<u8>) {
-        let f = FileData { durable: bytes.clone(), data: bytes, dirty_from: usize::MAX };
+        let f = FileData {
+            durable: bytes.clone(),
+            data: bytes,
+            dirty_from: usize::MAX,
+        };
         self.disk.lock().files.insert(key, f);
     }
 
@@ -174,9 +190,21 @@ impl MemStorage {
                 let n = keep(*key, extra.len()).min(extra.len());
                 image.extend_from_slice(&extra[..n]);
             }
-            files.insert(*key, FileData { durable: image.clone(), data: image, dirty_from: usize::MAX });
+            files.insert(
+                *key,
+                FileData {
+                    durable: image.clone(),
+                    data: image,
+                    dirty_from: usize::MAX,
+                },
+            );
         }
-        MemStorage { disk: Arc::new(Mutex::new(Disk { files, ..Default::default() })) }
+        MemStorage {
+            disk: Arc::new(Mutex::new(Disk {
+                files,
+                ..Default::default()
+            })),
+        }
     }
 
     /// The disk after a power cut that lost everything not synced.
@@ -185,7 +213,11 @@ impl MemStorage {
     }
 
     fn file(&self, key: FileKey) -> MemFile {
-        MemFile { disk: self.disk.clone(), key, pos: 0 }
+        MemFile {
+            disk: self.disk.clone(),
+            key,
+            pos: 0,
+        }
     }
 
     fn create_key(&mut self, key: FileKey, replace: bool) -> Result<MemFile, MemError> {
@@ -198,7 +230,13 @@ impl MemStorage {
         if !replace && disk.files.contains_key(&key) {
             return Err(EXISTS);
         }
-        disk.files.insert(key, FileData { dirty_from: usize::MAX, ..Default::default() });
+        disk.files.insert(
+            key,
+            FileData {
+                dirty_from: usize::MAX,
+                ..Default::default()
+            },
+        );
         drop(disk);
         Ok(self.file(key))
     }
@@ -237,7 +275,10 @@ impl Storage for MemStorage {
         if disk.next_op().is_some() {
             return Err(INJECTED);
         }
-        disk.files.remove(&FileKey::Segment(id)).map(|_| ()).ok_or(NOT_FOUND)
+        disk.files
+            .remove(&FileKey::Segment(id))
+            .map(|_| ())
+            .ok_or(NOT_FOUND)
     }
 
     fn create_torn(&mut self, id: SegmentId, offset: u64) -> Result<MemFile, MemError> {
@@ -310,14 +351,24 @@ impl Write for MemFile {
 
 impl Seek for MemFile {
     fn seek(&mut self, pos: SeekFrom) -> Result<u64, MemError> {
-        let len = self.disk.lock().files.get(&self.key).ok_or(NOT_FOUND)?.data.len() as i128;
+        let len = self
+            .disk
+            .lock()
+            .files
+            .get(&self.key)
+            .ok_or(NOT_FOUND)?
+            .data
+            .len() as i128;
         let target = match pos {
             SeekFrom::Start(p) => p as i128,
             SeekFrom::End(d) => len + d as i128,
             SeekFrom::Current(d) => self.pos as i128 + d as i128,
         };
         if target < 0 || target > u64::MAX as i128 {
-            return Err(MemError { kind: ErrorKind::InvalidInput, what: "seek out of range" });
+            return Err(MemError {
+                kind: ErrorKind::InvalidInput,
+                what: "seek out of range",
+            });
         }
         self.pos = target as u64;
         Ok(self.pos)
@@ -326,7 +377,14 @@ impl Seek for MemFile {
 
 impl SegmentFile for MemFile {
     fn len(&mut self) -> Result<u64, MemError> {
-        Ok(self.disk.lock().files.get(&self.key).ok_or(NOT_FOUND)?.data.len() as u64)
+        Ok(self
+            .disk
+            .lock()
+            .files
+            .get(&self.key)
+            .ok_or(NOT_FOUND)?
+            .data
+            .len() as u64)
     }
 
     fn truncate(&mut self, len: u64) -> Result<(), MemError> {

@@ -48,7 +48,11 @@ pub struct TornTail {
 impl fmt::Display for RecoveryReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.created {
-            write!(f, "new WAL: created {}", segment::file_name(self.active_segment))?;
+            write!(
+                f,
+                "new WAL: created {}",
+                segment::file_name(self.active_segment)
+            )?;
         } else {
             write!(
                 f,
@@ -79,7 +83,11 @@ impl fmt::Display for RecoveryReport {
             }
         }
         if self.released_zero_bytes > 0 {
-            write!(f, "; released {} byte(s) of reserved zero space", self.released_zero_bytes)?;
+            write!(
+                f,
+                "; released {} byte(s) of reserved zero space",
+                self.released_zero_bytes
+            )?;
         }
         Ok(())
     }

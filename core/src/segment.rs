@@ -28,7 +28,11 @@ pub fn torn_file_name(id: SegmentId, offset: u64) -> String {
 /// `seg{16 lowercase hex digits}.wal`; anything else is not a segment.
 pub fn parse_file_name(name: &str) -> Option<SegmentId> {
     let hex = name.strip_prefix("seg")?.strip_suffix(".wal")?;
-    if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if hex.len() != 16
+        || !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return None;
     }
     u64::from_str_radix(hex, 16).ok()
@@ -61,7 +65,11 @@ pub struct SegmentInfo {
 impl SegmentInfo {
     /// An empty segment's info.
     pub fn empty(id: SegmentId) -> Self {
-        SegmentInfo { id, bytes: header::LEN as u64, ..Default::default() }
+        SegmentInfo {
+            id,
+            bytes: header::LEN as u64,
+            ..Default::default()
+        }
     }
 
     /// Adds a frame of `stored_len` payload bytes to the summary.
@@ -188,7 +196,11 @@ impl<F: SegmentFile> FrameScanner<F> {
     /// Starts scanning segment `id` in `file`, reading no further than
     /// `limit` bytes (the whole file when `None`). Checks the header first:
     /// an invalid header is `Err(Invalid { offset: 0, .. })` inside `Ok`.
-    pub fn new(id: SegmentId, mut file: F, limit: Option<u64>) -> Result<Result<Self, Invalid>, Error> {
+    pub fn new(
+        id: SegmentId,
+        mut file: F,
+        limit: Option<u64>,
+    ) -> Result<Result<Self, Invalid>, Error> {
         let len = file.len().map_err(io_err("len", id))?;
         let end = limit.map_or(len, |l| l.min(len));
         file.seek(SeekFrom::Start(0)).map_err(io_err("seek", id))?;
@@ -200,7 +212,14 @@ impl<F: SegmentFile> FrameScanner<F> {
         if let Err(reason) = codec::check_segment_header(&h[..got], id) {
             return Ok(Err(Invalid { offset: 0, reason }));
         }
-        Ok(Ok(FrameScanner { id, file, offset: header::LEN as u64, end, stored: Vec::new(), payload: Vec::new() }))
+        Ok(Ok(FrameScanner {
+            id,
+            file,
+            offset: header::LEN as u64,
+            end,
+            stored: Vec::new(),
+            payload: Vec::new(),
+        }))
     }
 
     /// The segment being scanned.
@@ -231,7 +250,9 @@ impl<F: SegmentFile> FrameScanner<F> {
             return invalid(self.offset, Corruption::FrameHeaderTruncated { remaining });
         }
         let mut hb = [0u8; frame::HEADER_LEN];
-        self.file.seek(SeekFrom::Start(self.offset)).map_err(io_err("seek", self.id))?;
+        self.file
+            .seek(SeekFrom::Start(self.offset))
+            .map_err(io_err("seek", self.id))?;
         if !read_full(&mut self.file, self.id, &mut hb)? {
             return Err(Error::LogicBug("file shorter than its reported length"));
         }
@@ -251,25 +272,38 @@ impl<F: SegmentFile> FrameScanner<F> {
         let payload: &[u8] = match fh.codec {
             Codec::Raw => &self.stored,
             Codec::Snappy => {
-                if let Err(reason) = compress::decompress(Codec::Snappy, &self.stored, &mut self.payload) {
+                if let Err(reason) =
+                    compress::decompress(Codec::Snappy, &self.stored, &mut self.payload)
+                {
                     return invalid(self.offset, reason);
                 }
                 &self.payload
             }
         };
-        let mut stats = FrameStats { payload_bytes: payload.len() as u64, ..Default::default() };
+        let mut stats = FrameStats {
+            payload_bytes: payload.len() as u64,
+            ..Default::default()
+        };
         if let Err(reason) = codec::for_each_entry(payload, |e| stats.add_entry(&e)) {
             return invalid(self.offset, reason);
         }
         let offset = self.offset;
         self.offset += frame::HEADER_LEN as u64 + fh.len;
-        Ok(Ok(Some(Frame { offset, codec: fh.codec, stored_len: fh.len, payload, stats })))
+        Ok(Ok(Some(Frame {
+            offset,
+            codec: fh.codec,
+            stored_len: fh.len,
+            payload,
+            stats,
+        })))
     }
 
     /// Whether every byte from the current offset to the end is zero (unused
     /// reserved space rather than damage).
     pub fn rest_is_zero(&mut self) -> Result<bool, Error> {
-        self.file.seek(SeekFrom::Start(self.offset)).map_err(io_err("seek", self.id))?;
+        self.file
+            .seek(SeekFrom::Start(self.offset))
+            .map_err(io_err("seek", self.id))?;
         let mut left = self.end - self.offset;
         let mut chunk = alloc::vec![0u8; 64 * 1024];
         while left > 0 {
@@ -297,7 +331,13 @@ impl<F: SegmentFile> FrameScanner<F> {
 pub fn scan_info<F: SegmentFile>(id: SegmentId, file: F) -> Result<SegmentInfo, Error> {
     let mut scanner = match FrameScanner::new(id, file, None)? {
         Ok(s) => s,
-        Err(inv) => return Err(Error::Corrupt { segment: id, offset: inv.offset, reason: inv.reason }),
+        Err(inv) => {
+            return Err(Error::Corrupt {
+                segment: id,
+                offset: inv.offset,
+                reason: inv.reason,
+            })
+        }
     };
     let mut info = SegmentInfo::empty(id);
     loop {
@@ -308,7 +348,11 @@ pub fn scan_info<F: SegmentFile>(id: SegmentId, file: F) -> Result<SegmentInfo, 
                 if scanner.rest_is_zero()? {
                     return Ok(info);
                 }
-                return Err(Error::Corrupt { segment: id, offset: inv.offset, reason: inv.reason });
+                return Err(Error::Corrupt {
+                    segment: id,
+                    offset: inv.offset,
+                    reason: inv.reason,
+                });
             }
         }
     }

@@ -29,7 +29,12 @@ pub type Completion = Box<dyn FnOnce(Result<(), Error>) + Send>;
 /// Whether a buffer holding `payload_bytes` of entries, whose oldest record
 /// arrived at `oldest`, must be flushed at `now`. The one flush rule, shared
 /// by every host.
-pub fn flush_due(config: &Config, payload_bytes: usize, oldest: Option<Duration>, now: Duration) -> bool {
+pub fn flush_due(
+    config: &Config,
+    payload_bytes: usize,
+    oldest: Option<Duration>,
+    now: Duration,
+) -> bool {
     payload_bytes >= config.buffer_size || deadline(config, oldest).is_some_and(|d| now >= d)
 }
 
@@ -49,7 +54,10 @@ pub struct Wal<S: Storage> {
 
 impl<S: Storage> core::fmt::Debug for Wal<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Wal").field("log", &self.log).field("closed", &self.closed).finish_non_exhaustive()
+        f.debug_struct("Wal")
+            .field("log", &self.log)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
     }
 }
 
@@ -65,7 +73,13 @@ impl<S: Storage> Wal<S> {
     /// checked first; see [`Wal::recovery`] for what open found.
     pub fn open(storage: S, config: Config) -> Result<Self, Error> {
         let (log, report) = SegmentLog::open(storage, config)?;
-        Ok(Wal { log, buffer: WriteBuffer::new(), frame: Vec::new(), report, closed: false })
+        Ok(Wal {
+            log,
+            buffer: WriteBuffer::new(),
+            frame: Vec::new(),
+            report,
+            closed: false,
+        })
     }
 
     /// What open found and repaired.
@@ -81,7 +95,13 @@ impl<S: Storage> Wal<S> {
     /// Buffers a record with no completion. Flushes when the buffer is full
     /// or its oldest record has waited `flush_interval` at `now`; the error
     /// of such a flush is returned.
-    pub fn write(&mut self, series_id: u64, timestamp: i64, value: &[u8], now: Duration) -> Result<(), Error> {
+    pub fn write(
+        &mut self,
+        series_id: u64,
+        timestamp: i64,
+        value: &[u8],
+        now: Duration,
+    ) -> Result<(), Error> {
         self.accept(series_id, timestamp, value, now, None)
     }
 
@@ -116,7 +136,9 @@ impl<S: Storage> Wal<S> {
         if let Err(e) = WriteBuffer::<Completion>::check_value(value) {
             return refuse(completion, e);
         }
-        let bytes = self.buffer.push(series_id, timestamp, value, now, completion)?;
+        let bytes = self
+            .buffer
+            .push(series_id, timestamp, value, now, completion)?;
         if flush_due(self.log.config(), bytes, self.buffer.oldest(), now) {
             self.flush()?;
         }
@@ -126,7 +148,14 @@ impl<S: Storage> Wal<S> {
     /// Flushes if the oldest buffered record has waited `flush_interval` at
     /// `now`. Hosts call this when [`Wal::next_deadline`] passes.
     pub fn poll(&mut self, now: Duration) -> Result<(), Error> {
-        if !self.closed && flush_due(self.log.config(), self.buffer.payload_bytes(), self.buffer.oldest(), now) {
+        if !self.closed
+            && flush_due(
+                self.log.config(),
+                self.buffer.payload_bytes(),
+                self.buffer.oldest(),
+                now,
+            )
+        {
             self.flush()?;
         }
         Ok(())

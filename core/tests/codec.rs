@@ -12,7 +12,10 @@ use wal_core::{Config, Corruption, EntryFault, Error, Wal};
 fn entry_strategy() -> impl Strategy<Value = Entry> {
     (
         any::<u64>(),
-        prop::collection::vec((any::<i64>(), prop::collection::vec(any::<u8>(), 0..300)), 1..20),
+        prop::collection::vec(
+            (any::<i64>(), prop::collection::vec(any::<u8>(), 0..300)),
+            1..20,
+        ),
     )
         .prop_map(|(series_id, recs)| Entry {
             series_id,
@@ -104,14 +107,22 @@ proptest! {
 /// closes, and returns the storage, the frames' offsets and the segment's bytes.
 fn three_frames() -> (MemStorage, Vec<u64>, Vec<u8>) {
     let storage = MemStorage::new();
-    let cfg = Config { compression: false, ..Config::default() };
+    let cfg = Config {
+        compression: false,
+        ..Config::default()
+    };
     let mut wal = Wal::open(storage.clone(), cfg).unwrap();
     let mut offsets = vec![];
     for f in 0..3u64 {
         offsets.push(wal.active().bytes);
         for i in 0..5u64 {
-            wal.write(i % 2, (f * 10 + i) as i64, format!("v{f}-{i}").as_bytes(), Default::default())
-                .unwrap();
+            wal.write(
+                i % 2,
+                (f * 10 + i) as i64,
+                format!("v{f}-{i}").as_bytes(),
+                Default::default(),
+            )
+            .unwrap();
         }
         wal.flush().unwrap();
     }
@@ -142,7 +153,11 @@ fn scan(bytes: Vec<u8>) -> (usize, Option<(u64, Corruption)>) {
 /// is the one reached (not a CRC mismatch).
 fn fix_crc(bytes: &mut [u8], offset: usize) {
     let len = u64::from_le_bytes(bytes[offset + 8..offset + 16].try_into().unwrap()) as usize;
-    let crc = codec::frame_crc(1, &bytes[offset + 4..offset + 16], &bytes[offset + 16..offset + 16 + len]);
+    let crc = codec::frame_crc(
+        1,
+        &bytes[offset + 4..offset + 16],
+        &bytes[offset + 16..offset + 16 + len],
+    );
     bytes[offset..offset + 4].copy_from_slice(&crc.to_le_bytes());
 }
 
@@ -159,7 +174,10 @@ fn truncated_tail_at_every_byte_of_the_last_frame() {
             let (off, reason) = stop.unwrap();
             assert_eq!(off, last as u64);
             assert!(
-                matches!(reason, Corruption::FrameHeaderTruncated { .. } | Corruption::FrameLengthPastEnd { .. }),
+                matches!(
+                    reason,
+                    Corruption::FrameHeaderTruncated { .. } | Corruption::FrameLengthPastEnd { .. }
+                ),
                 "cut at {cut}: {reason}"
             );
         }
@@ -184,8 +202,16 @@ fn corruption_table() {
             |b, o| b[o + 8..o + 16].copy_from_slice(&0u64.to_le_bytes()),
             |r| matches!(r, Corruption::EmptyFrame),
         ),
-        ("crc mismatch", |b, o| b[o] ^= 1, |r| matches!(r, Corruption::FrameCrcMismatch { .. })),
-        ("payload bit flip", |b, o| b[o + 20] ^= 0x40, |r| matches!(r, Corruption::FrameCrcMismatch { .. })),
+        (
+            "crc mismatch",
+            |b, o| b[o] ^= 1,
+            |r| matches!(r, Corruption::FrameCrcMismatch { .. }),
+        ),
+        (
+            "payload bit flip",
+            |b, o| b[o + 20] ^= 0x40,
+            |r| matches!(r, Corruption::FrameCrcMismatch { .. }),
+        ),
         (
             "unknown codec",
             |b, o| {
@@ -202,7 +228,11 @@ fn corruption_table() {
             },
             |r| matches!(r, Corruption::ReservedNonZero),
         ),
-        ("zeroed frame header", |b, o| b[o..o + 16].fill(0), |r| matches!(r, Corruption::EmptyFrame)),
+        (
+            "zeroed frame header",
+            |b, o| b[o..o + 16].fill(0),
+            |r| matches!(r, Corruption::EmptyFrame),
+        ),
         (
             "zeroed payload region",
             |b, o| {
@@ -217,7 +247,15 @@ fn corruption_table() {
                 b[o + 16..o + 24].copy_from_slice(&10_000u64.to_le_bytes());
                 fix_crc(b, o)
             },
-            |r| matches!(r, Corruption::BadEntry { at: 0, what: EntryFault::LenPastPayload }),
+            |r| {
+                matches!(
+                    r,
+                    Corruption::BadEntry {
+                        at: 0,
+                        what: EntryFault::LenPastPayload
+                    }
+                )
+            },
         ),
         (
             "entry count zero",
@@ -225,7 +263,15 @@ fn corruption_table() {
                 b[o + 32..o + 36].copy_from_slice(&0u32.to_le_bytes());
                 fix_crc(b, o)
             },
-            |r| matches!(r, Corruption::BadEntry { at: 0, what: EntryFault::ZeroCount }),
+            |r| {
+                matches!(
+                    r,
+                    Corruption::BadEntry {
+                        at: 0,
+                        what: EntryFault::ZeroCount
+                    }
+                )
+            },
         ),
         (
             "entry count too large",
@@ -233,7 +279,15 @@ fn corruption_table() {
                 b[o + 32..o + 36].copy_from_slice(&u32::MAX.to_le_bytes());
                 fix_crc(b, o)
             },
-            |r| matches!(r, Corruption::BadEntry { at: 0, what: EntryFault::TimestampsPastEntry }),
+            |r| {
+                matches!(
+                    r,
+                    Corruption::BadEntry {
+                        at: 0,
+                        what: EntryFault::TimestampsPastEntry
+                    }
+                )
+            },
         ),
         (
             "snappy codec on raw bytes",
@@ -248,7 +302,10 @@ fn corruption_table() {
         let mut b = bytes.clone();
         mutate(&mut b, second);
         let (frames, stop) = scan(b);
-        assert_eq!(frames, 1, "{name}: the frame before the damage stays readable");
+        assert_eq!(
+            frames, 1,
+            "{name}: the frame before the damage stays readable"
+        );
         let (off, reason) = stop.unwrap_or_else(|| panic!("{name}: damage not detected"));
         assert_eq!(off, second as u64, "{name}");
         assert!(expect(&reason), "{name}: got {reason}");
@@ -260,14 +317,23 @@ fn header_corruption_table() {
     let (_, _, bytes) = three_frames();
     let mut empty = bytes.clone();
     empty.clear();
-    assert_eq!(scan(empty).1, Some((0, Corruption::HeaderTruncated { len: 0 })));
-    assert_eq!(scan(bytes[..23].to_vec()).1, Some((0, Corruption::HeaderTruncated { len: 23 })));
+    assert_eq!(
+        scan(empty).1,
+        Some((0, Corruption::HeaderTruncated { len: 0 }))
+    );
+    assert_eq!(
+        scan(bytes[..23].to_vec()).1,
+        Some((0, Corruption::HeaderTruncated { len: 23 }))
+    );
     let mut magic = bytes.clone();
     magic[0] = b'X';
     assert_eq!(scan(magic).1, Some((0, Corruption::BadMagic)));
     let mut crc = bytes.clone();
     crc[21] ^= 1;
-    assert!(matches!(scan(crc).1, Some((0, Corruption::HeaderCrcMismatch { .. }))));
+    assert!(matches!(
+        scan(crc).1,
+        Some((0, Corruption::HeaderCrcMismatch { .. }))
+    ));
     // Fields behind the CRC: fix the CRC so the field check itself is reached.
     let with = |at: usize, val: &[u8]| {
         let mut b = bytes.clone();
@@ -276,9 +342,18 @@ fn header_corruption_table() {
         b[20..24].copy_from_slice(&crc.to_le_bytes());
         scan(b).1.map(|s| s.1)
     };
-    assert_eq!(with(6, &2u16.to_le_bytes()), Some(Corruption::UnsupportedVersion(2)));
-    assert_eq!(with(16, &4u32.to_le_bytes()), Some(Corruption::UnknownFlags(4)));
-    assert_eq!(with(8, &9u64.to_le_bytes()), Some(Corruption::SegmentIdMismatch { found: 9 }));
+    assert_eq!(
+        with(6, &2u16.to_le_bytes()),
+        Some(Corruption::UnsupportedVersion(2))
+    );
+    assert_eq!(
+        with(16, &4u32.to_le_bytes()),
+        Some(Corruption::UnknownFlags(4))
+    );
+    assert_eq!(
+        with(8, &9u64.to_le_bytes()),
+        Some(Corruption::SegmentIdMismatch { found: 9 })
+    );
 }
 
 #[test]
@@ -287,26 +362,49 @@ fn a_closed_segment_with_damage_is_an_error_naming_segment_offset_and_reason() {
     bytes[offsets[1] as usize + 20] ^= 0xFF;
     storage.put(FileKey::Segment(1), bytes);
     // Segment 1 is a closed segment once segment 2 exists.
-    storage.put(FileKey::Segment(2), codec::encode_segment_header(2).to_vec());
-    let cfg = Config { compression: false, ..Config::default() };
+    storage.put(
+        FileKey::Segment(2),
+        codec::encode_segment_header(2).to_vec(),
+    );
+    let cfg = Config {
+        compression: false,
+        ..Config::default()
+    };
     let mut wal = Wal::open(storage.clone(), cfg).unwrap();
     assert_eq!(wal.recovery().active_segment, 2);
     let results: Vec<_> = wal.read(1).unwrap().collect();
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 2, "the first frame's two entries");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        2,
+        "the first frame's two entries"
+    );
     let err = results.last().unwrap().clone().unwrap_err();
     match &err {
-        Error::Corrupt { segment: 1, offset, reason: Corruption::FrameCrcMismatch { .. } } => {
+        Error::Corrupt {
+            segment: 1,
+            offset,
+            reason: Corruption::FrameCrcMismatch { .. },
+        } => {
             assert_eq!(*offset, offsets[1])
         }
         other => panic!("unexpected {other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("seg0000000000000001.wal") && msg.contains(&offsets[1].to_string()), "{msg}");
-    assert!(matches!(wal.info(1), Err(Error::Corrupt { segment: 1, .. })));
+    assert!(
+        msg.contains("seg0000000000000001.wal") && msg.contains(&offsets[1].to_string()),
+        "{msg}"
+    );
+    assert!(matches!(
+        wal.info(1),
+        Err(Error::Corrupt { segment: 1, .. })
+    ));
 }
 
 #[test]
 fn crc_backends_agree_on_frames() {
     let (_, _, bytes) = three_frames();
-    assert_eq!(wal_core::checksum::crc32c(&bytes), wal_core::checksum::software_append(0, &bytes));
+    assert_eq!(
+        wal_core::checksum::crc32c(&bytes),
+        wal_core::checksum::software_append(0, &bytes)
+    );
 }
