@@ -1,6 +1,38 @@
-//! `wal`: the portable write-ahead log. Re-exports the core and the host
-//! for the target it is built for.
+//! `wal`: a portable write-ahead log for time-series data.
+//!
+//! Writes `(series_id, timestamp, value)` go into a buffer, records of one
+//! series share an entry, and a full (or old enough, or requested) buffer is
+//! written as one frame, snappy-compressed when that helps, then synced and
+//! completed. See the README for the on-disk format and the durability
+//! contract.
+//!
+//! This crate re-exports the portable core ([`core`], `wal-core`) and the
+//! host for the target it is built for: the native host (`wal-host-std`:
+//! files, threads) everywhere but WASI, the WASI host on `wasm32-wasip1`.
+//!
+//! ```no_run
+//! use wal::{Config, Wal};
+//! # fn main() -> Result<(), wal::Error> {
+//! let wal = Wal::open("data/wal", Config::default())?;   // creates or recovers
+//! println!("{}", wal.recovery());
+//! wal.write(7, 1_700_000_000_000_000_000, b"cpu=0.42")?.wait()?; // durable
+//! wal.write_with(7, 1_700_000_000_000_000_001, b"cpu=0.43", |r| r.expect("durable"))?;
+//! let closed = wal.rotate()?;
+//! for entry in wal.read(closed.id)? {
+//!     let entry = entry?;
+//!     println!("series {} has {} records", entry.series_id, entry.len());
+//! }
+//! wal.delete(closed.id)?;
+//! wal.close()?;
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
 pub use wal_core as core;
 pub use wal_core::{
-    Config, Entry, Error, RecoveryMode, RecoveryReport, SegmentId, SegmentInfo, SyncPolicy,
+    Config, Corruption, Entry, Error, RecoveryMode, RecoveryReport, SegmentId, SegmentInfo,
+    SyncPolicy,
 };
+
+#[cfg(not(target_os = "wasi"))]
+pub use wal_host_std::{FsStorage, Wal, WriteHandle};

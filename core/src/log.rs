@@ -292,6 +292,16 @@ fn recover_newest<S: Storage>(
     let file = storage.open(id).map_err(st("open", id))?;
     let mut info = SegmentInfo::empty(id);
     let (mut file, stop) = match FrameScanner::new(id, file, None)? {
+        Err(Invalid { reason, .. }) if !header_may_be_torn(&reason) => {
+            // A whole header (its CRC matches) that is not ours: another
+            // version, unknown flags, or a file renamed from another ID.
+            // Not a torn write, so never "repaired": refuse to open.
+            return Err(Error::Corrupt {
+                segment: id,
+                offset: 0,
+                reason,
+            });
+        }
         Err(inv) => {
             // The header itself is torn: the file holds no acknowledged data.
             let file = storage.open(id).map_err(st("open", id))?;
@@ -352,6 +362,16 @@ fn recover_newest<S: Storage>(
     file.seek(SeekFrom::Start(info.bytes))
         .map_err(st("seek", id))?;
     Ok(Active { file, info })
+}
+
+/// Whether an invalid header can be the result of a torn write (as opposed
+/// to a complete header, CRC and all, that this reader must not touch).
+fn header_may_be_torn(reason: &crate::error::Corruption) -> bool {
+    use crate::error::Corruption::*;
+    matches!(
+        reason,
+        HeaderTruncated { .. } | BadMagic | HeaderCrcMismatch { .. }
+    )
 }
 
 /// Copies `file[offset..len]` to the torn-tail sidecar and syncs it.

@@ -45,18 +45,21 @@ pub fn deadline(config: &Config, oldest: Option<Duration>) -> Option<Duration> {
 
 /// A single-threaded write-ahead log over a storage.
 pub struct Wal<S: Storage> {
-    log: SegmentLog<S>,
+    /// `None` once closed: the storage (and any lock it holds) is released.
+    log: Option<SegmentLog<S>>,
+    config: Config,
     buffer: WriteBuffer<Completion>,
     frame: Vec<u8>,
     report: RecoveryReport,
-    closed: bool,
+    /// The segments and the active segment's summary as they were at close.
+    at_close: (Vec<SegmentId>, SegmentInfo),
 }
 
 impl<S: Storage> core::fmt::Debug for Wal<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Wal")
             .field("log", &self.log)
-            .field("closed", &self.closed)
+            .field("closed", &self.log.is_none())
             .finish_non_exhaustive()
     }
 }
@@ -73,12 +76,14 @@ impl<S: Storage> Wal<S> {
     /// checked first; see [`Wal::recovery`] for what open found.
     pub fn open(storage: S, config: Config) -> Result<Self, Error> {
         let (log, report) = SegmentLog::open(storage, config)?;
+        let config = *log.config();
         Ok(Wal {
-            log,
+            log: Some(log),
+            config,
             buffer: WriteBuffer::new(),
             frame: Vec::new(),
             report,
-            closed: false,
+            at_close: Default::default(),
         })
     }
 
@@ -89,7 +94,11 @@ impl<S: Storage> Wal<S> {
 
     /// The configuration in force.
     pub fn config(&self) -> &Config {
-        self.log.config()
+        &self.config
+    }
+
+    fn log(&mut self) -> Result<&mut SegmentLog<S>, Error> {
+        self.log.as_mut().ok_or(Error::Closed)
     }
 
     /// Buffers a record with no completion. Flushes when the buffer is full
@@ -126,10 +135,11 @@ impl<S: Storage> Wal<S> {
         now: Duration,
         completion: Option<Completion>,
     ) -> Result<(), Error> {
-        if self.closed {
-            return refuse(completion, Error::Closed);
-        }
-        if let Some(e) = self.log.poisoned() {
+        let log = match &self.log {
+            Some(log) => log,
+            None => return refuse(completion, Error::Closed),
+        };
+        if let Some(e) = log.poisoned() {
             let e = e.clone().poisoned();
             return refuse(completion, e);
         }
@@ -139,7 +149,7 @@ impl<S: Storage> Wal<S> {
         let bytes = self
             .buffer
             .push(series_id, timestamp, value, now, completion)?;
-        if flush_due(self.log.config(), bytes, self.buffer.oldest(), now) {
+        if flush_due(&self.config, bytes, self.buffer.oldest(), now) {
             self.flush()?;
         }
         Ok(())
@@ -148,9 +158,9 @@ impl<S: Storage> Wal<S> {
     /// Flushes if the oldest buffered record has waited `flush_interval` at
     /// `now`. Hosts call this when [`Wal::next_deadline`] passes.
     pub fn poll(&mut self, now: Duration) -> Result<(), Error> {
-        if !self.closed
+        if self.log.is_some()
             && flush_due(
-                self.log.config(),
+                &self.config,
                 self.buffer.payload_bytes(),
                 self.buffer.oldest(),
                 now,
@@ -164,7 +174,7 @@ impl<S: Storage> Wal<S> {
     /// When the buffer becomes due for a time-based flush, if it holds
     /// anything and time-based flushing is on.
     pub fn next_deadline(&self) -> Option<Duration> {
-        deadline(self.log.config(), self.buffer.oldest())
+        deadline(&self.config, self.buffer.oldest())
     }
 
     /// Records buffered and not yet flushed.
@@ -175,17 +185,15 @@ impl<S: Storage> Wal<S> {
     /// Writes the buffer as one frame (synced per policy), then completes its
     /// records. Does nothing when the buffer is empty and the log healthy.
     pub fn flush(&mut self) -> Result<(), Error> {
-        if self.closed {
-            return Err(Error::Closed);
-        }
+        let log = self.log.as_mut().ok_or(Error::Closed)?;
         if self.buffer.is_empty() {
-            return match self.log.poisoned() {
+            return match log.poisoned() {
                 Some(e) => Err(e.clone().poisoned()),
                 None => Ok(()),
             };
         }
         let sealed = self.buffer.seal_into(&mut self.frame);
-        let result = self.log.append(&mut self.frame, &sealed.stats).map(|_| ());
+        let result = log.append(&mut self.frame, &sealed.stats).map(|_| ());
         for c in sealed.completions {
             c(result.clone());
         }
@@ -196,64 +204,67 @@ impl<S: Storage> Wal<S> {
     /// the closed segment holds.
     pub fn rotate(&mut self) -> Result<SegmentInfo, Error> {
         self.flush()?;
-        self.log.rotate()
+        self.log()?.rotate()
     }
 
     /// Streams segment `id`'s entries, a frame at a time (the active segment
     /// up to its last flushed frame).
     pub fn read(&mut self, id: SegmentId) -> Result<SegmentReader<S::File>, Error> {
-        if self.closed {
-            return Err(Error::Closed);
-        }
-        self.log.read(id)
+        self.log()?.read(id)
     }
 
     /// What segment `id` holds (a closed segment is scanned and checked).
     pub fn info(&mut self, id: SegmentId) -> Result<SegmentInfo, Error> {
-        if self.closed {
-            return Err(Error::Closed);
-        }
-        self.log.info(id)
+        self.log()?.info(id)
     }
 
     /// Deletes closed segment `id`.
     pub fn delete(&mut self, id: SegmentId) -> Result<(), Error> {
-        if self.closed {
-            return Err(Error::Closed);
-        }
-        self.log.delete(id)
+        self.log()?.delete(id)
     }
 
-    /// Every segment, ascending; the last is the active one.
+    /// Every segment, ascending; the last is the active one (after close:
+    /// as they were at close).
     pub fn segments(&self) -> Vec<SegmentId> {
-        self.log.segments()
+        match &self.log {
+            Some(log) => log.segments(),
+            None => self.at_close.0.clone(),
+        }
     }
 
-    /// The active segment's summary.
+    /// The active segment's summary (after close: as it was at close).
     pub fn active(&self) -> &SegmentInfo {
-        self.log.active()
+        match &self.log {
+            Some(log) => log.active(),
+            None => &self.at_close.1,
+        }
     }
 
-    /// Flushes, syncs, and completes everything; later calls get
-    /// [`Error::Closed`]. Closing twice is allowed and does nothing.
+    /// Flushes, syncs, and completes everything, then releases the storage;
+    /// later calls get [`Error::Closed`]. Closing twice is allowed and does
+    /// nothing. Returns the first failure.
     pub fn close(&mut self) -> Result<(), Error> {
-        if self.closed {
+        if self.log.is_none() {
             return Ok(());
         }
         let flushed = self.flush();
-        self.closed = true;
-        // Anything still buffered (the flush failed before sealing) is failed, never dropped.
+        // Anything still buffered is failed, never dropped silently.
         let err = flushed.clone().err().unwrap_or(Error::Closed);
         for c in self.buffer.drain_completions() {
             c(Err(err.clone()));
         }
+        let Some(mut log) = self.log.take() else {
+            return Ok(());
+        };
+        let synced = log.close();
+        self.at_close = (log.segments(), log.active().clone());
         flushed?;
-        self.log.close()
+        synced
     }
 
-    /// The storage underneath.
-    pub fn storage_mut(&mut self) -> &mut S {
-        self.log.storage_mut()
+    /// The storage underneath (`None` once closed).
+    pub fn storage_mut(&mut self) -> Option<&mut S> {
+        self.log.as_mut().map(SegmentLog::storage_mut)
     }
 }
 

@@ -699,6 +699,35 @@ pub fn a_torn_segment_header_is_recreated<B: Backend>() {
     assert_eq!(read_all(&mut wal).len(), 2);
 }
 
+pub fn a_whole_foreign_header_on_the_newest_segment_is_refused_not_repaired<B: Backend>() {
+    let b = B::fresh();
+    let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
+    wal.write(1, 1, b"x", t0()).unwrap();
+    wal.rotate().unwrap();
+    drop(wal);
+    // Segment 2's file holds a valid header for segment 5 (a renamed file).
+    let mut foreign = codec_header(5).to_vec();
+    foreign.extend_from_slice(b"someone else's frames");
+    b.write_file("seg0000000000000002.wal", &foreign);
+    match Wal::open(b.storage(), Config::default()) {
+        Err(
+            e @ Error::Corrupt {
+                segment: 2,
+                offset: 0,
+                reason: Corruption::SegmentIdMismatch { found: 5 },
+            },
+        ) => {
+            assert!(e.to_string().contains("seg0000000000000002.wal"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        b.read_file("seg0000000000000002.wal").unwrap(),
+        foreign,
+        "left untouched"
+    );
+}
+
 fn codec_header(id: u64) -> [u8; 24] {
     wal_core::codec::encode_segment_header(id)
 }
@@ -871,6 +900,7 @@ macro_rules! behavioural_suite {
             reopen_after_a_torn_tail_cuts_it_and_keeps_it_aside,
             strict_recovery_refuses_a_torn_tail,
             a_torn_segment_header_is_recreated,
+            a_whole_foreign_header_on_the_newest_segment_is_refused_not_repaired,
             the_same_writes_give_the_same_bytes,
             a_value_over_65535_bytes_is_refused_and_nothing_is_buffered,
             a_write_after_close_is_an_error,

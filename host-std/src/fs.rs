@@ -1,0 +1,271 @@
+//! `FsStorage`: the core's [`Storage`] on a directory of real files.
+//!
+//! - Segments are created with create-new, and the directory is fsynced after
+//!   a segment is created, truncated or removed, so the name (or its absence)
+//!   is durable when the call returns.
+//! - [`SegmentFile::sync`] is `fdatasync` (`File::sync_data`).
+//! - A writable storage holds an exclusive lock on `DIR/LOCK`
+//!   (`File::try_lock`) for as long as any clone of it lives, so two
+//!   processes never write one directory. A read-only storage takes no lock
+//!   and opens files read-only: the inspection tools use it next to a
+//!   running writer.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read as _, Seek as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use wal_core::segment::{self, SegmentId};
+use wal_core::storage::{SegmentFile, Storage};
+
+/// The lock file's name.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// A WAL directory on the local file system.
+#[derive(Clone, Debug)]
+pub struct FsStorage {
+    dir: PathBuf,
+    /// The held lock (writable storages only); released when the last clone drops.
+    lock: Option<Arc<File>>,
+}
+
+fn with_path(e: io::Error, what: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+}
+
+impl FsStorage {
+    /// Opens `dir` for writing, creating it (and its parents) if missing, and
+    /// takes the exclusive lock on `dir/LOCK`. Fails clearly when `dir` is a
+    /// file, cannot be created or written, or is locked by another process.
+    pub fn open(dir: impl AsRef<Path>) -> io::Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        if dir.exists() && !dir.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", dir.display()),
+            ));
+        }
+        fs::create_dir_all(&dir).map_err(|e| with_path(e, "cannot create WAL directory", &dir))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| with_path(e, "cannot open lock file", &lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::ResourceBusy,
+                    format!(
+                        "{} is locked by another process (it holds {LOCK_FILE})",
+                        dir.display()
+                    ),
+                ))
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(with_path(e, "cannot lock", &lock_path)),
+        }
+        Ok(FsStorage {
+            dir,
+            lock: Some(Arc::new(lock)),
+        })
+    }
+
+    /// Opens `dir` for reading only: no lock is taken and nothing is ever
+    /// written. Fails clearly when `dir` is missing or is not a directory.
+    pub fn read_only(dir: impl AsRef<Path>) -> io::Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        let meta =
+            fs::metadata(&dir).map_err(|e| with_path(e, "cannot open WAL directory", &dir))?;
+        if !meta.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", dir.display()),
+            ));
+        }
+        Ok(FsStorage { dir, lock: None })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The path of segment `id`.
+    pub fn segment_path(&self, id: SegmentId) -> PathBuf {
+        self.dir.join(segment::file_name(id))
+    }
+
+    /// Names in the directory that are neither segments, torn-tail sidecars,
+    /// nor the lock file (for the verify tool to report).
+    pub fn foreign_files(&self) -> io::Result<Vec<String>> {
+        let mut out = vec![];
+        for e in fs::read_dir(&self.dir)? {
+            let name = e?.file_name().to_string_lossy().into_owned();
+            let sidecar = name.split_once(".torn-").is_some_and(|(seg, off)| {
+                segment::parse_file_name(seg).is_some()
+                    && !off.is_empty()
+                    && off.bytes().all(|b| b.is_ascii_digit())
+            });
+            if name != LOCK_FILE && !sidecar && segment::parse_file_name(&name).is_none() {
+                out.push(name);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn writable(&self) -> io::Result<()> {
+        if self.lock.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "storage opened read-only",
+            ));
+        }
+        Ok(())
+    }
+
+    /// fsyncs the directory, making created and removed names durable.
+    fn sync_dir(&self) -> io::Result<()> {
+        File::open(&self.dir)?.sync_all()
+    }
+
+    fn create_path(&self, path: &Path, replace: bool) -> io::Result<FsFile> {
+        self.writable()?;
+        let mut o = OpenOptions::new();
+        o.read(true).write(true);
+        if replace {
+            o.create(true).truncate(true);
+        } else {
+            o.create_new(true);
+        }
+        let file = o
+            .open(path)
+            .map_err(|e| with_path(e, "cannot create", path))?;
+        self.sync_dir()?;
+        Ok(FsFile {
+            file,
+            dir: Some(self.dir.clone()),
+        })
+    }
+}
+
+impl Storage for FsStorage {
+    type Error = io::Error;
+    type File = FsFile;
+
+    fn list(&mut self) -> io::Result<Vec<SegmentId>> {
+        let mut ids = vec![];
+        for e in fs::read_dir(&self.dir).map_err(|e| with_path(e, "cannot list", &self.dir))? {
+            let e = e?;
+            if let Some(id) = e.file_name().to_str().and_then(segment::parse_file_name) {
+                ids.push(id);
+            }
+        }
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    fn create(&mut self, id: SegmentId) -> io::Result<FsFile> {
+        self.create_path(&self.segment_path(id), false)
+    }
+
+    fn open(&mut self, id: SegmentId) -> io::Result<FsFile> {
+        let path = self.segment_path(id);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(self.lock.is_some())
+            .open(&path)
+            .map_err(|e| with_path(e, "cannot open", &path))?;
+        Ok(FsFile {
+            file,
+            dir: self.lock.as_ref().map(|_| self.dir.clone()),
+        })
+    }
+
+    fn remove(&mut self, id: SegmentId) -> io::Result<()> {
+        self.writable()?;
+        let path = self.segment_path(id);
+        fs::remove_file(&path).map_err(|e| with_path(e, "cannot remove", &path))?;
+        self.sync_dir()
+    }
+
+    fn create_torn(&mut self, id: SegmentId, offset: u64) -> io::Result<FsFile> {
+        self.create_path(&self.dir.join(segment::torn_file_name(id, offset)), true)
+    }
+}
+
+/// An open segment file.
+#[derive(Debug)]
+pub struct FsFile {
+    file: File,
+    /// The directory to fsync after a truncation (None when read-only).
+    dir: Option<PathBuf>,
+}
+
+impl FsFile {
+    /// The underlying file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+impl embedded_io::ErrorType for FsFile {
+    type Error = io::Error;
+}
+
+impl embedded_io::Read for FsFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.file.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+}
+
+impl embedded_io::Write for FsFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            match self.file.write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.file.write_all(buf)
+    }
+}
+
+impl embedded_io::Seek for FsFile {
+    fn seek(&mut self, pos: embedded_io::SeekFrom) -> io::Result<u64> {
+        self.file.seek(pos.into())
+    }
+}
+
+impl SegmentFile for FsFile {
+    fn len(&mut self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)?;
+        if let Some(dir) = &self.dir {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
