@@ -1,1 +1,134 @@
-fn main() {}
+//! Criterion micro-benchmarks of the core's hot paths: buffer insert and
+//! seal (encode), frame CRC, snappy, and decode (scan and iterate entries).
+//!
+//! `cargo bench -p wal-core --bench codec`
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use embedded_io::Write;
+use wal_core::buffer::WriteBuffer;
+use wal_core::codec::{self, Codec};
+use wal_core::compress::Compressor;
+use wal_core::mem::MemStorage;
+use wal_core::segment::FrameScanner;
+use wal_core::storage::Storage;
+
+const RECORDS: usize = 8192;
+const SERIES: u64 = 1000;
+const VALUE: usize = 128;
+
+fn values() -> Vec<Vec<u8>> {
+    (0..RECORDS)
+        .map(|i| {
+            format!(
+                "{:0>128}",
+                format!("host=web{} cpu=0.{} mem={}", i % 97, i % 100, i)
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+fn fill(buf: &mut WriteBuffer<()>, values: &[Vec<u8>]) {
+    for (i, v) in values.iter().enumerate() {
+        buf.push(i as u64 % SERIES, i as i64, v, Duration::ZERO, None)
+            .unwrap();
+    }
+}
+
+/// One segment holding `frames` frames of RECORDS records each.
+fn segment(values: &[Vec<u8>], compression: bool, frames: usize) -> MemStorage {
+    let mut storage = MemStorage::new();
+    let mut file = storage.create(1).unwrap();
+    file.write_all(&codec::encode_segment_header(1)).unwrap();
+    let mut buf = WriteBuffer::<()>::new();
+    let mut comp = Compressor::new();
+    let (mut frame, mut scratch) = (Vec::new(), Vec::new());
+    for _ in 0..frames {
+        fill(&mut buf, values);
+        buf.seal_into(&mut frame);
+        let c = if compression {
+            comp.compress(&frame, &mut scratch)
+        } else {
+            Codec::Raw
+        };
+        let bytes = if c == Codec::Snappy {
+            &mut scratch
+        } else {
+            &mut frame
+        };
+        codec::seal_frame(bytes, c, 1);
+        file.write_all(bytes).unwrap();
+    }
+    storage
+}
+
+fn bench(c: &mut Criterion) {
+    let values = values();
+    assert_eq!(values[0].len(), VALUE);
+    let mut g = c.benchmark_group("core");
+    g.throughput(Throughput::Elements(RECORDS as u64));
+
+    g.bench_function("insert_and_seal", |b| {
+        let mut buf = WriteBuffer::<()>::new();
+        let mut frame = Vec::new();
+        b.iter_batched_ref(
+            || (),
+            |_| {
+                fill(&mut buf, &values);
+                black_box(buf.payload_bytes());
+                buf.seal_into(&mut frame);
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    g.bench_function("encode_raw", |b| {
+        let mut buf = WriteBuffer::<()>::new();
+        let mut frame = Vec::new();
+        b.iter(|| {
+            fill(&mut buf, &values);
+            buf.seal_into(&mut frame);
+            codec::seal_frame(&mut frame, Codec::Raw, 1);
+            black_box(&frame);
+        })
+    });
+
+    g.bench_function("encode_snappy", |b| {
+        let mut buf = WriteBuffer::<()>::new();
+        let mut comp = Compressor::new();
+        let (mut frame, mut scratch) = (Vec::new(), Vec::new());
+        b.iter(|| {
+            fill(&mut buf, &values);
+            buf.seal_into(&mut frame);
+            let c = comp.compress(&frame, &mut scratch);
+            codec::seal_frame(&mut scratch, c, 1);
+            black_box(&scratch);
+        })
+    });
+
+    for (name, compression) in [("decode_raw", false), ("decode_snappy", true)] {
+        let mut storage = segment(&values, compression, 1);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut scanner = FrameScanner::new(1, storage.open(1).unwrap(), None)
+                    .unwrap()
+                    .unwrap();
+                let f = scanner.next_frame().unwrap().unwrap().unwrap();
+                let mut n = 0usize;
+                for e in f.entries() {
+                    for v in e.values() {
+                        n += v.len();
+                    }
+                }
+                black_box(n)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

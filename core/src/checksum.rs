@@ -1,6 +1,6 @@
 //! CRC-32C (Castagnoli), as FORMAT.md specifies it.
 //!
-//! With the `std` feature the hardware-accelerated [`crc32c`] crate computes
+//! With the `std` feature the hardware-accelerated `crc32c` crate computes
 //! it (SSE 4.2 / ARMv8 CRC instructions, software fallback elsewhere);
 //! without it, the `crc` crate's 16-table software implementation does. Both
 //! give the same value; the tests check that they agree.

@@ -1,6 +1,7 @@
-//! `wal-core`: all the logic of the portable write-ahead log, in `#![no_std]`
-//! + `alloc`: the on-disk format, the write buffer, segments, recovery, and a
-//! single-threaded WAL, behind a [`Storage`] trait that hosts implement.
+//! `wal-core`: all the logic of the portable write-ahead log, in
+//! `#![no_std]` with `alloc`: the on-disk format, the write buffer, segments,
+//! recovery, and a single-threaded WAL, behind a [`Storage`] trait that
+//! hosts implement.
 //!
 //! ```
 //! use core::time::Duration;

@@ -329,7 +329,7 @@ pub fn flushes_when_the_buffer_is_full<B: Backend>() {
     let acks = Acks::default();
     // Each record adds 8 + 2 + 100 bytes; one series adds 20 once.
     let per = 110;
-    let fit = (1024 - 20 + per - 1) / per; // records until the buffer reaches 1024
+    let fit = (1024 - 20usize).div_ceil(per); // records until the buffer reaches 1024
     for i in 0..fit - 1 {
         wal.write_with(1, i as i64, &[7u8; 100], t0(), acks.callback())
             .unwrap();

@@ -1,0 +1,302 @@
+//! The thread-safe native WAL: many writers at once, waitable and awaitable
+//! handles, callbacks, poisoning, and close on drop.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use wal::core::mem::MemStorage;
+use wal::{Config, Error, Wal};
+
+/// Every record of every segment: (series, timestamp, value), in read order.
+fn read_all<S>(wal: &wal_host_std::Wal<S>) -> Vec<(u64, i64, Vec<u8>)>
+where
+    S: wal::core::Storage + Send + 'static,
+    S::File: Send,
+{
+    let mut out = vec![];
+    for id in wal.segments() {
+        for e in wal.read(id).unwrap() {
+            let e = e.unwrap();
+            for (t, v) in e.timestamps.iter().zip(e.values) {
+                out.push((e.series_id, *t, v));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn many_threads_writing_and_waiting_lose_nothing_and_keep_each_threads_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config {
+        file_size: 256 * 1024,
+        buffer_size: 4096,
+        compression: false,
+        ..Config::default()
+    };
+    let wal = Wal::open(dir.path(), cfg).unwrap();
+    let callbacks = Arc::new(AtomicUsize::new(0));
+    const THREADS: u64 = 8;
+    const PER: i64 = 2000;
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let wal = wal.clone();
+            let callbacks = callbacks.clone();
+            s.spawn(move || {
+                for i in 0..PER {
+                    let value = format!("thread {t} record {i}");
+                    // Thread t writes to series t and t + 100; odd records wait, even ones call back.
+                    let series = t + 100 * (i as u64 % 2);
+                    if i % 2 == 1 {
+                        if i % 50 == 1 {
+                            wal.write(series, i, value.as_bytes())
+                                .unwrap()
+                                .wait()
+                                .unwrap();
+                        } else {
+                            drop(wal.write(series, i, value.as_bytes()).unwrap());
+                        }
+                    } else {
+                        let c = callbacks.clone();
+                        wal.write_with(series, i, value.as_bytes(), move |r| {
+                            r.unwrap();
+                            c.fetch_add(1, Ordering::SeqCst);
+                        })
+                        .unwrap();
+                    }
+                }
+            });
+        }
+    });
+    wal.flush().unwrap();
+    assert_eq!(
+        callbacks.load(Ordering::SeqCst),
+        (THREADS as i64 * PER / 2) as usize,
+        "exactly once each"
+    );
+    assert!(
+        wal.segments().len() > 1,
+        "rotated by size while threads wrote"
+    );
+    let all = read_all(&wal);
+    assert_eq!(all.len(), (THREADS as i64 * PER) as usize);
+    let mut per_series: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
+    for (s, t, v) in &all {
+        let thread = s % 100;
+        assert_eq!(v, format!("thread {thread} record {t}").as_bytes());
+        per_series.entry(*s).or_default().push(*t);
+    }
+    for (s, ts) in per_series {
+        let want: Vec<i64> = (0..PER).filter(|i| (i % 2) as u64 == s / 100).collect();
+        assert_eq!(ts, want, "series {s} keeps its writer's order");
+    }
+    wal.close().unwrap();
+}
+
+#[test]
+fn a_lone_waiting_writer_is_not_held_back_by_the_flush_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config {
+        flush_interval: Some(Duration::from_secs(3600)),
+        ..Config::default()
+    };
+    let wal = Wal::open(dir.path(), cfg).unwrap();
+    let h = wal.write(1, 1, b"now").unwrap();
+    // With an hour-long interval only the wait's flush request can complete it.
+    assert_eq!(h.wait_timeout(Duration::from_secs(30)), Some(Ok(())));
+    wal.write(1, 2, b"again").unwrap().wait().unwrap();
+    assert_eq!(read_all(&wal).len(), 2);
+}
+
+#[test]
+fn time_based_flush_completes_callbacks_without_any_request() {
+    let wal = wal_host_std::Wal::with_storage(
+        MemStorage::new(),
+        Config {
+            flush_interval: Some(Duration::from_millis(5)),
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    wal.write_with(1, 1, b"x", move |r| tx.send(r).unwrap())
+        .unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Ok(Ok(())));
+}
+
+struct ThreadWaker(std::thread::Thread);
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn a_write_handle_can_be_awaited_without_a_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = Wal::open(
+        dir.path(),
+        Config {
+            flush_interval: None,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    let handles: Vec<_> = (0..10)
+        .map(|i| wal.write(i, i as i64, b"async").unwrap())
+        .collect();
+    for h in handles {
+        assert_eq!(block_on(h), Ok(()));
+    }
+    assert_eq!(read_all(&wal).len(), 10);
+}
+
+#[test]
+fn a_failed_sync_poisons_every_pending_write_and_later_ones() {
+    let storage = MemStorage::new();
+    let wal = wal_host_std::Wal::with_storage(
+        storage.clone(),
+        Config {
+            flush_interval: None,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    wal.write(1, 1, b"fine").unwrap().wait().unwrap();
+    storage.fail_syncs(true);
+    let errors = Arc::new(AtomicUsize::new(0));
+    let e2 = errors.clone();
+    wal.write_with(1, 2, b"doomed", move |r| {
+        assert!(r.is_err());
+        e2.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    let h = wal.write(1, 3, b"doomed too").unwrap();
+    let err = h.wait().unwrap_err();
+    assert!(matches!(&err, Error::Storage(s) if s.op == "sync"), "{err}");
+    assert_eq!(errors.load(Ordering::SeqCst), 1);
+    let later = wal.write(1, 4, b"later").err().unwrap();
+    assert!(matches!(later, Error::Poisoned { .. }), "{later}");
+    assert!(matches!(wal.close(), Err(Error::Poisoned { .. })));
+}
+
+#[test]
+fn dropping_the_last_handle_closes_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    {
+        let wal = Wal::open(
+            dir.path(),
+            Config {
+                flush_interval: None,
+                ..Config::default()
+            },
+        )
+        .unwrap();
+        let clone = wal.clone();
+        for i in 0..100 {
+            let d = done.clone();
+            clone
+                .write_with(i % 3, i as i64, b"buffered at drop", move |r| {
+                    r.unwrap();
+                    d.fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap();
+        }
+        drop(clone);
+        assert_eq!(
+            done.load(Ordering::SeqCst),
+            0,
+            "still buffered: no flush was due"
+        );
+    }
+    assert_eq!(
+        done.load(Ordering::SeqCst),
+        100,
+        "the drop wrote, synced and completed them"
+    );
+    let wal = Wal::open(dir.path(), Config::default()).unwrap();
+    assert!(wal.recovery().cut.is_none());
+    assert_eq!(read_all(&wal).len(), 100);
+}
+
+#[test]
+fn writes_after_close_are_refused_and_their_callbacks_fire() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = Wal::open(dir.path(), Config::default()).unwrap();
+    wal.close().unwrap();
+    assert_eq!(wal.write(1, 1, b"x").err(), Some(Error::Closed));
+    let (tx, rx) = std::sync::mpsc::channel();
+    assert_eq!(
+        wal.write_with(1, 1, b"x", move |r| tx.send(r).unwrap()),
+        Err(Error::Closed)
+    );
+    assert_eq!(rx.recv().unwrap(), Err(Error::Closed));
+    assert!(matches!(wal.read(1), Err(Error::Closed)));
+    assert_eq!(wal.close(), Ok(()));
+    // The lock was released at close: the directory can be opened again at once.
+    Wal::open(dir.path(), Config::default())
+        .unwrap()
+        .close()
+        .unwrap();
+}
+
+#[test]
+fn backpressure_holds_writers_back_without_losing_anything() {
+    // A tiny buffer and a storage that syncs slowly-ish (real files): writers
+    // outrun the flusher and must wait at the sealed-queue bound.
+    let dir = tempfile::tempdir().unwrap();
+    let wal = Wal::open(
+        dir.path(),
+        Config {
+            buffer_size: 64,
+            compression: false,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let wal = wal.clone();
+            s.spawn(move || {
+                for i in 0..300 {
+                    drop(wal.write(t, i, &[t as u8; 100]).unwrap());
+                }
+            });
+        }
+    });
+    wal.flush().unwrap();
+    assert_eq!(read_all(&wal).len(), 1200);
+}
+
+#[test]
+fn a_panicking_callback_does_not_stop_the_flusher() {
+    let wal = wal_host_std::Wal::with_storage(
+        MemStorage::new(),
+        Config {
+            flush_interval: None,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    wal.write_with(1, 1, b"x", |_| panic!("user bug")).unwrap();
+    wal.flush().unwrap();
+    wal.write(1, 2, b"y").unwrap().wait().unwrap();
+    assert_eq!(read_all(&wal).len(), 2);
+}
