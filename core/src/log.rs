@@ -366,7 +366,7 @@ fn recover_newest<S: Storage>(
 
 /// Whether an invalid header can be the result of a torn write (as opposed
 /// to a complete header, CRC and all, that this reader must not touch).
-fn header_may_be_torn(reason: &crate::error::Corruption) -> bool {
+pub(crate) fn header_may_be_torn(reason: &crate::error::Corruption) -> bool {
     use crate::error::Corruption::*;
     matches!(
         reason,

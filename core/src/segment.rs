@@ -38,6 +38,40 @@ pub fn parse_file_name(name: &str) -> Option<SegmentId> {
     u64::from_str_radix(hex, 16).ok()
 }
 
+/// What a file name in a WAL directory stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameKind {
+    /// `seg{ID}.wal`: a segment.
+    Segment(SegmentId),
+    /// `seg{ID}.wal.torn-{OFFSET}`: a torn tail set aside by recovery.
+    TornTail(SegmentId, u64),
+    /// `LOCK`: the native host's lock file.
+    Lock,
+    /// Anything else: not the WAL's; left alone.
+    Foreign,
+}
+
+/// Classifies a file name found in a WAL directory (exact patterns only).
+pub fn classify_name(name: &str) -> NameKind {
+    if name == "LOCK" {
+        return NameKind::Lock;
+    }
+    if let Some(id) = parse_file_name(name) {
+        return NameKind::Segment(id);
+    }
+    if let Some((seg, off)) = name.split_once(".torn-") {
+        let digits = !off.is_empty()
+            && off.bytes().all(|b| b.is_ascii_digit())
+            && (off == "0" || !off.starts_with('0'));
+        if let (Some(id), true) = (parse_file_name(seg), digits) {
+            if let Ok(off) = off.parse() {
+                return NameKind::TornTail(id, off);
+            }
+        }
+    }
+    NameKind::Foreign
+}
+
 /// What a segment holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SegmentInfo {
@@ -353,6 +387,82 @@ pub fn scan_info<F: SegmentFile>(id: SegmentId, file: F) -> Result<SegmentInfo, 
                     offset: inv.offset,
                     reason: inv.reason,
                 });
+            }
+        }
+    }
+}
+
+/// How a read-only inspection of a segment ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Every byte is header, valid frames, or trailing zeros (reserved space).
+    Clean,
+    /// The newest segment's log ends in non-zero bytes that are not a valid
+    /// frame: a torn write, which opening the WAL sets aside and cuts.
+    TornTail {
+        /// Where the log ends.
+        offset: u64,
+        /// Bytes after it.
+        bytes: u64,
+        /// Why the bytes at `offset` are not a frame (or header).
+        reason: Corruption,
+    },
+    /// Damage in a segment that is not the newest (or a header that is whole
+    /// but not ours): an error, never repaired.
+    Corrupt {
+        /// Where the damage starts.
+        offset: u64,
+        /// What is wrong there.
+        reason: Corruption,
+    },
+}
+
+/// Inspects a segment without changing it: calls `visit` on every entry of
+/// every valid frame, and says how the segment ends, applying FORMAT.md's
+/// rules (`newest` decides whether invalid trailing bytes are a torn tail or
+/// corruption). The read-only tools are built on this.
+pub fn inspect<F: SegmentFile>(
+    id: SegmentId,
+    mut file: F,
+    newest: bool,
+    mut visit: impl FnMut(&Frame<'_>, EntryRef<'_>),
+) -> Result<(SegmentInfo, Ending), Error> {
+    let mut info = SegmentInfo::empty(id);
+    let ending = |offset: u64, end: u64, reason: Corruption, torn: bool| {
+        if torn {
+            Ending::TornTail {
+                offset,
+                bytes: end - offset,
+                reason,
+            }
+        } else {
+            Ending::Corrupt { offset, reason }
+        }
+    };
+    let len = file.len().map_err(io_err("len", id))?;
+    let mut scanner = match FrameScanner::new(id, file, None)? {
+        Ok(s) => s,
+        Err(inv) => {
+            let torn = newest && crate::log::header_may_be_torn(&inv.reason);
+            info.bytes = 0;
+            return Ok((info, ending(0, len, inv.reason, torn)));
+        }
+    };
+    loop {
+        match scanner.next_frame()? {
+            Ok(Some(f)) => {
+                info.add_frame(f.codec, f.stored_len, &f.stats);
+                for e in f.entries() {
+                    visit(&f, e);
+                }
+            }
+            Ok(None) => return Ok((info, Ending::Clean)),
+            Err(inv) => {
+                let end = scanner.end();
+                if scanner.rest_is_zero()? {
+                    return Ok((info, Ending::Clean));
+                }
+                return Ok((info, ending(inv.offset, end, inv.reason, newest)));
             }
         }
     }

@@ -98,23 +98,30 @@ impl FsStorage {
         self.dir.join(segment::file_name(id))
     }
 
-    /// Names in the directory that are neither segments, torn-tail sidecars,
-    /// nor the lock file (for the verify tool to report).
-    pub fn foreign_files(&self) -> io::Result<Vec<String>> {
+    /// Every file name in the directory that is not a segment (torn-tail
+    /// sidecars, the lock file, foreign files), sorted, with what each is.
+    pub fn other_files(&self) -> io::Result<Vec<(String, segment::NameKind)>> {
         let mut out = vec![];
-        for e in fs::read_dir(&self.dir)? {
+        for e in fs::read_dir(&self.dir).map_err(|e| with_path(e, "cannot list", &self.dir))? {
             let name = e?.file_name().to_string_lossy().into_owned();
-            let sidecar = name.split_once(".torn-").is_some_and(|(seg, off)| {
-                segment::parse_file_name(seg).is_some()
-                    && !off.is_empty()
-                    && off.bytes().all(|b| b.is_ascii_digit())
-            });
-            if name != LOCK_FILE && !sidecar && segment::parse_file_name(&name).is_none() {
-                out.push(name);
+            match segment::classify_name(&name) {
+                segment::NameKind::Segment(_) => {}
+                kind => out.push((name, kind)),
             }
         }
-        out.sort();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
+    }
+
+    /// Names in the directory that are not the WAL's at all (for the verify
+    /// tool to report; they are left alone).
+    pub fn foreign_files(&self) -> io::Result<Vec<String>> {
+        Ok(self
+            .other_files()?
+            .into_iter()
+            .filter(|(_, k)| *k == segment::NameKind::Foreign)
+            .map(|(n, _)| n)
+            .collect())
     }
 
     fn writable(&self) -> io::Result<()> {

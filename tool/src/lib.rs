@@ -1,0 +1,730 @@
+//! The subcommands of the WAL's command-line tools, written once and run by
+//! every host: the native `wal` (in `wal-host-std`) and the WASI guest
+//! `wal-wasi` (in `wal-host-wasi`). A host supplies a [`Host`]: how to open a
+//! WAL for appending and a directory for reading; everything else (flags,
+//! output, exit codes) is here, so both tools behave the same.
+//!
+//! Exit codes: 0 success; 1 an error (bad input line, corruption, I/O);
+//! 2 a torn tail on the newest segment (`verify`, `dump`: reported, not
+//! repaired); 64 a usage error.
+#![deny(missing_docs)]
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::io::{BufRead, Write};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use wal_core::segment::{self, Ending, NameKind, SegmentId};
+use wal_core::storage::Storage;
+use wal_core::{Completion, Config, Error, RecoveryReport, SyncPolicy};
+
+/// Exit code: a torn tail on the newest segment.
+pub const EXIT_TORN: i32 = 2;
+/// Exit code: usage error.
+pub const EXIT_USAGE: i32 = 64;
+
+/// What a host provides to the tool.
+pub trait Host {
+    /// Storage for read-only inspection.
+    type Storage: Storage;
+    /// The WAL `append` writes through.
+    type Writer: Appender;
+    /// Opens (creating or recovering) the WAL in `dir` for appending.
+    fn open_writer(&self, dir: &str, config: Config) -> Result<Self::Writer, Error>;
+    /// Opens `dir` read-only, without a lock. Errors name the directory.
+    fn read_only(&self, dir: &str) -> Result<Self::Storage, String>;
+    /// The names in `dir` that are not segments, with what each is.
+    fn other_files(&self, dir: &str) -> Result<Vec<(String, NameKind)>, String>;
+}
+
+/// A WAL that `append` can write through.
+pub trait Appender {
+    /// What open found and repaired.
+    fn recovery(&self) -> RecoveryReport;
+    /// Buffers a record; `done` is called once it is durable or has failed.
+    fn write_with(
+        &mut self,
+        series_id: u64,
+        timestamp: i64,
+        value: &[u8],
+        done: Completion,
+    ) -> Result<(), Error>;
+    /// Gives a single-threaded host the chance to flush on time.
+    fn poll(&mut self) -> Result<(), Error>;
+    /// Flushes, syncs and completes everything.
+    fn close(&mut self) -> Result<(), Error>;
+}
+
+/// Look inside, and append to, a write-ahead log directory.
+#[derive(Parser, Debug)]
+#[command(name = "wal", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Append JSON-lines records from stdin; print `durable N` as records become durable.
+    ///
+    /// Each line: {"series_id": 7, "timestamp": 1700000000000000000, "value_hex": "6869"}.
+    /// Blank lines are skipped. A bad line stops the run with an error naming its line
+    /// number; the records before it are still written and durable.
+    Append {
+        /// The WAL directory (created if missing, recovered if not).
+        dir: String,
+        /// Flush the buffer once its entries reach this many bytes.
+        #[arg(long, default_value_t = Config::default().buffer_size)]
+        buffer_size: usize,
+        /// Rotate before a segment would pass this many bytes.
+        #[arg(long, default_value_t = Config::default().file_size)]
+        file_size: u64,
+        /// Store frames raw (no snappy).
+        #[arg(long)]
+        no_compression: bool,
+        /// When frames are synced.
+        #[arg(long, value_enum, default_value_t = SyncArg::Always)]
+        sync: SyncArg,
+        /// Flush once the oldest buffered record has waited this long; 0 turns time-based
+        /// flushing off, so the same input gives the same bytes.
+        #[arg(long, default_value_t = 10)]
+        flush_interval_ms: u64,
+    },
+    /// Print every record, in order.
+    Dump {
+        /// The WAL directory.
+        dir: String,
+        /// Only this segment.
+        #[arg(long)]
+        segment: Option<SegmentId>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Check every segment, read-only. Exit 0 when all is valid, 1 on corruption,
+    /// 2 when the newest segment has a torn tail (not repaired here).
+    Verify {
+        /// The WAL directory.
+        dir: String,
+    },
+    /// Per segment: bytes, frames, entries, records, series, timestamps, compression ratio.
+    Stats {
+        /// The WAL directory.
+        dir: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SyncArg {
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Jsonl,
+}
+
+/// The tool's standard streams.
+pub struct Io<'a> {
+    /// Standard input (append reads records from it).
+    pub stdin: &'a mut dyn BufRead,
+    /// Standard output, shared with the `durable N` printer.
+    pub stdout: Arc<Mutex<dyn Write + Send>>,
+    /// Standard error.
+    pub stderr: &'a mut dyn Write,
+    /// Whether stderr is a terminal (progress is shown only then).
+    pub stderr_is_terminal: bool,
+}
+
+/// Runs the tool with `args` (the program name first) and returns the exit code.
+pub fn run<H: Host>(host: &H, args: impl IntoIterator<Item = OsString>, io: Io<'_>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let text = e.render().to_string();
+            if e.use_stderr() {
+                let _ = write!(io.stderr, "{text}");
+            } else {
+                let mut out = io.stdout.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = write!(out, "{text}");
+                let _ = out.flush();
+            }
+            return code;
+        }
+    };
+    let Io {
+        stdin,
+        stdout,
+        stderr,
+        stderr_is_terminal,
+    } = io;
+    let result = match cli.command {
+        Command::Append {
+            dir,
+            buffer_size,
+            file_size,
+            no_compression,
+            sync,
+            flush_interval_ms,
+        } => {
+            let config = Config {
+                compression: !no_compression,
+                file_size,
+                buffer_size,
+                flush_interval: (flush_interval_ms > 0)
+                    .then(|| Duration::from_millis(flush_interval_ms)),
+                sync: match sync {
+                    SyncArg::Always => SyncPolicy::Always,
+                    SyncArg::Never => SyncPolicy::Never,
+                },
+                ..Config::default()
+            };
+            append(host, &dir, config, stdin, stdout, stderr)
+        }
+        Command::Dump {
+            dir,
+            segment,
+            format,
+        } => {
+            let mut out = Locked(stdout);
+            dump(
+                host,
+                &dir,
+                segment,
+                format,
+                &mut out,
+                stderr,
+                stderr_is_terminal,
+            )
+        }
+        Command::Verify { dir } => {
+            verify(host, &dir, &mut Locked(stdout), stderr, stderr_is_terminal)
+        }
+        Command::Stats { dir } => {
+            stats(host, &dir, &mut Locked(stdout), stderr, stderr_is_terminal)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(msg) => {
+            let _ = writeln!(stderr, "error: {msg}");
+            1
+        }
+    }
+}
+
+/// Writes through the shared stdout.
+struct Locked(Arc<Mutex<dyn Write + Send>>);
+
+impl Write for Locked {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).flush()
+    }
+}
+
+fn io_err(e: std::io::Error) -> String {
+    format!("cannot write output: {e}")
+}
+
+// ---------------------------------------------------------------- append
+
+/// Parses one input line into a record; errors name the field at fault.
+fn parse_line(line: &str) -> Result<(u64, i64, Vec<u8>), String> {
+    let v: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    let obj = v
+        .as_object()
+        .ok_or("expected a JSON object with series_id, timestamp and value_hex")?;
+    if let Some(k) = obj
+        .keys()
+        .find(|k| !matches!(k.as_str(), "series_id" | "timestamp" | "value_hex"))
+    {
+        return Err(format!(
+            "unknown field `{k}` (expected series_id, timestamp, value_hex)"
+        ));
+    }
+    let field = |name: &str| {
+        obj.get(name)
+            .ok_or_else(|| format!("missing field `{name}`"))
+    };
+    let sid = field("series_id")?;
+    let series_id = sid.as_u64().ok_or_else(|| {
+        format!(
+            "series_id must be an integer from 0 to {}, got {sid}",
+            u64::MAX
+        )
+    })?;
+    let t = field("timestamp")?;
+    let timestamp = t.as_i64().ok_or_else(|| {
+        format!(
+            "timestamp must be an integer from {} to {}, got {t}",
+            i64::MIN,
+            i64::MAX
+        )
+    })?;
+    let h = field("value_hex")?;
+    let hex_str = h
+        .as_str()
+        .ok_or_else(|| format!("value_hex must be a string of hex digits, got {h}"))?;
+    let value = hex::decode(hex_str).map_err(|e| format!("value_hex is not valid hex: {e}"))?;
+    Ok((series_id, timestamp, value))
+}
+
+/// Counts durable records and prints `durable N` lines.
+struct Progress {
+    state: Mutex<ProgressState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct ProgressState {
+    durable: u64,
+    printed: u64,
+    done: bool,
+}
+
+impl Progress {
+    fn record_durable(&self, n: u64) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if n > s.durable {
+            s.durable = n;
+            self.changed.notify_all();
+        }
+    }
+
+    /// Prints `durable N` if more records are durable than last printed.
+    fn print_pending(&self, out: &Mutex<dyn Write + Send>) {
+        let n = {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if s.durable == s.printed {
+                return;
+            }
+            s.printed = s.durable;
+            s.durable
+        };
+        let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(out, "durable {n}");
+        let _ = out.flush();
+    }
+
+    /// The printer thread's loop: print each change until `done`.
+    fn printer(&self, out: &Mutex<dyn Write + Send>) {
+        loop {
+            {
+                let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                while s.durable == s.printed && !s.done {
+                    s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+                }
+                if s.durable == s.printed && s.done {
+                    return;
+                }
+            }
+            self.print_pending(out);
+        }
+    }
+
+    fn finish(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).done = true;
+        self.changed.notify_all();
+    }
+}
+
+fn append<H: Host>(
+    host: &H,
+    dir: &str,
+    config: Config,
+    stdin: &mut dyn BufRead,
+    stdout: Arc<Mutex<dyn Write + Send>>,
+    stderr: &mut dyn Write,
+) -> Result<i32, String> {
+    let mut wal = host
+        .open_writer(dir, config)
+        .map_err(|e| format!("cannot open WAL {dir}: {e}"))?;
+    let _ = writeln!(stderr, "{}", wal.recovery());
+    let progress = Arc::new(Progress {
+        state: Mutex::default(),
+        changed: Condvar::new(),
+    });
+    // Print from a thread where the host has threads, so `durable N` appears
+    // as soon as a frame is synced even while stdin is quiet; on a host
+    // without threads (WASI) completions run inside our calls, and we print
+    // after each one.
+    let printer = {
+        let (p, out) = (progress.clone(), stdout.clone());
+        std::thread::Builder::new()
+            .name("durable-printer".into())
+            .spawn(move || p.printer(&*out))
+            .ok()
+    };
+    let mut failure: Option<String> = None;
+    let mut count = 0u64;
+    let mut line = String::new();
+    let mut lineno = 0u64;
+    loop {
+        line.clear();
+        match stdin.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                failure = Some(format!("line {}: cannot read input: {e}", lineno + 1));
+                break;
+            }
+        }
+        lineno += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (series, ts, value) = match parse_line(line.trim_end_matches(['\n', '\r'])) {
+            Ok(r) => r,
+            Err(e) => {
+                failure = Some(format!("line {lineno}: {e}"));
+                break;
+            }
+        };
+        count += 1;
+        let (p, n) = (progress.clone(), count);
+        let done: Completion = Box::new(move |r| {
+            if r.is_ok() {
+                p.record_durable(n)
+            }
+        });
+        if let Err(e) = wal.write_with(series, ts, &value, done) {
+            failure = Some(format!("line {lineno}: {e}"));
+            break;
+        }
+        if let Err(e) = wal.poll() {
+            failure = Some(format!("line {lineno}: {e}"));
+            break;
+        }
+        if printer.is_none() {
+            progress.print_pending(&*stdout);
+        }
+    }
+    let closed = wal.close();
+    progress.finish();
+    match printer {
+        Some(t) => {
+            let _ = t.join();
+        }
+        None => progress.print_pending(&*stdout),
+    }
+    if let Err(e) = closed {
+        failure.get_or_insert(format!("closing the WAL: {e}"));
+    }
+    match failure {
+        Some(msg) => Err(msg),
+        None => Ok(0),
+    }
+}
+
+// ---------------------------------------------------------------- read-only commands
+
+/// The segment IDs of `dir`, ascending.
+fn segments<S: Storage>(storage: &mut S, dir: &str) -> Result<Vec<SegmentId>, String> {
+    storage
+        .list()
+        .map_err(|e| format!("cannot list {dir}: {e}"))
+}
+
+/// Shows `verb segment i/n` on a terminal.
+fn progress_line(stderr: &mut dyn Write, on: bool, verb: &str, i: usize, n: usize) {
+    if on && n > 1 {
+        let _ = write!(stderr, "\r{verb} segment {}/{n}", i + 1);
+        if i + 1 == n {
+            let _ = write!(stderr, "\r\x1b[K");
+        }
+        let _ = stderr.flush();
+    }
+}
+
+fn describe(id: SegmentId, ending: &Ending) -> Option<(i32, String)> {
+    match ending {
+        Ending::Clean => None,
+        Ending::TornTail { offset, bytes, reason } => Some((
+            EXIT_TORN,
+            format!(
+                "{}: torn tail at byte offset {offset} ({bytes} bytes): {reason}; not repaired (opening the WAL sets it aside)",
+                segment::file_name(id)
+            ),
+        )),
+        Ending::Corrupt { offset, reason } => {
+            Some((1, Error::Corrupt { segment: id, offset: *offset, reason: reason.clone() }.to_string()))
+        }
+    }
+}
+
+fn dump<H: Host>(
+    host: &H,
+    dir: &str,
+    only: Option<SegmentId>,
+    format: Format,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+    tty: bool,
+) -> Result<i32, String> {
+    let mut storage = host.read_only(dir)?;
+    let ids = segments(&mut storage, dir)?;
+    let newest = ids.last().copied();
+    let selected: Vec<SegmentId> = match only {
+        Some(id) if ids.contains(&id) => vec![id],
+        Some(id) => return Err(format!("no segment {id} in {dir}")),
+        None => ids.clone(),
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+    let mut code = 0;
+    for (i, id) in selected.iter().enumerate() {
+        progress_line(stderr, tty, "dumping", i, selected.len());
+        let file = storage
+            .open(*id)
+            .map_err(|e| format!("cannot open {}: {e}", segment::file_name(*id)))?;
+        let mut write_err = None;
+        let (_, ending) = segment::inspect(*id, file, Some(*id) == newest, |_, e| {
+            for (ts, v) in e.timestamps().zip(e.values()) {
+                let r = match format {
+                    Format::Jsonl => writeln!(
+                        out,
+                        "{{\"segment\": {id}, \"series_id\": {}, \"timestamp\": {ts}, \"value_hex\": \"{}\"}}",
+                        e.series_id,
+                        hex::encode(v)
+                    ),
+                    Format::Text => {
+                        writeln!(out, "segment {id} series {} timestamp {ts} value {}", e.series_id, v.escape_ascii())
+                    }
+                };
+                if let Err(err) = r {
+                    write_err.get_or_insert(err);
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+        if let Some(e) = write_err {
+            return Err(io_err(e));
+        }
+        if let Some((c, msg)) = describe(*id, &ending) {
+            out.flush().map_err(io_err)?;
+            let _ = writeln!(
+                stderr,
+                "{}: {msg}",
+                if c == 1 { "error" } else { "warning" }
+            );
+            code = code.max(c);
+            if c == 1 {
+                break;
+            }
+        }
+    }
+    out.flush().map_err(io_err)?;
+    Ok(if code == 1 { 1 } else { code })
+}
+
+fn verify<H: Host>(
+    host: &H,
+    dir: &str,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+    tty: bool,
+) -> Result<i32, String> {
+    let mut storage = host.read_only(dir)?;
+    let ids = segments(&mut storage, dir)?;
+    let newest = ids.last().copied();
+    let (mut frames, mut entries, mut records) = (0u64, 0u64, 0u64);
+    let (mut corrupt, mut torn) = (false, false);
+    for (i, id) in ids.iter().enumerate() {
+        progress_line(stderr, tty, "verifying", i, ids.len());
+        let file = storage
+            .open(*id)
+            .map_err(|e| format!("cannot open {}: {e}", segment::file_name(*id)))?;
+        let (info, ending) = segment::inspect(*id, file, Some(*id) == newest, |_, _| {})
+            .map_err(|e| e.to_string())?;
+        frames += info.frames;
+        entries += info.entries;
+        records += info.records;
+        match describe(*id, &ending) {
+            None => writeln!(
+                out,
+                "{}: ok, {} frames, {} entries, {} records",
+                segment::file_name(*id),
+                info.frames,
+                info.entries,
+                info.records
+            )
+            .map_err(io_err)?,
+            Some((code, msg)) => {
+                writeln!(
+                    out,
+                    "{}",
+                    if code == 1 {
+                        format!("CORRUPT {msg}")
+                    } else {
+                        format!("TORN {msg}")
+                    }
+                )
+                .map_err(io_err)?;
+                corrupt |= code == 1;
+                torn |= code == EXIT_TORN;
+            }
+        }
+    }
+    for (name, kind) in host.other_files(dir)? {
+        let note = match kind {
+            NameKind::TornTail(..) => "a torn tail set aside by an earlier recovery",
+            NameKind::Lock => continue,
+            _ => "not a WAL file; left alone",
+        };
+        writeln!(out, "note: {name}: {note}").map_err(io_err)?;
+    }
+    writeln!(
+        out,
+        "{} segments, {frames} frames, {entries} entries, {records} records",
+        ids.len()
+    )
+    .map_err(io_err)?;
+    let verdict = if corrupt {
+        "corrupt"
+    } else if torn {
+        "torn tail on the newest segment"
+    } else {
+        "valid"
+    };
+    writeln!(out, "{verdict}").map_err(io_err)?;
+    Ok(if corrupt {
+        1
+    } else if torn {
+        EXIT_TORN
+    } else {
+        0
+    })
+}
+
+fn stats<H: Host>(
+    host: &H,
+    dir: &str,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+    tty: bool,
+) -> Result<i32, String> {
+    let mut storage = host.read_only(dir)?;
+    let ids = segments(&mut storage, dir)?;
+    let newest = ids.last().copied();
+    writeln!(
+        out,
+        "{:>8} {:>12} {:>8} {:>10} {:>10} {:>8} {:>20} {:>20} {:>6}",
+        "segment",
+        "bytes",
+        "frames",
+        "entries",
+        "records",
+        "series",
+        "first_timestamp",
+        "last_timestamp",
+        "ratio"
+    )
+    .map_err(io_err)?;
+    let mut code = 0;
+    for (i, id) in ids.iter().enumerate() {
+        progress_line(stderr, tty, "reading", i, ids.len());
+        let file = storage
+            .open(*id)
+            .map_err(|e| format!("cannot open {}: {e}", segment::file_name(*id)))?;
+        let mut series = HashSet::new();
+        let (info, ending) = segment::inspect(*id, file, Some(*id) == newest, |_, e| {
+            series.insert(e.series_id);
+        })
+        .map_err(|e| e.to_string())?;
+        let stored = info.bytes.saturating_sub(24 + 16 * info.frames);
+        let ratio = if stored == 0 {
+            1.0
+        } else {
+            info.payload_bytes as f64 / stored as f64
+        };
+        let ts = |t: Option<i64>| t.map_or("-".to_string(), |t| t.to_string());
+        writeln!(
+            out,
+            "{:>8} {:>12} {:>8} {:>10} {:>10} {:>8} {:>20} {:>20} {:>6.2}",
+            id,
+            info.bytes,
+            info.frames,
+            info.entries,
+            info.records,
+            series.len(),
+            ts(info.first_timestamp),
+            ts(info.last_timestamp),
+            ratio
+        )
+        .map_err(io_err)?;
+        if let Some((c, msg)) = describe(*id, &ending) {
+            let _ = writeln!(
+                stderr,
+                "{}: {msg}",
+                if c == 1 { "error" } else { "warning" }
+            );
+            code = code.max(c);
+        }
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_lines_parse_or_say_what_is_wrong() {
+        assert_eq!(
+            parse_line(r#"{"series_id": 7, "timestamp": -3, "value_hex": "6869"}"#),
+            Ok((7, -3, b"hi".to_vec()))
+        );
+        let cases = [
+            (
+                r#"{"series_id": 7, "timestamp": 1, "value_hex": "6g"}"#,
+                "not valid hex",
+            ),
+            (
+                r#"{"series_id": 7, "timestamp": 1, "value_hex": "686"}"#,
+                "not valid hex",
+            ),
+            (
+                r#"{"series_id": -1, "timestamp": 1, "value_hex": ""}"#,
+                "series_id",
+            ),
+            (
+                r#"{"series_id": 18446744073709551616, "timestamp": 1, "value_hex": ""}"#,
+                "series_id must be",
+            ),
+            (
+                r#"{"series_id": 1, "timestamp": 9223372036854775808, "value_hex": ""}"#,
+                "timestamp must be",
+            ),
+            (
+                r#"{"series_id": 1, "timestamp": 1.5, "value_hex": ""}"#,
+                "timestamp must be",
+            ),
+            (
+                r#"{"series_id": 1, "value_hex": ""}"#,
+                "missing field `timestamp`",
+            ),
+            (
+                r#"{"series_id": 1, "timestamp": 1, "value_hex": 5}"#,
+                "value_hex must be a string",
+            ),
+            (
+                r#"{"series_id": 1, "timestamp": 1, "value_hex": "", "extra": 1}"#,
+                "unknown field `extra`",
+            ),
+            ("[1, 2]", "expected a JSON object"),
+            ("not json", "invalid JSON"),
+        ];
+        for (line, want) in cases {
+            let err = parse_line(line).unwrap_err();
+            assert!(err.contains(want), "{line}: {err}");
+        }
+    }
+}
