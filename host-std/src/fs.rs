@@ -4,6 +4,7 @@
 //!   a segment is created, truncated or removed, so the name (or its absence)
 //!   is durable when the call returns.
 //! - [`SegmentFile::sync`] is `fdatasync` (`File::sync_data`).
+//! - On WASI ([`FsOptions::WASI`]) neither exists, so neither is attempted.
 //! - A writable storage holds an exclusive lock on `DIR/LOCK`
 //!   (`File::try_lock`) for as long as any clone of it lives, so two
 //!   processes never write one directory. A read-only storage takes no lock
@@ -21,12 +22,33 @@ use wal_core::storage::{SegmentFile, Storage};
 /// The lock file's name.
 pub const LOCK_FILE: &str = "LOCK";
 
+/// How a writable [`FsStorage`] uses the platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FsOptions {
+    /// Take the exclusive lock on `DIR/LOCK`.
+    pub lock: bool,
+    /// fsync the directory after a segment is created, truncated or removed.
+    pub sync_dir: bool,
+}
+
+impl FsOptions {
+    /// A native OS: lock, and fsync the directory.
+    pub const NATIVE: FsOptions = FsOptions { lock: true, sync_dir: true };
+    /// WASI preview 1: no file locks and no directory fsync exist (an
+    /// `fd_sync` on a directory fails), so neither is attempted. What that
+    /// means for durability is documented in `wal-host-wasi`.
+    pub const WASI: FsOptions = FsOptions { lock: false, sync_dir: false };
+}
+
 /// A WAL directory on the local file system.
 #[derive(Clone, Debug)]
 pub struct FsStorage {
     dir: PathBuf,
-    /// The held lock (writable storages only); released when the last clone drops.
-    lock: Option<Arc<File>>,
+    /// The held lock, if one was taken; kept only to be released when the
+    /// last clone drops.
+    _lock: Option<Arc<File>>,
+    writable: bool,
+    sync_dir: bool,
 }
 
 fn with_path(e: io::Error, what: &str, path: &Path) -> io::Error {
@@ -38,6 +60,12 @@ impl FsStorage {
     /// takes the exclusive lock on `dir/LOCK`. Fails clearly when `dir` is a
     /// file, cannot be created or written, or is locked by another process.
     pub fn open(dir: impl AsRef<Path>) -> io::Result<Self> {
+        Self::open_with(dir, FsOptions::NATIVE)
+    }
+
+    /// Opens `dir` for writing as [`FsStorage::open`] does, using the
+    /// platform as `options` say.
+    pub fn open_with(dir: impl AsRef<Path>, options: FsOptions) -> io::Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         if dir.exists() && !dir.is_dir() {
             return Err(io::Error::new(
@@ -46,6 +74,9 @@ impl FsStorage {
             ));
         }
         fs::create_dir_all(&dir).map_err(|e| with_path(e, "cannot create WAL directory", &dir))?;
+        if !options.lock {
+            return Ok(FsStorage { dir, _lock: None, writable: true, sync_dir: options.sync_dir });
+        }
         let lock_path = dir.join(LOCK_FILE);
         let lock = OpenOptions::new()
             .create(true)
@@ -67,10 +98,7 @@ impl FsStorage {
             }
             Err(fs::TryLockError::Error(e)) => return Err(with_path(e, "cannot lock", &lock_path)),
         }
-        Ok(FsStorage {
-            dir,
-            lock: Some(Arc::new(lock)),
-        })
+        Ok(FsStorage { dir, _lock: Some(Arc::new(lock)), writable: true, sync_dir: options.sync_dir })
     }
 
     /// Opens `dir` for reading only: no lock is taken and nothing is ever
@@ -85,7 +113,7 @@ impl FsStorage {
                 format!("{} is not a directory", dir.display()),
             ));
         }
-        Ok(FsStorage { dir, lock: None })
+        Ok(FsStorage { dir, _lock: None, writable: false, sync_dir: false })
     }
 
     /// The directory.
@@ -125,18 +153,15 @@ impl FsStorage {
     }
 
     fn writable(&self) -> io::Result<()> {
-        if self.lock.is_none() {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "storage opened read-only",
-            ));
+        if !self.writable {
+            return Err(io::Error::new(io::ErrorKind::PermissionDenied, "storage opened read-only"));
         }
         Ok(())
     }
 
     /// fsyncs the directory, making created and removed names durable.
     fn sync_dir(&self) -> io::Result<()> {
-        File::open(&self.dir)?.sync_all()
+        sync_dir(self.sync_dir.then_some(&self.dir))
     }
 
     fn create_path(&self, path: &Path, replace: bool) -> io::Result<FsFile> {
@@ -152,10 +177,15 @@ impl FsStorage {
             .open(path)
             .map_err(|e| with_path(e, "cannot create", path))?;
         self.sync_dir()?;
-        Ok(FsFile {
-            file,
-            dir: Some(self.dir.clone()),
-        })
+        Ok(FsFile { file, dir: self.sync_dir.then(|| self.dir.clone()) })
+    }
+}
+
+/// fsyncs directory `dir`, if given, making created and removed names durable.
+fn sync_dir(dir: Option<&Path>) -> io::Result<()> {
+    match dir {
+        Some(d) => File::open(d)?.sync_all(),
+        None => Ok(()),
     }
 }
 
@@ -183,13 +213,10 @@ impl Storage for FsStorage {
         let path = self.segment_path(id);
         let file = OpenOptions::new()
             .read(true)
-            .write(self.lock.is_some())
+            .write(self.writable)
             .open(&path)
             .map_err(|e| with_path(e, "cannot open", &path))?;
-        Ok(FsFile {
-            file,
-            dir: self.lock.as_ref().map(|_| self.dir.clone()),
-        })
+        Ok(FsFile { file, dir: (self.writable && self.sync_dir).then(|| self.dir.clone()) })
     }
 
     fn remove(&mut self, id: SegmentId) -> io::Result<()> {
@@ -208,7 +235,8 @@ impl Storage for FsStorage {
 #[derive(Debug)]
 pub struct FsFile {
     file: File,
-    /// The directory to fsync after a truncation (None when read-only).
+    /// The directory to fsync after a truncation (None when read-only or
+    /// when the platform has no directory fsync).
     dir: Option<PathBuf>,
 }
 
@@ -266,10 +294,7 @@ impl SegmentFile for FsFile {
 
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.file.set_len(len)?;
-        if let Some(dir) = &self.dir {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        sync_dir(self.dir.as_deref())
     }
 
     fn sync(&mut self) -> io::Result<()> {

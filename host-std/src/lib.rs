@@ -7,7 +7,8 @@
 #![deny(missing_docs)]
 
 pub mod fs;
+pub mod tool;
 pub mod wal;
 
-pub use fs::FsStorage;
+pub use fs::{FsOptions, FsStorage};
 pub use wal::{Wal, WriteHandle, MAX_SEALED};
