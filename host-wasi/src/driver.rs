@@ -1,0 +1,114 @@
+//! The guest side: the core's single-threaded [`Wal`] over files in a
+//! preopened directory, with the WASI monotonic clock.
+//!
+//! WASI preview 1 has no threads, so there is no background flusher: a
+//! buffer is flushed when it fills, on demand (`flush`, `rotate`, `close`),
+//! and when a call ([`WasiWal::write_with`], [`WasiWal::poll`]) finds that
+//! `flush_interval` has passed. A host that wants time-based flushing while
+//! idle calls `poll` when [`WasiWal::next_deadline`] passes.
+//!
+//! # Durability on WASI
+//!
+//! Segment data is synced with `fd_datasync` exactly as on the native host,
+//! so a completion that says `Ok` under `SyncPolicy::Always` means the
+//! frame's bytes reached stable storage. What preview 1 cannot do is fsync a
+//! directory (`fd_sync` on a directory fails) or lock a file. So:
+//!
+//! - The *name* of a newly created segment, or the removal of a deleted one,
+//!   is not made durable by the WAL itself. On Linux ext4 (data=ordered) and
+//!   XFS, the fdatasync of the new segment's header commits its directory
+//!   entry in practice, but POSIX does not promise it: on another file
+//!   system a power loss shortly after a rotation could lose the new segment
+//!   (and the records acknowledged in it), or bring a deleted segment back.
+//!   A process crash loses nothing: the host OS still has the directory.
+//! - Nothing stops two guests (or a guest and a native writer) from writing
+//!   one directory at once. Give each WAL directory to one writer.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use wal_core::{Completion, Config, Error, RecoveryReport, SegmentId, SegmentInfo, SegmentReader, Wal};
+use wal_host_std::{FsOptions, FsStorage};
+
+use crate::fs_error;
+
+/// A WAL in a WASI preopened directory.
+pub struct WasiWal {
+    wal: Wal<FsStorage>,
+    epoch: Instant,
+}
+
+/// The storage the WASI host uses: files in `dir`, no lock, no directory
+/// fsync (see the module docs).
+pub fn storage(dir: impl AsRef<Path>) -> Result<FsStorage, Error> {
+    FsStorage::open_with(dir, FsOptions::WASI).map_err(fs_error)
+}
+
+impl WasiWal {
+    /// Opens (creating or recovering) the WAL in `dir`.
+    pub fn open(dir: impl AsRef<Path>, config: Config) -> Result<Self, Error> {
+        Ok(WasiWal { wal: Wal::open(storage(dir)?, config)?, epoch: Instant::now() })
+    }
+
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// What open found and repaired.
+    pub fn recovery(&self) -> &RecoveryReport {
+        self.wal.recovery()
+    }
+
+    /// Buffers a record; `done` is called once it is durable or has failed.
+    pub fn write_with(&mut self, series_id: u64, timestamp: i64, value: &[u8], done: Completion) -> Result<(), Error> {
+        let now = self.now();
+        self.wal.write_with(series_id, timestamp, value, now, done)
+    }
+
+    /// Buffers a record with no completion.
+    pub fn write(&mut self, series_id: u64, timestamp: i64, value: &[u8]) -> Result<(), Error> {
+        let now = self.now();
+        self.wal.write(series_id, timestamp, value, now)
+    }
+
+    /// Flushes if `flush_interval` has passed for the oldest buffered record.
+    pub fn poll(&mut self) -> Result<(), Error> {
+        let now = self.now();
+        self.wal.poll(now)
+    }
+
+    /// When a time-based flush becomes due (measured from open).
+    pub fn next_deadline(&self) -> Option<Duration> {
+        self.wal.next_deadline()
+    }
+
+    /// Writes the buffer as one frame and completes its records.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.wal.flush()
+    }
+
+    /// Flushes and starts the next segment; returns the closed one's summary.
+    pub fn rotate(&mut self) -> Result<SegmentInfo, Error> {
+        self.wal.rotate()
+    }
+
+    /// Streams segment `id`'s entries.
+    pub fn read(&mut self, id: SegmentId) -> Result<SegmentReader<wal_host_std::fs::FsFile>, Error> {
+        self.wal.read(id)
+    }
+
+    /// Deletes closed segment `id`.
+    pub fn delete(&mut self, id: SegmentId) -> Result<(), Error> {
+        self.wal.delete(id)
+    }
+
+    /// Every segment, ascending.
+    pub fn segments(&self) -> Vec<SegmentId> {
+        self.wal.segments()
+    }
+
+    /// Flushes, syncs and completes everything.
+    pub fn close(&mut self) -> Result<(), Error> {
+        self.wal.close()
+    }
+}
