@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
 # Runs every check and every test of the project. This is the README's test
 # command and exactly what CI runs (.ci/run). It installs what a fresh
-# machine with only the Rust toolchain lacks, and skips nothing.
+# machine with only the Rust toolchain lacks (rustup targets and components,
+# cargo-nextest), and skips nothing: if something cannot be had, it fails
+# and says why.
 set -euo pipefail
 cd "$(dirname "$0")"
+TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
 step() { printf '\n==> %s\n' "$*"; }
+die() { printf '\ntest.sh: %s\n' "$*" >&2; exit 1; }
 
-step "toolchain targets"
-for t in thumbv7em-none-eabihf; do
+step "toolchain: targets, components, cargo-nextest"
+for t in thumbv7em-none-eabihf wasm32-wasip1; do
   if ! rustup target list --installed | grep -qx "$t"; then
-    rustup target add "$t"
+    rustup target add "$t" || die "cannot install the $t target (rustup target add $t)"
   fi
 done
-rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
-rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+for c in rustfmt clippy; do
+  rustup component list --installed | grep -q "^$c" || rustup component add "$c" || die "cannot install $c"
+done
+if ! cargo nextest --version >/dev/null 2>&1; then
+  cargo install cargo-nextest --locked || die "cannot install cargo-nextest (needed to run the WASI tests one process per test)"
+fi
 
 step "format"
 cargo fmt --all -- --check
@@ -22,6 +30,7 @@ cargo fmt --all -- --check
 step "clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p wal-core --no-default-features -- -D warnings
+cargo clippy --target wasm32-wasip1 -p wal -p wal-host-wasi --all-targets -- -D warnings
 
 step "the core builds for bare metal (no std leak)"
 cargo build -p wal-core --no-default-features --target thumbv7em-none-eabihf
@@ -30,11 +39,22 @@ cargo build -p wal-core --no-default-features --features mem --target thumbv7em-
 step "docs build without warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
-step "tests (native: core, memory, files, threads, doc tests)"
-cargo test --workspace
+step "build the wasmtime launcher (release) and the WASI guests"
+cargo build --release -p wal-host-wasi --bin wasi-run
+cargo build --release --target wasm32-wasip1 -p wal-host-wasi --bin wal-wasi --bin wasi-probe
+
+step "tests, native: core, memory, files, threads, tool, doc tests"
+cargo test --workspace --exclude wal-host-wasi
 # The core without std and snappy (the software CRC path; snappy frames are
 # refused with a clear error). Doc examples use the default config, which
 # needs snappy, so they run in the step above.
 cargo test -p wal-core --no-default-features --features mem --lib --tests
+
+step "tests, WASI: the behavioural suite under wasmtime (one process per test)"
+CARGO_TARGET_WASM32_WASIP1_RUNNER="$TARGET_DIR/release/wasi-run" \
+  cargo nextest run --target wasm32-wasip1 -p wal --test mem --test fs
+
+step "tests, native <-> WASI: byte identity, cross reading, the launcher (release: shares the launcher's build)"
+cargo test --release -p wal-host-wasi
 
 step "all checks passed"

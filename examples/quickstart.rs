@@ -5,15 +5,27 @@
 //! `cargo run --release --example quickstart [DIR]` (a temporary directory
 //! when DIR is not given).
 
+#![cfg_attr(target_os = "wasi", allow(unused))]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use wal::{Config, Wal};
+use wal::Config;
+#[cfg(not(target_os = "wasi"))]
+use wal::Wal;
 
 const RECORDS: u64 = 1_000_000;
 const SERIES: u64 = 1_000;
 
+#[cfg(target_os = "wasi")]
+fn main() {
+    eprintln!(
+        "the quickstart uses the native host (threads); under WASI run the wal-wasi tool instead"
+    );
+}
+
+#[cfg(not(target_os = "wasi"))]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tmp = tempfile::tempdir()?;
     let dir = std::env::args()

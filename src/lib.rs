@@ -35,4 +35,7 @@ pub use wal_core::{
 };
 
 #[cfg(not(target_os = "wasi"))]
-pub use wal_host_std::{FsStorage, Wal, WriteHandle};
+pub use wal_host_std::{FsOptions, FsStorage, Wal, WriteHandle};
+
+#[cfg(target_os = "wasi")]
+pub use wal_host_wasi::{FsOptions, FsStorage, WasiWal};

@@ -1,22 +1,44 @@
 //! The behavioural suite on real files (`FsStorage` in a temporary
 //! directory), plus what only files can show: the lock, and bad directories.
+//!
+//! The same file runs natively and, built for `wasm32-wasip1`, under
+//! wasmtime (the runner preopens a temporary directory as `/tmp`), where the
+//! storage is the WASI host's: no lock, no directory fsync.
 
 mod suite;
 
 use std::fs;
 
 use suite::Backend;
-use wal::FsStorage;
+use wal::{FsOptions, FsStorage};
 
 struct Fs(tempfile::TempDir);
+
+/// Where temporary directories go: the system's, or under WASI the
+/// directory the runner preopened (`TMPDIR`, else `/tmp`).
+fn tempdir() -> tempfile::TempDir {
+    if cfg!(target_os = "wasi") {
+        let base = std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into());
+        tempfile::tempdir_in(base).unwrap()
+    } else {
+        tempfile::tempdir().unwrap()
+    }
+}
+
+/// This host's storage options.
+const OPTIONS: FsOptions = if cfg!(target_os = "wasi") {
+    FsOptions::WASI
+} else {
+    FsOptions::NATIVE
+};
 
 impl Backend for Fs {
     type S = FsStorage;
     fn fresh() -> Self {
-        Fs(tempfile::tempdir().unwrap())
+        Fs(tempdir())
     }
     fn storage(&self) -> FsStorage {
-        FsStorage::open(self.0.path()).unwrap()
+        FsStorage::open_with(self.0.path(), OPTIONS).unwrap()
     }
     fn read_file(&self, name: &str) -> Option<Vec<u8>> {
         fs::read(self.0.path().join(name)).ok()
@@ -37,6 +59,7 @@ impl Backend for Fs {
 
 behavioural_suite!(Fs);
 
+#[cfg(not(target_os = "wasi"))]
 #[test]
 fn a_second_writer_on_a_locked_directory_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
@@ -55,10 +78,10 @@ fn a_second_writer_on_a_locked_directory_fails_clearly() {
 
 #[test]
 fn a_file_where_the_directory_should_be_is_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let file = dir.path().join("not-a-dir");
     fs::write(&file, b"x").unwrap();
-    let err = FsStorage::open(&file).unwrap_err();
+    let err = FsStorage::open_with(&file, OPTIONS).unwrap_err();
     assert!(err.to_string().contains("is not a directory"), "{err}");
     let err = FsStorage::read_only(&file).unwrap_err();
     assert!(err.to_string().contains("is not a directory"), "{err}");
@@ -66,6 +89,7 @@ fn a_file_where_the_directory_should_be_is_a_clear_error() {
     assert!(err.to_string().contains("missing"), "{err}");
 }
 
+#[cfg(not(target_os = "wasi"))]
 #[test]
 fn foreign_files_are_left_alone_and_listed() {
     let dir = tempfile::tempdir().unwrap();

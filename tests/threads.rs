@@ -1,5 +1,7 @@
 //! The thread-safe native WAL: many writers at once, waitable and awaitable
-//! handles, callbacks, poisoning, and close on drop.
+//! handles, callbacks, poisoning, and close on drop. (Native only: WASI
+//! preview 1 has no threads.)
+#![cfg(not(target_os = "wasi"))]
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -33,11 +33,17 @@ pub struct FsOptions {
 
 impl FsOptions {
     /// A native OS: lock, and fsync the directory.
-    pub const NATIVE: FsOptions = FsOptions { lock: true, sync_dir: true };
+    pub const NATIVE: FsOptions = FsOptions {
+        lock: true,
+        sync_dir: true,
+    };
     /// WASI preview 1: no file locks and no directory fsync exist (an
     /// `fd_sync` on a directory fails), so neither is attempted. What that
     /// means for durability is documented in `wal-host-wasi`.
-    pub const WASI: FsOptions = FsOptions { lock: false, sync_dir: false };
+    pub const WASI: FsOptions = FsOptions {
+        lock: false,
+        sync_dir: false,
+    };
 }
 
 /// A WAL directory on the local file system.
@@ -75,7 +81,12 @@ impl FsStorage {
         }
         fs::create_dir_all(&dir).map_err(|e| with_path(e, "cannot create WAL directory", &dir))?;
         if !options.lock {
-            return Ok(FsStorage { dir, _lock: None, writable: true, sync_dir: options.sync_dir });
+            return Ok(FsStorage {
+                dir,
+                _lock: None,
+                writable: true,
+                sync_dir: options.sync_dir,
+            });
         }
         let lock_path = dir.join(LOCK_FILE);
         let lock = OpenOptions::new()
@@ -98,7 +109,12 @@ impl FsStorage {
             }
             Err(fs::TryLockError::Error(e)) => return Err(with_path(e, "cannot lock", &lock_path)),
         }
-        Ok(FsStorage { dir, _lock: Some(Arc::new(lock)), writable: true, sync_dir: options.sync_dir })
+        Ok(FsStorage {
+            dir,
+            _lock: Some(Arc::new(lock)),
+            writable: true,
+            sync_dir: options.sync_dir,
+        })
     }
 
     /// Opens `dir` for reading only: no lock is taken and nothing is ever
@@ -113,7 +129,12 @@ impl FsStorage {
                 format!("{} is not a directory", dir.display()),
             ));
         }
-        Ok(FsStorage { dir, _lock: None, writable: false, sync_dir: false })
+        Ok(FsStorage {
+            dir,
+            _lock: None,
+            writable: false,
+            sync_dir: false,
+        })
     }
 
     /// The directory.
@@ -154,7 +175,10 @@ impl FsStorage {
 
     fn writable(&self) -> io::Result<()> {
         if !self.writable {
-            return Err(io::Error::new(io::ErrorKind::PermissionDenied, "storage opened read-only"));
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "storage opened read-only",
+            ));
         }
         Ok(())
     }
@@ -177,7 +201,10 @@ impl FsStorage {
             .open(path)
             .map_err(|e| with_path(e, "cannot create", path))?;
         self.sync_dir()?;
-        Ok(FsFile { file, dir: self.sync_dir.then(|| self.dir.clone()) })
+        Ok(FsFile {
+            file,
+            dir: self.sync_dir.then(|| self.dir.clone()),
+        })
     }
 }
 
@@ -216,7 +243,10 @@ impl Storage for FsStorage {
             .write(self.writable)
             .open(&path)
             .map_err(|e| with_path(e, "cannot open", &path))?;
-        Ok(FsFile { file, dir: (self.writable && self.sync_dir).then(|| self.dir.clone()) })
+        Ok(FsFile {
+            file,
+            dir: (self.writable && self.sync_dir).then(|| self.dir.clone()),
+        })
     }
 
     fn remove(&mut self, id: SegmentId) -> io::Result<()> {

@@ -23,7 +23,13 @@ impl Appender for NativeWriter {
     fn recovery(&self) -> RecoveryReport {
         self.0.recovery().clone()
     }
-    fn write_with(&mut self, series_id: u64, timestamp: i64, value: &[u8], done: Completion) -> Result<(), Error> {
+    fn write_with(
+        &mut self,
+        series_id: u64,
+        timestamp: i64,
+        value: &[u8],
+        done: Completion,
+    ) -> Result<(), Error> {
         self.0.write_with(series_id, timestamp, value, done)
     }
     fn poll(&mut self) -> Result<(), Error> {
@@ -44,7 +50,9 @@ impl Host for NativeHost {
         FsStorage::read_only(dir).map_err(|e| e.to_string())
     }
     fn other_files(&self, dir: &str) -> Result<Vec<(String, NameKind)>, String> {
-        FsStorage::read_only(dir).and_then(|s| s.other_files()).map_err(|e| e.to_string())
+        FsStorage::read_only(dir)
+            .and_then(|s| s.other_files())
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -57,5 +65,14 @@ pub fn run(
     stderr: &mut dyn Write,
 ) -> i32 {
     let stderr_is_terminal = std::io::stderr().is_terminal();
-    wal_tool::run(&NativeHost, args, Io { stdin, stdout, stderr, stderr_is_terminal })
+    wal_tool::run(
+        &NativeHost,
+        args,
+        Io {
+            stdin,
+            stdout,
+            stderr,
+            stderr_is_terminal,
+        },
+    )
 }

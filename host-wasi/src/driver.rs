@@ -27,7 +27,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use wal_core::{Completion, Config, Error, RecoveryReport, SegmentId, SegmentInfo, SegmentReader, Wal};
+use wal_core::{
+    Completion, Config, Error, RecoveryReport, SegmentId, SegmentInfo, SegmentReader, Wal,
+};
 use wal_host_std::{FsOptions, FsStorage};
 
 use crate::fs_error;
@@ -47,7 +49,10 @@ pub fn storage(dir: impl AsRef<Path>) -> Result<FsStorage, Error> {
 impl WasiWal {
     /// Opens (creating or recovering) the WAL in `dir`.
     pub fn open(dir: impl AsRef<Path>, config: Config) -> Result<Self, Error> {
-        Ok(WasiWal { wal: Wal::open(storage(dir)?, config)?, epoch: Instant::now() })
+        Ok(WasiWal {
+            wal: Wal::open(storage(dir)?, config)?,
+            epoch: Instant::now(),
+        })
     }
 
     fn now(&self) -> Duration {
@@ -60,7 +65,13 @@ impl WasiWal {
     }
 
     /// Buffers a record; `done` is called once it is durable or has failed.
-    pub fn write_with(&mut self, series_id: u64, timestamp: i64, value: &[u8], done: Completion) -> Result<(), Error> {
+    pub fn write_with(
+        &mut self,
+        series_id: u64,
+        timestamp: i64,
+        value: &[u8],
+        done: Completion,
+    ) -> Result<(), Error> {
         let now = self.now();
         self.wal.write_with(series_id, timestamp, value, now, done)
     }
@@ -93,7 +104,10 @@ impl WasiWal {
     }
 
     /// Streams segment `id`'s entries.
-    pub fn read(&mut self, id: SegmentId) -> Result<SegmentReader<wal_host_std::fs::FsFile>, Error> {
+    pub fn read(
+        &mut self,
+        id: SegmentId,
+    ) -> Result<SegmentReader<wal_host_std::fs::FsFile>, Error> {
         self.wal.read(id)
     }
 

@@ -60,7 +60,9 @@ pub struct Launcher {
 fn cache_dir() -> Option<PathBuf> {
     // Beside the build, when this binary lives in a cargo target directory.
     let exe = std::env::current_exe().ok()?;
-    let target = exe.ancestors().find(|p| p.file_name().is_some_and(|n| n == "target"))?;
+    let target = exe
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "target"))?;
     Some(target.join("wasmtime-cache"))
 }
 
@@ -88,7 +90,8 @@ impl Launcher {
 
     /// Compiles (or loads from the cache) the module at `path`.
     pub fn load(&self, path: &Path) -> Result<Module> {
-        Module::from_file(&self.engine, path).with_context(|| format!("cannot load guest module {}", path.display()))
+        Module::from_file(&self.engine, path)
+            .with_context(|| format!("cannot load guest module {}", path.display()))
     }
 
     /// Runs `module` as a WASI command.
@@ -102,7 +105,10 @@ impl Launcher {
             b.preopened_dir(host, guest, FsPerms::ReadWrite)
                 .with_context(|| format!("cannot preopen {} as {guest}", host.display()))?;
         }
-        let (out, err) = (MemoryOutputPipe::new(CAPTURE_LIMIT), MemoryOutputPipe::new(CAPTURE_LIMIT));
+        let (out, err) = (
+            MemoryOutputPipe::new(CAPTURE_LIMIT),
+            MemoryOutputPipe::new(CAPTURE_LIMIT),
+        );
         if spec.inherit_stdio {
             b.inherit_stdio();
         } else {
@@ -112,7 +118,9 @@ impl Launcher {
         }
         let mut store = Store::new(&self.engine, b.build_p1());
         let instance = self.linker.instantiate(&mut store, module)?;
-        let start = instance.get_typed_func::<(), ()>(&mut store, "_start").context("the module has no `_start`")?;
+        let start = instance
+            .get_typed_func::<(), ()>(&mut store, "_start")
+            .context("the module has no `_start`")?;
         let (code, trap) = match start.call(&mut store, ()) {
             Ok(()) => (0, None),
             Err(e) => match e.downcast_ref::<I32Exit>() {
@@ -121,12 +129,23 @@ impl Launcher {
             },
         };
         drop(store);
-        Ok(Output { code, stdout: out.contents().to_vec(), stderr: err.contents().to_vec(), trap })
+        Ok(Output {
+            code,
+            stdout: out.contents().to_vec(),
+            stderr: err.contents().to_vec(),
+            trap,
+        })
     }
 
     /// Runs the module at `path` with `dir` preopened as `/data`, the given
     /// arguments (program name first) and stdin, capturing its output.
-    pub fn run_with_data_dir(&self, path: &Path, dir: &Path, args: &[&str], stdin: &[u8]) -> Result<Output> {
+    pub fn run_with_data_dir(
+        &self,
+        path: &Path,
+        dir: &Path,
+        args: &[&str],
+        stdin: &[u8],
+    ) -> Result<Output> {
         let module = self.load(path)?;
         let spec = RunSpec {
             preopens: vec![(dir.to_path_buf(), "/data".into())],

@@ -18,6 +18,7 @@ pub mod launcher;
 pub mod tool;
 
 pub use driver::WasiWal;
+pub use wal_host_std::{FsOptions, FsStorage};
 
 /// Wraps a file-system error of opening a WAL directory.
 fn fs_error(e: std::io::Error) -> wal_core::Error {

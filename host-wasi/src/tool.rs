@@ -16,7 +16,13 @@ impl Appender for WasiWal {
     fn recovery(&self) -> RecoveryReport {
         WasiWal::recovery(self).clone()
     }
-    fn write_with(&mut self, series_id: u64, timestamp: i64, value: &[u8], done: Completion) -> Result<(), Error> {
+    fn write_with(
+        &mut self,
+        series_id: u64,
+        timestamp: i64,
+        value: &[u8],
+        done: Completion,
+    ) -> Result<(), Error> {
         WasiWal::write_with(self, series_id, timestamp, value, done)
     }
     fn poll(&mut self) -> Result<(), Error> {
@@ -37,6 +43,8 @@ impl Host for WasiHost {
         FsStorage::read_only(dir).map_err(|e| e.to_string())
     }
     fn other_files(&self, dir: &str) -> Result<Vec<(String, NameKind)>, String> {
-        FsStorage::read_only(dir).and_then(|s| s.other_files()).map_err(|e| e.to_string())
+        FsStorage::read_only(dir)
+            .and_then(|s| s.other_files())
+            .map_err(|e| e.to_string())
     }
 }

@@ -16,5 +16,9 @@ fn main() {
         stderr_is_terminal: stderr.is_terminal(),
         stderr: &mut stderr,
     };
-    std::process::exit(wal_tool::run(&wal_host_wasi::tool::WasiHost, std::env::args_os(), io));
+    std::process::exit(wal_tool::run(
+        &wal_host_wasi::tool::WasiHost,
+        std::env::args_os(),
+        io,
+    ));
 }

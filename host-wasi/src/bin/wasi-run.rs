@@ -16,14 +16,19 @@ fn main() {
     use wal_host_wasi::launcher::{Launcher, RunSpec, TRAP_EXIT};
 
     let mut args = std::env::args().skip(1).peekable();
-    let mut spec = RunSpec { inherit_stdio: true, ..RunSpec::default() };
+    let mut spec = RunSpec {
+        inherit_stdio: true,
+        ..RunSpec::default()
+    };
     let usage = "usage: wasi-run [--dir HOST::GUEST]... [--env K=V]... MODULE.wasm [ARGS...]";
     loop {
         match args.peek().map(String::as_str) {
             Some("--dir") => {
                 args.next();
-                let Some((host, guest)) = args.next().and_then(|d| d.split_once("::").map(|(h, g)| (h.to_string(), g.to_string())))
-                else {
+                let Some((host, guest)) = args.next().and_then(|d| {
+                    d.split_once("::")
+                        .map(|(h, g)| (h.to_string(), g.to_string()))
+                }) else {
                     eprintln!("wasi-run: --dir takes HOST::GUEST\n{usage}");
                     std::process::exit(64);
                 };
@@ -31,8 +36,10 @@ fn main() {
             }
             Some("--env") => {
                 args.next();
-                let Some((k, v)) = args.next().and_then(|e| e.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
-                else {
+                let Some((k, v)) = args.next().and_then(|e| {
+                    e.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                }) else {
                     eprintln!("wasi-run: --env takes K=V\n{usage}");
                     std::process::exit(64);
                 };
@@ -58,10 +65,14 @@ fn main() {
                 std::process::exit(1);
             }
         };
-        spec.preopens.push((_tmp.path().to_path_buf(), "/tmp".into()));
+        spec.preopens
+            .push((_tmp.path().to_path_buf(), "/tmp".into()));
         spec.env.push(("TMPDIR".into(), "/tmp".into()));
     }
-    let name = std::path::Path::new(&module).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = std::path::Path::new(&module)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     spec.args = std::iter::once(name).chain(args).collect();
     let result = Launcher::new().and_then(|l| {
         let m = l.load(std::path::Path::new(&module))?;
