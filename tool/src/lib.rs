@@ -236,8 +236,25 @@ fn io_err(e: std::io::Error) -> String {
 
 // ---------------------------------------------------------------- append
 
+/// The input record, parsed without copying the hex string.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputRecord<'a> {
+    series_id: u64,
+    timestamp: i64,
+    #[serde(borrow)]
+    value_hex: std::borrow::Cow<'a, str>,
+}
+
 /// Parses one input line into a record; errors name the field at fault.
 fn parse_line(line: &str) -> Result<(u64, i64, Vec<u8>), String> {
+    // The fast path: a well-formed line.
+    if let Ok(r) = serde_json::from_str::<InputRecord<'_>>(line) {
+        if let Ok(value) = hex::decode(r.value_hex.as_bytes()) {
+            return Ok((r.series_id, r.timestamp, value));
+        }
+    }
+    // Otherwise find what is wrong, field by field, for the error message.
     let v: serde_json::Value =
         serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
     let obj = v
