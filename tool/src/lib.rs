@@ -444,11 +444,36 @@ fn append<H: Host>(
 
 // ---------------------------------------------------------------- read-only commands
 
-/// The segment IDs of `dir`, ascending.
-fn segments<S: Storage>(storage: &mut S, dir: &str) -> Result<Vec<SegmentId>, String> {
-    storage
-        .list()
-        .map_err(|e| format!("cannot list {dir}: {e}"))
+/// A WAL directory opened read-only, with its segments.
+struct ReadDir<S> {
+    storage: S,
+    /// Segment IDs, ascending.
+    ids: Vec<SegmentId>,
+}
+
+impl<S: Storage> ReadDir<S> {
+    fn open<H: Host<Storage = S>>(host: &H, dir: &str) -> Result<Self, String> {
+        let mut storage = host.read_only(dir)?;
+        let ids = storage
+            .list()
+            .map_err(|e| format!("cannot list {dir}: {e}"))?;
+        Ok(ReadDir { storage, ids })
+    }
+
+    /// Inspects segment `id` (see [`segment::inspect`]); the newest segment's
+    /// trailing damage counts as a torn tail.
+    fn inspect(
+        &mut self,
+        id: SegmentId,
+        visit: impl FnMut(&segment::Frame<'_>, wal_core::EntryRef<'_>),
+    ) -> Result<(wal_core::SegmentInfo, Ending), String> {
+        let file = self
+            .storage
+            .open(id)
+            .map_err(|e| format!("cannot open {}: {e}", segment::file_name(id)))?;
+        let newest = self.ids.last() == Some(&id);
+        segment::inspect(id, file, newest, visit).map_err(|e| e.to_string())
+    }
 }
 
 /// Shows `verb segment i/n` on a terminal.
@@ -487,9 +512,8 @@ fn dump<H: Host>(
     stderr: &mut dyn Write,
     tty: bool,
 ) -> Result<i32, String> {
-    let mut storage = host.read_only(dir)?;
-    let ids = segments(&mut storage, dir)?;
-    let newest = ids.last().copied();
+    let mut d = ReadDir::open(host, dir)?;
+    let ids = d.ids.clone();
     let selected: Vec<SegmentId> = match only {
         Some(id) if ids.contains(&id) => vec![id],
         Some(id) => return Err(format!("no segment {id} in {dir}")),
@@ -499,11 +523,8 @@ fn dump<H: Host>(
     let mut code = 0;
     for (i, id) in selected.iter().enumerate() {
         progress_line(stderr, tty, "dumping", i, selected.len());
-        let file = storage
-            .open(*id)
-            .map_err(|e| format!("cannot open {}: {e}", segment::file_name(*id)))?;
         let mut write_err = None;
-        let (_, ending) = segment::inspect(*id, file, Some(*id) == newest, |_, e| {
+        let (_, ending) = d.inspect(*id, |_, e| {
             for (ts, v) in e.timestamps().zip(e.values()) {
                 let r = match format {
                     Format::Jsonl => writeln!(
@@ -520,8 +541,7 @@ fn dump<H: Host>(
                     write_err.get_or_insert(err);
                 }
             }
-        })
-        .map_err(|e| e.to_string())?;
+        })?;
         if let Some(e) = write_err {
             return Err(io_err(e));
         }
@@ -549,18 +569,13 @@ fn verify<H: Host>(
     stderr: &mut dyn Write,
     tty: bool,
 ) -> Result<i32, String> {
-    let mut storage = host.read_only(dir)?;
-    let ids = segments(&mut storage, dir)?;
-    let newest = ids.last().copied();
+    let mut d = ReadDir::open(host, dir)?;
+    let ids = d.ids.clone();
     let (mut frames, mut entries, mut records) = (0u64, 0u64, 0u64);
     let (mut corrupt, mut torn) = (false, false);
     for (i, id) in ids.iter().enumerate() {
         progress_line(stderr, tty, "verifying", i, ids.len());
-        let file = storage
-            .open(*id)
-            .map_err(|e| format!("cannot open {}: {e}", segment::file_name(*id)))?;
-        let (info, ending) = segment::inspect(*id, file, Some(*id) == newest, |_, _| {})
-            .map_err(|e| e.to_string())?;
+        let (info, ending) = d.inspect(*id, |_, _| {})?;
         frames += info.frames;
         entries += info.entries;
         records += info.records;
@@ -628,9 +643,8 @@ fn stats<H: Host>(
     stderr: &mut dyn Write,
     tty: bool,
 ) -> Result<i32, String> {
-    let mut storage = host.read_only(dir)?;
-    let ids = segments(&mut storage, dir)?;
-    let newest = ids.last().copied();
+    let mut d = ReadDir::open(host, dir)?;
+    let ids = d.ids.clone();
     writeln!(
         out,
         "{:>8} {:>12} {:>8} {:>10} {:>10} {:>8} {:>20} {:>20} {:>6}",
@@ -648,14 +662,10 @@ fn stats<H: Host>(
     let mut code = 0;
     for (i, id) in ids.iter().enumerate() {
         progress_line(stderr, tty, "reading", i, ids.len());
-        let file = storage
-            .open(*id)
-            .map_err(|e| format!("cannot open {}: {e}", segment::file_name(*id)))?;
         let mut series = HashSet::new();
-        let (info, ending) = segment::inspect(*id, file, Some(*id) == newest, |_, e| {
+        let (info, ending) = d.inspect(*id, |_, e| {
             series.insert(e.series_id);
-        })
-        .map_err(|e| e.to_string())?;
+        })?;
         let stored = info.bytes.saturating_sub(24 + 16 * info.frames);
         let ratio = if stored == 0 {
             1.0
