@@ -60,13 +60,37 @@ struct Disk {
     fail_syncs: bool,
     /// Total bytes the disk holds at most.
     capacity: Option<u64>,
+    /// From this mutating operation on, the power is off: every mutating
+    /// operation fails and changes nothing.
+    power_off_at: Option<u64>,
+    /// Every mutating operation so far, in order.
+    op_log: Vec<Op>,
+}
+
+/// A mutating operation, as recorded in [`MemStorage::op_log`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// A file was created.
+    Create(FileKey),
+    /// Bytes were written.
+    Write(FileKey),
+    /// A file was cut.
+    Truncate(FileKey),
+    /// A file was synced.
+    Sync(FileKey),
+    /// A segment was removed.
+    Remove(FileKey),
 }
 
 impl Disk {
     /// Counts a mutating op and returns the fault planned for it, if any.
-    fn next_op(&mut self) -> Option<Fault> {
+    fn next_op(&mut self, op: Op) -> Option<Fault> {
         let n = self.ops;
         self.ops += 1;
+        self.op_log.push(op);
+        if self.power_off_at.is_some_and(|p| n >= p) {
+            return Some(Fault::Fail);
+        }
         self.faults.remove(&n)
     }
 
@@ -157,6 +181,11 @@ impl MemStorage {
         self.disk.lock().ops
     }
 
+    /// Every mutating operation so far, in order (index = operation number).
+    pub fn op_log(&self) -> Vec<Op> {
+        self.disk.lock().op_log.clone()
+    }
+
     /// Injects `fault` into mutating operation number `op` (0-based, as
     /// counted by [`MemStorage::mutating_ops`]). A fault that does not apply
     /// to the operation kind (a torn write on a sync) makes it fail.
@@ -212,6 +241,31 @@ impl MemStorage {
         self.crash_with(|_, _| 0)
     }
 
+    /// The disk after a power cut that kept, of each file's unsynced
+    /// appended bytes, a prefix of a length chosen by `seed` (the same seed
+    /// gives the same image).
+    pub fn crash_seeded(&self, seed: u64) -> MemStorage {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        self.crash_with(move |_, unsynced| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Favour the edges (nothing, everything) as often as the middle.
+            match x % 4 {
+                0 => 0,
+                1 => unsynced,
+                _ => (x >> 8) as usize % (unsynced + 1),
+            }
+        })
+    }
+
+    /// Cuts the power at mutating operation number `op`: it and every later
+    /// mutating operation fail and change nothing, as on a machine that is
+    /// off. Take the image with [`MemStorage::crash_seeded`] afterwards.
+    pub fn cut_power_at(&self, op: u64) {
+        self.disk.lock().power_off_at = Some(op);
+    }
+
     fn file(&self, key: FileKey) -> MemFile {
         MemFile {
             disk: self.disk.clone(),
@@ -222,7 +276,7 @@ impl MemStorage {
 
     fn create_key(&mut self, key: FileKey, replace: bool) -> Result<MemFile, MemError> {
         let mut disk = self.disk.lock();
-        match disk.next_op() {
+        match disk.next_op(Op::Create(key)) {
             None => {}
             Some(Fault::Full) => return Err(FULL),
             Some(_) => return Err(INJECTED),
@@ -272,7 +326,7 @@ impl Storage for MemStorage {
 
     fn remove(&mut self, id: SegmentId) -> Result<(), MemError> {
         let mut disk = self.disk.lock();
-        if disk.next_op().is_some() {
+        if disk.next_op(Op::Remove(FileKey::Segment(id))).is_some() {
             return Err(INJECTED);
         }
         disk.files
@@ -313,7 +367,7 @@ impl Read for MemFile {
 impl Write for MemFile {
     fn write(&mut self, buf: &[u8]) -> Result<usize, MemError> {
         let mut disk = self.disk.lock();
-        let fault = disk.next_op();
+        let fault = disk.next_op(Op::Write(self.key));
         if fault.is_none() && !buf.is_empty() {
             if let Some(cap) = disk.capacity {
                 if disk.used() + buf.len() as u64 > cap {
@@ -389,7 +443,7 @@ impl SegmentFile for MemFile {
 
     fn truncate(&mut self, len: u64) -> Result<(), MemError> {
         let mut disk = self.disk.lock();
-        if disk.next_op().is_some() {
+        if disk.next_op(Op::Truncate(self.key)).is_some() {
             return Err(INJECTED);
         }
         let f = disk.files.get_mut(&self.key).ok_or(NOT_FOUND)?;
@@ -403,7 +457,7 @@ impl SegmentFile for MemFile {
 
     fn sync(&mut self) -> Result<(), MemError> {
         let mut disk = self.disk.lock();
-        let fault = disk.next_op();
+        let fault = disk.next_op(Op::Sync(self.key));
         if fault.is_some() || disk.fail_syncs {
             return Err(INJECTED);
         }
