@@ -359,8 +359,11 @@ fn recover_newest<S: Storage>(
             info = SegmentInfo::empty(id);
         }
     }
-    file.seek(SeekFrom::Start(info.bytes))
-        .map_err(st("seek", id))?;
+    // What recovery accepts must not vanish in a later power cut: frames
+    // written before a crash but never synced (so never acknowledged) are
+    // made durable now, before anyone can read them.
+    file.sync().map_err(st("sync", id))?;
+    file.seek(SeekFrom::Start(info.bytes)).map_err(st("seek", id))?;
     Ok(Active { file, info })
 }
 
