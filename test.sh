@@ -23,6 +23,12 @@ done
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked || die "cannot install cargo-nextest (needed to run the WASI tests one process per test)"
 fi
+if ! rustup toolchain list | grep -q '^nightly'; then
+  rustup toolchain install nightly --profile minimal || die "cannot install the nightly toolchain (cargo-fuzz needs it)"
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  cargo install cargo-fuzz --locked || die "cannot install cargo-fuzz"
+fi
 
 step "format"
 cargo fmt --all -- --check
@@ -56,5 +62,14 @@ CARGO_TARGET_WASM32_WASIP1_RUNNER="$TARGET_DIR/release/wasi-run" \
 
 step "tests, native <-> WASI: byte identity, cross reading, the launcher (release: shares the launcher's build)"
 cargo test --release -p wal-host-wasi
+
+step "fuzzing: each target for 30 seconds (nightly, cargo-fuzz)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
+for t in decode recover ops; do
+  (cd fuzz && cargo +nightly fuzz run "$t" -O -- -max_total_time="$FUZZ_SECONDS" \
+      -malloc_limit_mb=512 -rss_limit_mb=2048 2>&1 | tee "/tmp/fuzz-$t.log" | grep -E '^Done|ERROR|panicked' ) \
+    || die "fuzz target $t failed: see /tmp/fuzz-$t.log and fuzz/artifacts/$t (save the input under tests/fuzz-regressions/$t)"
+  grep -q '^Done' "/tmp/fuzz-$t.log" || die "fuzz target $t did not finish: see /tmp/fuzz-$t.log"
+done
 
 step "all checks passed"

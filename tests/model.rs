@@ -66,11 +66,19 @@ struct Model {
 impl Model {
     fn must_have(&self) -> HashSet<usize> {
         let acked = self.acked.lock().unwrap();
-        acked.iter().chain(&self.durable).filter(|i| !self.deleted.contains(i)).copied().collect()
+        acked
+            .iter()
+            .chain(&self.durable)
+            .filter(|i| !self.deleted.contains(i))
+            .copied()
+            .collect()
     }
 }
 
-fn read_segment(wal: &mut Wal<MemStorage>, id: SegmentId) -> Result<Vec<(u64, i64, Vec<u8>)>, Error> {
+fn read_segment(
+    wal: &mut Wal<MemStorage>,
+    id: SegmentId,
+) -> Result<Vec<(u64, i64, Vec<u8>)>, Error> {
     let mut out = vec![];
     for e in wal.read(id)? {
         let e = e?;
@@ -83,10 +91,18 @@ fn read_segment(wal: &mut Wal<MemStorage>, id: SegmentId) -> Result<Vec<(u64, i6
 
 /// Checks records read back against the model: each was written whole, no
 /// duplicates, each series in write order.
-fn check_read(model: &Model, recs: &[(u64, i64, Vec<u8>)], seen: &mut HashSet<usize>, last: &mut BTreeMap<u64, i64>) {
+fn check_read(
+    model: &Model,
+    recs: &[(u64, i64, Vec<u8>)],
+    seen: &mut HashSet<usize>,
+    last: &mut BTreeMap<u64, i64>,
+) {
     for (s, t, v) in recs {
         let i = *t as usize;
-        let (ws, wv) = model.written.get(&i).unwrap_or_else(|| panic!("record {i} was never written"));
+        let (ws, wv) = model
+            .written
+            .get(&i)
+            .unwrap_or_else(|| panic!("record {i} was never written"));
         assert_eq!((ws, wv), (s, v), "record {i} is not what was written");
         assert!(seen.insert(i), "record {i} read twice");
         if let Some(p) = last.insert(*s, *t) {
@@ -100,12 +116,23 @@ fn check_read(model: &Model, recs: &[(u64, i64, Vec<u8>)], seen: &mut HashSet<us
 fn check_all(model: &mut Model, wal: &mut Wal<MemStorage>) {
     let (mut seen, mut last) = (HashSet::new(), BTreeMap::new());
     for id in wal.segments() {
-        let recs = read_segment(wal, id).unwrap_or_else(|e| panic!("segment {id} unreadable after reopen: {e}"));
+        let recs = read_segment(wal, id)
+            .unwrap_or_else(|e| panic!("segment {id} unreadable after reopen: {e}"));
         check_read(model, &recs, &mut seen, &mut last);
     }
-    let missing: Vec<_> = model.must_have().into_iter().filter(|i| !seen.contains(i)).collect();
-    assert!(missing.is_empty(), "acknowledged or durable records lost: {missing:?}");
-    model.durable = seen.into_iter().filter(|i| !model.deleted.contains(i)).collect();
+    let missing: Vec<_> = model
+        .must_have()
+        .into_iter()
+        .filter(|i| !seen.contains(i))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged or durable records lost: {missing:?}"
+    );
+    model.durable = seen
+        .into_iter()
+        .filter(|i| !model.deleted.contains(i))
+        .collect();
 }
 
 const T0: Duration = Duration::ZERO;
@@ -124,7 +151,13 @@ fn reopen(storage: &MemStorage, cfg: Config) -> Wal<MemStorage> {
 }
 
 fn run(steps: Vec<Step>, compression: bool) {
-    let cfg = Config { compression, buffer_size: 512, file_size: 2048, flush_interval: None, ..Config::default() };
+    let cfg = Config {
+        compression,
+        buffer_size: 512,
+        file_size: 2048,
+        flush_interval: None,
+        ..Config::default()
+    };
     let mut storage = MemStorage::new();
     let mut wal = Wal::open(storage.clone(), cfg).unwrap();
     let mut model = Model {
@@ -169,8 +202,9 @@ fn run(steps: Vec<Step>, compression: bool) {
             Step::Delete { pick } => {
                 let ids = wal.segments();
                 let id = ids[pick % ids.len()];
-                let held: Vec<usize> =
-                    read_segment(&mut wal, id).map(|r| r.iter().map(|x| x.1 as usize).collect()).unwrap_or_default();
+                let held: Vec<usize> = read_segment(&mut wal, id)
+                    .map(|r| r.iter().map(|x| x.1 as usize).collect())
+                    .unwrap_or_default();
                 match wal.delete(id) {
                     Ok(()) => model.deleted.extend(held),
                     Err(Error::ActiveSegment { .. }) => assert_eq!(Some(&id), ids.last()),
@@ -210,4 +244,3 @@ proptest! {
         run(steps, compression);
     }
 }
-

@@ -363,7 +363,8 @@ fn recover_newest<S: Storage>(
     // written before a crash but never synced (so never acknowledged) are
     // made durable now, before anyone can read them.
     file.sync().map_err(st("sync", id))?;
-    file.seek(SeekFrom::Start(info.bytes)).map_err(st("seek", id))?;
+    file.seek(SeekFrom::Start(info.bytes))
+        .map_err(st("seek", id))?;
     Ok(Active { file, info })
 }
 
