@@ -479,3 +479,329 @@ fn sigkill_at_random_moments_loses_nothing_reported_durable() {
 fn segs_before(report: &str) -> usize {
     report.lines().filter(|l| l.starts_with("seg")).count()
 }
+
+#[test]
+fn every_bad_input_line_is_refused_naming_its_line_and_what_is_wrong() {
+    let ok = line(1, 1, b"fine");
+    let cases: &[(&str, &str)] = &[
+        ("{\"series_id\": 1, \"timestamp\": 2", "invalid JSON"),
+        ("not json at all", "invalid JSON"),
+        ("[1, 2, 3]", "expected a JSON object"),
+        (
+            "{\"series_id\": -1, \"timestamp\": 1, \"value_hex\": \"\"}",
+            "series_id must be an integer",
+        ),
+        (
+            "{\"series_id\": 18446744073709551616, \"timestamp\": 1, \"value_hex\": \"\"}",
+            "series_id must be an integer",
+        ),
+        (
+            "{\"series_id\": 1, \"timestamp\": 9223372036854775808, \"value_hex\": \"\"}",
+            "timestamp must be an integer",
+        ),
+        (
+            "{\"series_id\": 1, \"timestamp\": 1.5, \"value_hex\": \"\"}",
+            "timestamp must be an integer",
+        ),
+        (
+            "{\"series_id\": 1, \"timestamp\": 1}",
+            "missing field `value_hex`",
+        ),
+        (
+            "{\"series_id\": 1, \"timestamp\": 1, \"value_hex\": \"xyz1\"}",
+            "value_hex is not valid hex",
+        ),
+        (
+            "{\"series_id\": 1, \"timestamp\": 1, \"value_hex\": \"abc\"}",
+            "value_hex is not valid hex",
+        ),
+        (
+            "{\"series_id\": 1, \"timestamp\": 1, \"value_hex\": 12}",
+            "value_hex must be a string",
+        ),
+        (
+            "{\"series_id\": 1, \"timestamp\": 1, \"value_hex\": \"\", \"x\": 0}",
+            "unknown field `x`",
+        ),
+    ];
+    for (bad, want) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("w");
+        let d = d.to_str().unwrap();
+        let out = wal(&["append", d], &format!("{ok}{ok}{bad}\n{ok}"));
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!("error: line 3: {want}")),
+            "{bad}: {err}"
+        );
+        assert_eq!(
+            text(&out.stdout).lines().last(),
+            Some("durable 2"),
+            "{bad}: the lines before it are durable"
+        );
+        let dumped = text(&wal(&["dump", d, "--format", "jsonl"], "").stdout);
+        assert_eq!(dumped.lines().count(), 2, "{bad}: and nothing after it");
+    }
+}
+
+/// The header of segment `id` with `f` applied to it, CRC fixed up unless
+/// `keep_crc` says to leave the CRC as it was.
+fn header_with(id: u64, f: impl Fn(&mut [u8]), fix_crc: bool) -> Vec<u8> {
+    let mut h = wal_core::codec::encode_segment_header(id).to_vec();
+    f(&mut h);
+    if fix_crc {
+        let crc = wal_core::checksum::crc32c(&h[..20]);
+        h[20..24].copy_from_slice(&crc.to_le_bytes());
+    }
+    h
+}
+
+#[test]
+fn bad_segment_headers_are_named_by_verify_and_open() {
+    type Damage = (&'static str, Box<dyn Fn(u64) -> Vec<u8>>, &'static str);
+    let cases: Vec<Damage> = vec![
+        (
+            "wrong magic",
+            Box::new(|id| header_with(id, |h| h[0] = b'X', true)),
+            "bad magic",
+        ),
+        (
+            "wrong version",
+            Box::new(|id| header_with(id, |h| h[6] = 9, true)),
+            "unsupported format version 9",
+        ),
+        (
+            "unknown flags",
+            Box::new(|id| header_with(id, |h| h[16] = 1, true)),
+            "unknown header flags",
+        ),
+        (
+            "bad header CRC",
+            Box::new(|id| header_with(id, |h| h[21] ^= 1, false)),
+            "header CRC mismatch",
+        ),
+        (
+            "ID not its name",
+            Box::new(|id| header_with(id + 40, |_| {}, true)),
+            "does not match the file name",
+        ),
+        (
+            "zero-length segment",
+            Box::new(|_| vec![]),
+            "file has 0 of 24 bytes",
+        ),
+    ];
+    for (name, make, reason) in &cases {
+        // As an older segment: verify exits 1 naming segment, offset 0 and reason.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("w");
+        let d = dir.to_str().unwrap();
+        let w = Wal::open(&dir, Config::default()).unwrap();
+        w.write(1, 1, b"in segment 1").unwrap().wait().unwrap();
+        w.rotate().unwrap();
+        for i in 0..10 {
+            w.write(2, i, b"in segment 2").unwrap();
+        }
+        w.close().unwrap();
+        fs::write(dir.join("seg0000000000000001.wal"), make(1)).unwrap();
+        let out = wal(&["verify", d], "");
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stdout));
+        let s = text(&out.stdout);
+        assert!(
+            s.contains("CORRUPT corrupt segment seg0000000000000001.wal at byte offset 0")
+                && s.contains(reason),
+            "{name}: {s}"
+        );
+        // The records of the good segment are all still there.
+        let dumped = text(&wal(&["dump", d, "--segment", "2", "--format", "jsonl"], "").stdout);
+        assert_eq!(dumped.lines().count(), 10, "{name}");
+
+        // As the newest segment: a torn-looking header (magic, CRC, short) is
+        // set aside and recreated at open; a whole foreign one is refused.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("n");
+        let d = dir.to_str().unwrap();
+        assert!(wal(&["append", d], &input(10, 2, "y")).status.success());
+        let bad = make(2);
+        fs::write(dir.join("seg0000000000000002.wal"), &bad).unwrap();
+        let torn_like = matches!(
+            *name,
+            "wrong magic" | "bad header CRC" | "zero-length segment"
+        );
+        let out = wal(&["verify", d], "");
+        assert_eq!(
+            out.status.code(),
+            Some(if torn_like { 2 } else { 1 }),
+            "{name}: {}",
+            text(&out.stdout)
+        );
+        let opened = Wal::open(&dir, Config::default());
+        if torn_like {
+            let w = opened.unwrap_or_else(|e| panic!("{name}: {e}"));
+            let cut = w.recovery().cut.clone().unwrap();
+            assert_eq!(
+                (cut.segment, cut.offset, cut.bytes),
+                (2, 0, bad.len() as u64),
+                "{name}"
+            );
+            w.close().unwrap();
+        } else {
+            let e = opened.err().unwrap_or_else(|| panic!("{name}: opened"));
+            assert!(
+                e.to_string()
+                    .contains("seg0000000000000002.wal at byte offset 0"),
+                "{name}: {e}"
+            );
+            assert!(e.to_string().contains(reason), "{name}: {e}");
+            assert_eq!(
+                fs::read(dir.join("seg0000000000000002.wal")).unwrap(),
+                bad,
+                "{name}: left untouched"
+            );
+        }
+        let dumped = text(&wal(&["dump", d, "--segment", "1", "--format", "jsonl"], "").stdout);
+        assert_eq!(
+            dumped.lines().count(),
+            10,
+            "{name}: the older segment is intact"
+        );
+    }
+}
+
+#[test]
+fn gaps_in_segment_ids_are_fine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("w");
+    let d = dir.to_str().unwrap();
+    assert!(wal(
+        &[
+            "append",
+            d,
+            "--file-size",
+            "8192",
+            "--buffer-size",
+            "1024",
+            "--no-compression"
+        ],
+        &input(2000, 4, "g")
+    )
+    .status
+    .success());
+    let segs: Vec<String> = snapshot(&dir)
+        .into_iter()
+        .map(|f| f.0)
+        .filter(|n| n.ends_with(".wal"))
+        .collect();
+    assert!(segs.len() >= 4);
+    fs::remove_file(dir.join(&segs[1])).unwrap();
+    fs::remove_file(dir.join(&segs[2])).unwrap();
+    let out = wal(&["verify", d], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let w = Wal::open(&dir, Config::default()).unwrap();
+    assert_eq!(w.segments().len(), segs.len() - 2);
+    w.write(1, 1, b"after the gap").unwrap().wait().unwrap();
+    w.close().unwrap();
+}
+
+/// Makes a directory read-only for the rest of its life in the test: with
+/// `chmod 0555` for an ordinary user, `chattr +i` for root (whom permission
+/// bits do not stop). Undone on drop so the temporary directory can go.
+struct ReadOnly(std::path::PathBuf, bool);
+
+impl ReadOnly {
+    fn new(dir: &Path) -> Self {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout == b"0\n")
+            .unwrap_or(false);
+        if root {
+            let st = Command::new("chattr")
+                .arg("+i")
+                .arg(dir)
+                .status()
+                .expect("chattr (e2fsprogs) is needed as root");
+            assert!(
+                st.success(),
+                "chattr +i failed: root needs CAP_LINUX_IMMUTABLE for this test"
+            );
+        } else {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o555)).unwrap();
+        }
+        let probe = dir.join("probe");
+        assert!(
+            fs::write(&probe, b"x").is_err(),
+            "{} is still writable",
+            dir.display()
+        );
+        ReadOnly(dir.to_path_buf(), root)
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        if self.1 {
+            let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+        } else {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = fs::set_permissions(&self.0, fs::Permissions::from_mode(0o755));
+        }
+    }
+}
+
+#[test]
+fn a_read_only_directory_gets_clear_errors_and_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Empty and read-only: append cannot even take the lock.
+    let empty = tmp.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let guard = ReadOnly::new(&empty);
+    let out = wal(&["append", empty.to_str().unwrap()], &input(3, 1, "z"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot open lock file") && err.contains("LOCK"),
+        "{err}"
+    );
+    drop(guard);
+
+    // Populated, then read-only: the readers work; a writer runs until it
+    // needs a new segment, then stops with a clear error, and everything it
+    // reported durable is there.
+    let dir = tmp.path().join("w");
+    let d = dir.to_str().unwrap();
+    let args = [
+        "append",
+        d,
+        "--file-size",
+        "8192",
+        "--buffer-size",
+        "1024",
+        "--no-compression",
+    ];
+    assert!(wal(&args, &input(50, 3, "a")).status.success());
+    let _guard = ReadOnly::new(&dir);
+    for cmd in ["verify", "dump", "stats"] {
+        assert_eq!(wal(&[cmd, d], "").status.code(), Some(0), "{cmd}");
+    }
+    let out = wal(&args, &input(3000, 3, "b"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("storage create failed on seg0000000000000002.wal"),
+        "{err}"
+    );
+    let durable: usize = text(&out.stdout)
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix("durable "))
+        .map_or(0, |n| n.parse().unwrap());
+    let dumped = text(&wal(&["dump", d, "--format", "jsonl"], "").stdout);
+    assert_eq!(
+        dumped.lines().count(),
+        50 + durable,
+        "everything reported durable, nothing more lost"
+    );
+}
