@@ -203,8 +203,11 @@ impl MemStorage {
         self.disk.lock().capacity = bytes;
     }
 
-    /// The disk as a power cut would leave it: each file keeps what was
-    /// synced, plus the first `keep(key, unsynced)` bytes of what was
+    /// The disk as a power cut would leave it. A file exists in the image
+    /// when its creation was made durable, which under the [`Storage`]
+    /// contract is when `create` returned (a create that failed, or the
+    /// power cut stopped, left nothing); a removal is durable when `remove`
+    /// returned. Each file keeps what was synced, plus the first `keep(key, unsynced)` bytes of what was
     /// appended since (`unsynced` is how many there are; the result is capped
     /// at it). A file whose synced image was changed other than by appending
     /// keeps its synced image. Faults and limits are not carried over.
