@@ -1,0 +1,208 @@
+//! What every workload measures with: result rows, peak RSS, a storage that
+//! counts syncs and remembers its write pattern, latency percentiles, and
+//! the workloads' records.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use wal_core::segment::SegmentId;
+use wal_core::storage::{SegmentFile, Storage};
+
+/// One result: a workload run by one system.
+#[derive(Clone, Debug, Default)]
+pub struct Row {
+    pub name: String,
+    /// Variant (buffer size, thread count, compression...) for the table.
+    pub variant: String,
+    pub system: &'static str,
+    pub threads: Option<u64>,
+    pub records_per_s: Option<f64>,
+    pub payload_mb_per_s: Option<f64>,
+    pub disk_mb_per_s: Option<f64>,
+    pub fsyncs_per_s: Option<f64>,
+    pub p50_us: Option<f64>,
+    pub p99_us: Option<f64>,
+    pub peak_rss_mb: Option<f64>,
+    /// Anything else worth printing (open time, achieved batch, ...).
+    pub note: String,
+}
+
+impl Row {
+    pub fn new(name: &str, variant: impl Into<String>, system: &'static str) -> Self {
+        Row { name: name.into(), variant: variant.into(), system, ..Default::default() }
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name, "variant": self.variant, "system": self.system, "threads": self.threads,
+            "records_per_s": self.records_per_s, "payload_mb_per_s": self.payload_mb_per_s,
+            "disk_mb_per_s": self.disk_mb_per_s, "fsyncs_per_s": self.fsyncs_per_s,
+            "p50_us": self.p50_us, "p99_us": self.p99_us, "peak_rss_mb": self.peak_rss_mb, "note": self.note,
+        })
+    }
+}
+
+/// Resets the kernel's peak-RSS mark for this process (Linux `clear_refs` 5).
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak RSS since the last reset, in MB.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Percentile `p` (0..=100) of sorted `v`, in microseconds.
+pub fn percentile_us(v: &mut [u64], p: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    let i = ((v.len() - 1) as f64 * p / 100.0).round() as usize;
+    Some(v[i] as f64 / 1000.0)
+}
+
+/// The write pattern a storage saw: bytes written between syncs.
+#[derive(Debug, Default)]
+pub struct Pattern {
+    /// (bytes written since the previous sync, then synced?) per write call.
+    pub writes: Vec<(usize, bool)>,
+    pub syncs: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
+/// A storage wrapper that counts syncs and bytes and records the pattern.
+#[derive(Clone, Debug)]
+pub struct Counting<S> {
+    pub inner: S,
+    pub pattern: Arc<Mutex<Pattern>>,
+}
+
+impl<S> Counting<S> {
+    pub fn new(inner: S) -> Self {
+        Counting { inner, pattern: Arc::default() }
+    }
+}
+
+/// A file of a [`Counting`] storage.
+pub struct CountingFile<F> {
+    inner: F,
+    pattern: Arc<Mutex<Pattern>>,
+}
+
+impl<S: Storage> Storage for Counting<S> {
+    type Error = S::Error;
+    type File = CountingFile<S::File>;
+    fn list(&mut self) -> Result<Vec<SegmentId>, S::Error> {
+        self.inner.list()
+    }
+    fn create(&mut self, id: SegmentId) -> Result<Self::File, S::Error> {
+        Ok(CountingFile { inner: self.inner.create(id)?, pattern: self.pattern.clone() })
+    }
+    fn open(&mut self, id: SegmentId) -> Result<Self::File, S::Error> {
+        Ok(CountingFile { inner: self.inner.open(id)?, pattern: self.pattern.clone() })
+    }
+    fn remove(&mut self, id: SegmentId) -> Result<(), S::Error> {
+        self.inner.remove(id)
+    }
+    fn create_torn(&mut self, id: SegmentId, offset: u64) -> Result<Self::File, S::Error> {
+        Ok(CountingFile { inner: self.inner.create_torn(id, offset)?, pattern: self.pattern.clone() })
+    }
+}
+
+impl<F: embedded_io::ErrorType> embedded_io::ErrorType for CountingFile<F> {
+    type Error = F::Error;
+}
+impl<F: embedded_io::Read> embedded_io::Read for CountingFile<F> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, F::Error> {
+        self.inner.read(buf)
+    }
+}
+impl<F: embedded_io::Write> embedded_io::Write for CountingFile<F> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, F::Error> {
+        let n = self.inner.write(buf)?;
+        let mut p = self.pattern.lock().unwrap();
+        p.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        p.writes.push((n, false));
+        Ok(n)
+    }
+    fn flush(&mut self) -> Result<(), F::Error> {
+        self.inner.flush()
+    }
+}
+impl<F: embedded_io::Seek> embedded_io::Seek for CountingFile<F> {
+    fn seek(&mut self, pos: embedded_io::SeekFrom) -> Result<u64, F::Error> {
+        self.inner.seek(pos)
+    }
+}
+impl<F: SegmentFile> SegmentFile for CountingFile<F> {
+    fn len(&mut self) -> Result<u64, F::Error> {
+        self.inner.len()
+    }
+    fn truncate(&mut self, len: u64) -> Result<(), F::Error> {
+        self.inner.truncate(len)
+    }
+    fn sync(&mut self) -> Result<(), F::Error> {
+        self.inner.sync()?;
+        let mut p = self.pattern.lock().unwrap();
+        p.syncs.fetch_add(1, Ordering::Relaxed);
+        if let Some(last) = p.writes.last_mut() {
+            last.1 = true;
+        }
+        Ok(())
+    }
+}
+
+/// Deterministic random numbers (xorshift64).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// BanyanDB's benchmark records, generated on the fly (so that the input
+/// does not count in the peak RSS): 1000 series, values of 200 to 1023
+/// random alphanumeric bytes.
+pub struct IngestGen {
+    rng: Rng,
+    pool: Vec<u8>,
+}
+
+impl IngestGen {
+    pub fn new(seed: u64) -> Self {
+        const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut rng = Rng(seed | 1);
+        // Values are windows of a 64 KiB random alphanumeric pool.
+        let pool = (0..65_536).map(|_| ALNUM[(rng.next() % 62) as usize]).collect();
+        IngestGen { rng, pool }
+    }
+
+    /// The next record: (series, value).
+    pub fn next_record(&mut self) -> (u64, &[u8]) {
+        let len = 200 + (self.rng.next() % 824) as usize;
+        let at = (self.rng.next() as usize) % (self.pool.len() - len);
+        let series = self.rng.next() % 1000;
+        (series, &self.pool[at..at + len])
+    }
+
+    /// `n` records, owned (for baselines whose APIs take owned values).
+    pub fn take(&mut self, n: usize) -> Vec<(u64, Vec<u8>)> {
+        (0..n).map(|_| {
+            let (s, v) = self.next_record();
+            (s, v.to_vec())
+        }).collect()
+    }
+}
+
+/// Records of the ingest workload in `bytes` of values (about 611 bytes each).
+pub fn ingest_count(bytes: u64) -> usize {
+    (bytes / 611) as usize
+}

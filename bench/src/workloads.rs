@@ -1,0 +1,407 @@
+//! The six workloads of the harness. Each returns rows for our WAL and for
+//! every baseline that applies, measured in the same run.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wal_core::buffer::WriteBuffer;
+use wal_core::codec::Codec;
+use wal_core::mem::MemStorage;
+use wal_core::{Config, SyncPolicy};
+use wal_host_std::FsStorage;
+
+use crate::baselines;
+use crate::measure::{ingest_count, peak_rss_mb, percentile_us, reset_peak_rss, Counting, IngestGen, Row};
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir_in(std::env::var("WAL_BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string()))
+        .expect("a temporary directory for the benchmark")
+}
+
+/// Workload 1: BanyanDB's ingest. One writer, callbacks, sync on every
+/// flush, until every completion fired. Returns our row and the pattern
+/// of writes and syncs it made (for the raw-disk baselines).
+fn ingest_ours(bytes: u64, buffer: usize, dir: &Path) -> (Row, Vec<(usize, bool)>, u64) {
+    let n = ingest_count(bytes);
+    let storage = Counting::new(FsStorage::open(dir).unwrap());
+    let pattern = storage.pattern.clone();
+    let cfg = Config { buffer_size: buffer, ..Config::default() };
+    reset_peak_rss();
+    let wal = wal_host_std::Wal::with_storage(storage, cfg).unwrap();
+    let epoch = Instant::now();
+    let lat: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
+    let mut gen = IngestGen::new(1);
+    let mut payload = 0u64;
+    let t = Instant::now();
+    for i in 0..n {
+        let (s, v) = gen.next_record();
+        payload += v.len() as u64;
+        let (lat, t0) = (lat.clone(), epoch.elapsed().as_nanos() as u64);
+        wal.write_with(s, i as i64, v, move |r| {
+            r.unwrap();
+            lat[i].store(epoch.elapsed().as_nanos() as u64 - t0, Ordering::Relaxed);
+        })
+        .unwrap();
+    }
+    wal.flush().unwrap(); // every completion has fired
+    let secs = t.elapsed().as_secs_f64();
+    wal.close().unwrap();
+    let rss = peak_rss_mb();
+    let p = pattern.lock().unwrap();
+    let (disk, syncs) = (p.bytes.load(Ordering::Relaxed), p.syncs.load(Ordering::Relaxed));
+    let mut nanos: Vec<u64> = lat.iter().map(|a| a.load(Ordering::Relaxed)).collect();
+    let mut r = Row::new("ingest", format!("buffer {}", human(buffer as u64)), "wal");
+    r.threads = Some(1);
+    r.records_per_s = Some(n as f64 / secs);
+    r.payload_mb_per_s = Some(payload as f64 / secs / 1e6);
+    r.disk_mb_per_s = Some(disk as f64 / secs / 1e6);
+    r.fsyncs_per_s = Some(syncs as f64 / secs);
+    r.p50_us = percentile_us(&mut nanos, 50.0);
+    r.p99_us = percentile_us(&mut nanos, 99.0);
+    r.peak_rss_mb = rss;
+    r.note = format!("{} MB written, max completion latency {:.1} ms", disk / 1_000_000, nanos.last().copied().unwrap_or(0) as f64 / 1e6);
+    (r, p.writes.clone(), disk)
+}
+
+pub fn ingest(quick: bool) -> Vec<Row> {
+    let bytes: u64 = if quick { 48 << 20 } else { 1 << 30 };
+    let mut rows = vec![];
+    for buffer in [64 << 10, 1 << 20] {
+        let dir = tmp();
+        let (ours, pattern, disk) = ingest_ours(bytes, buffer, dir.path());
+        let secs_ours = disk as f64 / 1e6 / ours.disk_mb_per_s.unwrap();
+        drop(dir);
+        let variant = ours.variant.clone();
+        rows.push(ours);
+        for overwrite in [false, true] {
+            let dir = tmp();
+            let (secs, syncs) = baselines::raw_disk(dir.path(), &pattern, overwrite).unwrap();
+            let mut r = Row::new("ingest", format!("{variant}, {}", if overwrite { "overwrite" } else { "append" }), "raw-disk");
+            r.disk_mb_per_s = Some(disk as f64 / secs / 1e6);
+            r.fsyncs_per_s = Some(syncs as f64 / secs);
+            r.note = format!("same {} writes and {syncs} fdatasyncs as the WAL; WAL took {:.2} s, this {:.2} s", pattern.len(), secs_ours, secs);
+            rows.push(r);
+        }
+        // The same records, synced as often (one batch per buffer's worth).
+        let n = ingest_count(bytes);
+        let records = IngestGen::new(1).take(n);
+        let payload: u64 = records.iter().map(|r| r.1.len() as u64).sum();
+        let batch = (buffer as u64 / 621).max(1) as usize;
+        let systems: [(&'static str, fn(&Path, &[(u64, Vec<u8>)], usize) -> std::io::Result<f64>); 2] =
+            [("okaywal", baselines::okaywal_batches), ("raft-engine", baselines::raft_engine_batches)];
+        for (name, run) in systems {
+            let dir = tmp();
+            let secs = run(dir.path(), &records, batch).unwrap();
+            let mut r = Row::new("ingest", variant.clone(), name);
+            r.threads = Some(1);
+            r.records_per_s = Some(n as f64 / secs);
+            r.payload_mb_per_s = Some(payload as f64 / secs / 1e6);
+            r.note = format!("{batch} records per synced batch");
+            rows.push(r);
+        }
+    }
+    rows
+}
+
+/// Memory: peak RSS of the ingest workload at two sizes (it must not grow
+/// with the data written).
+pub fn memory(quick: bool) -> Vec<Row> {
+    let sizes: [u64; 2] = if quick { [32 << 20, 128 << 20] } else { [1 << 30, 4 << 30] };
+    sizes
+        .iter()
+        .map(|&b| {
+            let dir = tmp();
+            let (mut r, _, _) = ingest_ours(b, 64 << 10, dir.path());
+            r.name = "memory".into();
+            r.variant = format!("ingest {} at 64 KiB", human(b));
+            r
+        })
+        .collect()
+}
+
+/// Workload 2: small durable writes: each thread writes a 128-byte record
+/// and waits until it is durable, over and over.
+pub fn durable_small(quick: bool) -> Vec<Row> {
+    let dur = Duration::from_millis(if quick { 700 } else { 3000 });
+    let value = [b'v'; 128];
+    let mut rows = vec![];
+    for threads in [1usize, 8, 64] {
+        let dir = tmp();
+        let storage = Counting::new(FsStorage::open(dir.path()).unwrap());
+        let pattern = storage.pattern.clone();
+        let wal = wal_host_std::Wal::with_storage(storage, Config::default()).unwrap();
+        let lat = baselines::run_threads(threads, dur, |t| {
+            wal.write(t as u64, 0, &value).unwrap().wait().unwrap();
+        });
+        let n = lat.nanos.len() as f64;
+        let secs = lat.secs;
+        wal.close().unwrap();
+        let syncs = pattern.lock().unwrap().syncs.load(Ordering::Relaxed) as f64;
+        let batch = (n / syncs.max(1.0)).max(1.0);
+        let mut r = lat.row("durable-small", threads, "wal", value.len());
+        r.fsyncs_per_s = Some(syncs / secs);
+        r.note = format!("{batch:.1} records per fsync");
+        rows.push(r);
+        drop(dir);
+        // The disk's own rate at the achieved batch size, times that batch.
+        let frame = 16 + 20 + (batch.round() as usize) * (128 + 10);
+        for overwrite in [false, true] {
+            let dir = tmp();
+            let rate = baselines::raw_sync_rate(dir.path(), frame, dur, overwrite).unwrap();
+            let mut r = Row::new(
+                "durable-small",
+                format!("{threads} threads, {}", if overwrite { "overwrite" } else { "append" }),
+                "raw-disk",
+            );
+            r.threads = Some(threads as u64);
+            r.fsyncs_per_s = Some(rate);
+            r.records_per_s = Some(rate * batch);
+            r.note = format!("fdatasync rate of {frame}-byte writes x {batch:.1} records");
+            rows.push(r);
+        }
+        let dir = tmp();
+        rows.push(baselines::okaywal_durable(dir.path(), threads, &value, dur).unwrap());
+        let dir = tmp();
+        rows.push(baselines::raft_engine_durable(dir.path(), threads, &value, dur).unwrap());
+    }
+    rows
+}
+
+/// Workload 3: the CPU path: in-memory storage, no sync, 128-byte values,
+/// one thread; with and without a callback per record; compression off and on.
+pub fn cpu(quick: bool) -> Vec<Row> {
+    let n: usize = if quick { 1_000_000 } else { 4_000_000 };
+    let values: Vec<Vec<u8>> = (0..1024)
+        .map(|i| format!("{:0<128}", format!("host=web{:03} cpu=0.{:02} mem={} ", i % 97, i % 100, i * 7919)).into_bytes())
+        .collect();
+    let mut rows = vec![];
+    for compression in [false, true] {
+        for callbacks in [false, true] {
+            let cfg = Config { compression, sync: SyncPolicy::Never, flush_interval: None, ..Config::default() };
+            let mut wal = wal_core::Wal::open(MemStorage::new(), cfg).unwrap();
+            let done = Arc::new(AtomicU64::new(0));
+            let t = Instant::now();
+            for i in 0..n {
+                let v = &values[i & 1023];
+                if callbacks {
+                    let d = done.clone();
+                    wal.write_with((i % 1000) as u64, i as i64, v, Duration::ZERO, move |_| {
+                        d.fetch_add(1, Ordering::Relaxed);
+                    })
+                    .unwrap();
+                } else {
+                    wal.write((i % 1000) as u64, i as i64, v, Duration::ZERO).unwrap();
+                }
+                // Keep memory flat: drop closed segments as they appear.
+                if i % 65_536 == 0 {
+                    for id in wal.segments().iter().rev().skip(1) {
+                        wal.delete(*id).unwrap();
+                    }
+                }
+            }
+            wal.flush().unwrap();
+            let secs = t.elapsed().as_secs_f64();
+            let mut r = Row::new(
+                "cpu",
+                format!("{}, {}", if compression { "snappy" } else { "raw" }, if callbacks { "callback each" } else { "no callbacks" }),
+                "wal",
+            );
+            r.threads = Some(1);
+            r.records_per_s = Some(n as f64 / secs);
+            r.payload_mb_per_s = Some((n * 128) as f64 / secs / 1e6);
+            rows.push(r);
+        }
+    }
+    // snap alone on the same frames (16 KiB buffers of the same records).
+    let mut buf = WriteBuffer::<()>::new();
+    let mut frames = vec![];
+    let mut frame = Vec::new();
+    let mut records = 0;
+    while records < n {
+        for i in records..n {
+            let b = buf.push((i % 1000) as u64, i as i64, &values[i & 1023], Duration::ZERO, None).unwrap();
+            records = i + 1;
+            if b >= Config::default().buffer_size {
+                break;
+            }
+        }
+        buf.seal_into(&mut frame);
+        frames.push(frame[16..].to_vec());
+    }
+    let (c, _) = baselines::snap_alone(&frames);
+    let mut r = Row::new("cpu", "snappy compress only", "snap");
+    r.records_per_s = Some(n as f64 / c);
+    r.payload_mb_per_s = Some((n * 128) as f64 / c / 1e6);
+    rows.push(r);
+    rows
+}
+
+/// Writes a log of about `bytes` of values into `dir` (no sync, 16 KiB
+/// frames unless told); returns the value bytes written.
+fn write_log(dir: &Path, bytes: u64, compression: bool, buffer: usize) -> u64 {
+    let cfg = Config { compression, buffer_size: buffer, sync: SyncPolicy::Never, flush_interval: None, ..Config::default() };
+    let mut wal = wal_core::Wal::open(FsStorage::open(dir).unwrap(), cfg).unwrap();
+    let mut gen = IngestGen::new(2);
+    let mut total = 0;
+    let mut i = 0i64;
+    while total < bytes {
+        let (s, v) = gen.next_record();
+        total += v.len() as u64;
+        wal.write(s, i, v, Duration::ZERO).unwrap();
+        i += 1;
+    }
+    wal.close().unwrap();
+    total
+}
+
+/// Workload 4: replay a log from the page cache, raw and snappy.
+pub fn replay(quick: bool) -> Vec<Row> {
+    let bytes: u64 = if quick { 128 << 20 } else { 1 << 30 };
+    let mut rows = vec![];
+    for compression in [false, true] {
+        let dir = tmp();
+        let values = write_log(dir.path(), bytes, compression, 16 << 10);
+        let mut wal = wal_core::Wal::open(FsStorage::open(dir.path()).unwrap(), Config::default()).unwrap();
+        let mut best = f64::MAX;
+        let (mut payload, mut records) = (0u64, 0u64);
+        let mut snappy_frames: Vec<Vec<u8>> = vec![];
+        for round in 0..3 {
+            // Round 0 warms the page cache (and collects frames for snap).
+            let t = Instant::now();
+            let (mut p, mut n) = (0u64, 0u64);
+            for id in wal.segments() {
+                let mut reader = wal.read(id).unwrap();
+                while reader
+                    .next_frame_with(|e| {
+                        n += e.len() as u64;
+                        for v in e.values() {
+                            p += v.len() as u64;
+                        }
+                    })
+                    .unwrap()
+                {}
+            }
+            let secs = t.elapsed().as_secs_f64();
+            if round > 0 {
+                best = best.min(secs);
+            }
+            (payload, records) = (p, n);
+        }
+        if compression {
+            // The stored snappy payloads, for snap's own decompression rate.
+            for id in wal.segments() {
+                let f = wal_core::Storage::open(wal.storage_mut().unwrap(), id).unwrap();
+                let mut sc = wal_core::segment::FrameScanner::new(id, f, None).unwrap().unwrap();
+                while let Ok(Some(fr)) = sc.next_frame().unwrap() {
+                    if fr.codec == Codec::Snappy {
+                        snappy_frames.push(snap::raw::Encoder::new().compress_vec(fr.payload).unwrap());
+                    }
+                }
+            }
+        }
+        assert_eq!(payload, values);
+        let variant = if compression { "snappy" } else { "raw" };
+        let mut r = Row::new("replay", format!("{variant}, {}", human(bytes)), "wal");
+        r.records_per_s = Some(records as f64 / best);
+        r.payload_mb_per_s = Some(payload as f64 / best / 1e6);
+        rows.push(r);
+        if compression {
+            let mut dec = snap::raw::Decoder::new();
+            let t = Instant::now();
+            let mut out = 0;
+            for f in &snappy_frames {
+                out += dec.decompress_vec(f).unwrap().len();
+            }
+            let secs = t.elapsed().as_secs_f64();
+            let mut r = Row::new("replay", format!("{variant}, {}", human(bytes)), "snap");
+            r.payload_mb_per_s = Some(payload as f64 / secs / 1e6);
+            r.note = format!("decompress only: {} MB of frames out", out / 1_000_000);
+            rows.push(r);
+        }
+    }
+    rows
+}
+
+/// Workload 5: open a log of two sizes (many segments).
+pub fn open(quick: bool) -> Vec<Row> {
+    let sizes: [u64; 2] = if quick { [256 << 20, 1 << 30] } else { [1 << 30, 8 << 30] };
+    let mut rows = vec![];
+    for bytes in sizes {
+        let dir = tmp();
+        write_log(dir.path(), bytes, false, 1 << 20);
+        let mut times = vec![];
+        let mut segments = 0;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let wal = wal_core::Wal::open(FsStorage::open(dir.path()).unwrap(), Config::default()).unwrap();
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            segments = wal.segments().len();
+        }
+        times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let mut r = Row::new("open", human(bytes), "wal");
+        r.p50_us = Some(times[2] * 1000.0);
+        r.p99_us = Some(times[4] * 1000.0);
+        r.note = format!("{segments} segments; median open {:.1} ms, worst {:.1} ms", times[2], times[4]);
+        rows.push(r);
+    }
+    rows
+}
+
+/// Workload 6: workload 1's records written by one thread through `append`,
+/// natively and as the WASI guest under wasmtime, side by side.
+pub fn wasi(quick: bool) -> Vec<Row> {
+    let n = if quick { 20_000 } else { 200_000 };
+    let guest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip1/release/wal-wasi.wasm");
+    if !guest.exists() {
+        eprintln!(
+            "wal-bench: {} is missing; build it first: cargo build --release --target wasm32-wasip1 -p wal-host-wasi --bin wal-wasi",
+            guest.display()
+        );
+        std::process::exit(1);
+    }
+    let mut input = String::new();
+    let mut gen = IngestGen::new(3);
+    for i in 0..n {
+        let (s, v) = gen.next_record();
+        input.push_str(&format!("{{\"series_id\": {s}, \"timestamp\": {i}, \"value_hex\": \"{}\"}}\n", hex::encode(v)));
+    }
+    let launcher = wal_host_wasi::launcher::Launcher::new().unwrap();
+    let module = launcher.load(&guest).unwrap();
+    let (a, b) = (tmp(), tmp());
+    let t = Instant::now();
+    let out = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let args = ["wal", "append", a.path().to_str().unwrap()];
+    let code = wal_host_std::tool::run(args.map(Into::into), &mut std::io::Cursor::new(input.as_bytes()), out, &mut std::io::sink());
+    let native = t.elapsed().as_secs_f64();
+    assert_eq!(code, 0);
+    let spec = wal_host_wasi::launcher::RunSpec {
+        preopens: vec![(b.path().to_path_buf(), "/data".into())],
+        args: ["wal-wasi", "append", "/data"].map(String::from).to_vec(),
+        stdin: input.into_bytes(),
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let o = launcher.run(&module, &spec).unwrap();
+    let wasi = t.elapsed().as_secs_f64();
+    assert_eq!(o.code, 0);
+    let mut rn = Row::new("wasi", "append, native", "wal");
+    rn.records_per_s = Some(n as f64 / native);
+    rn.threads = Some(1);
+    let mut rw = Row::new("wasi", "append, wasmtime", "wal");
+    rw.records_per_s = Some(n as f64 / wasi);
+    rw.threads = Some(1);
+    rw.note = format!("wasmtime/native time {:.2}x", wasi / native);
+    vec![rn, rw]
+}
+
+pub fn human(b: u64) -> String {
+    if b >= 1 << 30 && b % (1 << 30) == 0 {
+        format!("{} GiB", b >> 30)
+    } else if b >= 1 << 20 {
+        format!("{} MiB", b >> 20)
+    } else {
+        format!("{} KiB", b >> 10)
+    }
+}
