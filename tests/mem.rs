@@ -134,7 +134,13 @@ fn a_failed_sync_poisons_the_wal_and_fails_every_pending_completion() {
 #[test]
 fn a_torn_write_poisons_and_recovery_cuts_the_half_frame() {
     let storage = MemStorage::new();
-    let mut wal = Wal::open(storage.clone(), Config::default()).unwrap();
+    // No reserved space, so the torn frame is the whole tail (the suite's
+    // reservation test covers torn frames inside reserved zeros).
+    let cfg = Config {
+        reserve: 0,
+        ..Config::default()
+    };
+    let mut wal = Wal::open(storage.clone(), cfg).unwrap();
     let acks = Acks::default();
     let recs = workload(200, 5, 1);
     for r in &recs {
@@ -157,7 +163,7 @@ fn a_torn_write_poisons_and_recovery_cuts_the_half_frame() {
     // The torn bytes were never synced; a power cut keeps any prefix of them.
     for keep in [0, 10, 37] {
         let crashed = storage.crash_with(|_, n| keep.min(n));
-        let mut wal = Wal::open(crashed.clone(), Config::default()).unwrap();
+        let mut wal = Wal::open(crashed.clone(), cfg).unwrap();
         assert_eq!(
             wal.recovery().cut.as_ref().map(|c| c.bytes).unwrap_or(0),
             keep as u64
@@ -220,6 +226,7 @@ fn sync_never_acknowledges_without_syncing_until_close() {
     let storage = MemStorage::new();
     let cfg = Config {
         sync: SyncPolicy::Never,
+        reserve: 0,
         ..Config::default()
     };
     let mut wal = Wal::open(storage.clone(), cfg).unwrap();

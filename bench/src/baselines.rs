@@ -12,11 +12,24 @@ use crate::measure::{percentile_us, Row};
 /// followed) against one file with `fdatasync`: appending to a fresh file,
 /// or overwriting a pre-written zero-filled one (the disk's real limit).
 /// Returns (seconds, syncs).
-pub fn raw_disk(dir: &Path, pattern: &[(usize, bool)], overwrite: bool) -> std::io::Result<(f64, u64)> {
-    let path = dir.join(if overwrite { "raw-overwrite" } else { "raw-append" });
+pub fn raw_disk(
+    dir: &Path,
+    pattern: &[(usize, bool)],
+    overwrite: bool,
+) -> std::io::Result<(f64, u64)> {
+    let path = dir.join(if overwrite {
+        "raw-overwrite"
+    } else {
+        "raw-append"
+    });
     let total: usize = pattern.iter().map(|p| p.0).sum();
     let max = pattern.iter().map(|p| p.0).max().unwrap_or(0);
-    let mut f = OpenOptions::new().create(true).truncate(true).read(true).write(true).open(&path)?;
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)?;
     if overwrite {
         let zeros = vec![0u8; 1 << 20];
         let mut left = total;
@@ -46,9 +59,19 @@ pub fn raw_disk(dir: &Path, pattern: &[(usize, bool)], overwrite: bool) -> std::
 
 /// Raw fdatasync rate for `chunk`-byte writes over `dur`, appending or
 /// overwriting pre-written space: syncs per second.
-pub fn raw_sync_rate(dir: &Path, chunk: usize, dur: Duration, overwrite: bool) -> std::io::Result<f64> {
+pub fn raw_sync_rate(
+    dir: &Path,
+    chunk: usize,
+    dur: Duration,
+    overwrite: bool,
+) -> std::io::Result<f64> {
     let path = dir.join("raw-rate");
-    let mut f = OpenOptions::new().create(true).truncate(true).read(true).write(true).open(&path)?;
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)?;
     let buf = vec![7u8; chunk];
     if overwrite {
         // Enough pre-written space for the run (generous: 20k syncs).
@@ -79,7 +102,11 @@ pub fn raw_sync_rate(dir: &Path, chunk: usize, dur: Duration, overwrite: bool) -
 }
 
 /// okaywal: `batch` records per entry (one chunk each), one commit per entry.
-pub fn okaywal_batches(dir: &Path, records: &[(u64, Vec<u8>)], batch: usize) -> std::io::Result<f64> {
+pub fn okaywal_batches(
+    dir: &Path,
+    records: &[(u64, Vec<u8>)],
+    batch: usize,
+) -> std::io::Result<f64> {
     let log = okaywal::WriteAheadLog::recover(dir, okaywal::LogVoid)?;
     let t = Instant::now();
     for chunk in records.chunks(batch.max(1)) {
@@ -96,25 +123,41 @@ pub fn okaywal_batches(dir: &Path, records: &[(u64, Vec<u8>)], batch: usize) -> 
 
 /// raft-engine: `batch` records per log batch (series as region, one key
 /// per record), each batch written with sync.
-pub fn raft_engine_batches(dir: &Path, records: &[(u64, Vec<u8>)], batch: usize) -> std::io::Result<f64> {
-    let cfg = raft_engine::Config { dir: dir.to_string_lossy().into_owned(), ..Default::default() };
-    let engine = raft_engine::Engine::open(cfg).map_err(|e| std::io::Error::other(e.to_string()))?;
+pub fn raft_engine_batches(
+    dir: &Path,
+    records: &[(u64, Vec<u8>)],
+    batch: usize,
+) -> std::io::Result<f64> {
+    let cfg = raft_engine::Config {
+        dir: dir.to_string_lossy().into_owned(),
+        ..Default::default()
+    };
+    let engine =
+        raft_engine::Engine::open(cfg).map_err(|e| std::io::Error::other(e.to_string()))?;
     let t = Instant::now();
     let mut key = 0u64;
     for chunk in records.chunks(batch.max(1)) {
         let mut b = raft_engine::LogBatch::default();
         for (s, v) in chunk {
             key += 1;
-            b.put(*s + 1, key.to_be_bytes().to_vec(), v.clone()).map_err(|e| std::io::Error::other(e.to_string()))?;
+            b.put(*s + 1, key.to_be_bytes().to_vec(), v.clone())
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
         }
-        engine.write(&mut b, true).map_err(|e| std::io::Error::other(e.to_string()))?;
+        engine
+            .write(&mut b, true)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
     }
     Ok(t.elapsed().as_secs_f64())
 }
 
 /// Durable small writes on okaywal: each of `threads` threads writes a
 /// `value` and commits (okaywal groups concurrent commits), for `dur`.
-pub fn okaywal_durable(dir: &Path, threads: usize, value: &[u8], dur: Duration) -> std::io::Result<Row> {
+pub fn okaywal_durable(
+    dir: &Path,
+    threads: usize,
+    value: &[u8],
+    dur: Duration,
+) -> std::io::Result<Row> {
     let log = okaywal::WriteAheadLog::recover(dir, okaywal::LogVoid)?;
     let lat = run_threads(threads, dur, |_| {
         let mut w = log.begin_entry().unwrap();
@@ -127,14 +170,24 @@ pub fn okaywal_durable(dir: &Path, threads: usize, value: &[u8], dur: Duration) 
 
 /// Durable small writes on raft-engine: each thread writes one record per
 /// batch with sync (raft-engine groups concurrent writers).
-pub fn raft_engine_durable(dir: &Path, threads: usize, value: &[u8], dur: Duration) -> std::io::Result<Row> {
-    let cfg = raft_engine::Config { dir: dir.to_string_lossy().into_owned(), ..Default::default() };
-    let engine = raft_engine::Engine::open(cfg).map_err(|e| std::io::Error::other(e.to_string()))?;
+pub fn raft_engine_durable(
+    dir: &Path,
+    threads: usize,
+    value: &[u8],
+    dur: Duration,
+) -> std::io::Result<Row> {
+    let cfg = raft_engine::Config {
+        dir: dir.to_string_lossy().into_owned(),
+        ..Default::default()
+    };
+    let engine =
+        raft_engine::Engine::open(cfg).map_err(|e| std::io::Error::other(e.to_string()))?;
     let counter = std::sync::atomic::AtomicU64::new(0);
     let lat = run_threads(threads, dur, |t| {
         let k = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut b = raft_engine::LogBatch::default();
-        b.put(t as u64 + 1, k.to_be_bytes().to_vec(), value.to_vec()).unwrap();
+        b.put(t as u64 + 1, k.to_be_bytes().to_vec(), value.to_vec())
+            .unwrap();
         engine.write(&mut b, true).unwrap();
     });
     Ok(lat.row("durable-small", threads, "raft-engine", value.len()))
@@ -147,7 +200,13 @@ pub struct Latencies {
 }
 
 impl Latencies {
-    pub fn row(mut self, name: &str, threads: usize, system: &'static str, value_len: usize) -> Row {
+    pub fn row(
+        mut self,
+        name: &str,
+        threads: usize,
+        system: &'static str,
+        value_len: usize,
+    ) -> Row {
         let n = self.nanos.len() as f64;
         let mut r = Row::new(name, format!("{threads} threads"), system);
         r.threads = Some(threads as u64);
@@ -177,9 +236,14 @@ pub fn run_threads(threads: usize, dur: Duration, op: impl Fn(usize) + Sync) -> 
                 })
             })
             .collect();
-        hs.into_iter().flat_map(|h| h.join().unwrap()).collect::<Vec<u64>>()
+        hs.into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect::<Vec<u64>>()
     });
-    Latencies { nanos, secs: start.elapsed().as_secs_f64() }
+    Latencies {
+        nanos,
+        secs: start.elapsed().as_secs_f64(),
+    }
 }
 
 /// The `snap` crate alone on the same frames: (compress seconds, decompress
@@ -187,7 +251,10 @@ pub fn run_threads(threads: usize, dur: Duration, op: impl Fn(usize) + Sync) -> 
 pub fn snap_alone(payloads: &[Vec<u8>]) -> (f64, f64) {
     let mut enc = snap::raw::Encoder::new();
     let t = Instant::now();
-    let compressed: Vec<Vec<u8>> = payloads.iter().map(|p| enc.compress_vec(p).unwrap()).collect();
+    let compressed: Vec<Vec<u8>> = payloads
+        .iter()
+        .map(|p| enc.compress_vec(p).unwrap())
+        .collect();
     let c = t.elapsed().as_secs_f64();
     let mut dec = snap::raw::Decoder::new();
     let t = Instant::now();

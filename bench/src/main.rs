@@ -19,11 +19,17 @@ use measure::Row;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
-    let json = args.iter().position(|a| a == "--json").map(|i| args.get(i + 1).cloned().expect("--json FILE"));
-    let only: Option<Vec<String>> = args
+    let json = args
         .iter()
-        .position(|a| a == "--only")
-        .map(|i| args.get(i + 1).expect("--only NAME,...").split(',').map(String::from).collect());
+        .position(|a| a == "--json")
+        .map(|i| args.get(i + 1).cloned().expect("--json FILE"));
+    let only: Option<Vec<String>> = args.iter().position(|a| a == "--only").map(|i| {
+        args.get(i + 1)
+            .expect("--only NAME,...")
+            .split(',')
+            .map(String::from)
+            .collect()
+    });
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!("usage: wal-bench [--quick] [--json FILE] [--only ingest,durable-small,cpu,replay,open,wasi,memory]");
         return;
@@ -52,7 +58,8 @@ fn main() {
     print_ratios(&rows);
     if let Some(path) = json {
         let v = serde_json::json!({ "quick": quick, "workloads": rows.iter().map(Row::json).collect::<Vec<_>>() });
-        std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).expect("write the JSON file");
+        std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap())
+            .expect("write the JSON file");
         eprintln!("wrote {path}");
     }
 }
@@ -90,15 +97,31 @@ fn print_table(rows: &[Row]) {
 }
 
 fn find<'a>(rows: &'a [Row], name: &str, variant: &str, system: &str) -> Option<&'a Row> {
-    rows.iter().find(|r| r.name == name && r.variant == variant && r.system == system)
+    rows.iter()
+        .find(|r| r.name == name && r.variant == variant && r.system == system)
 }
 
-fn ratio_line(what: &str, ours: Option<f64>, base: Option<f64>, target: f64, higher_is_better: bool) {
-    let (Some(o), Some(b)) = (ours, base) else { return };
+fn ratio_line(
+    what: &str,
+    ours: Option<f64>,
+    base: Option<f64>,
+    target: f64,
+    higher_is_better: bool,
+) {
+    let (Some(o), Some(b)) = (ours, base) else {
+        return;
+    };
     let x = o / b;
-    let ok = if higher_is_better { x >= target } else { x <= target };
+    let ok = if higher_is_better {
+        x >= target
+    } else {
+        x <= target
+    };
     let cmp = if higher_is_better { ">=" } else { "<=" };
-    println!("- {what}: {x:.2}x (target {cmp} {target}) {}", if ok { "MET" } else { "MISSED" });
+    println!(
+        "- {what}: {x:.2}x (target {cmp} {target}) {}",
+        if ok { "MET" } else { "MISSED" }
+    );
 }
 
 fn print_ratios(rows: &[Row]) {
@@ -108,11 +131,23 @@ fn print_ratios(rows: &[Row]) {
         if let Some(w) = find(rows, "ingest", &v, "wal") {
             for (b, t) in [("append", 0.9), ("overwrite", 0.0)] {
                 let raw = find(rows, "ingest", &format!("{v}, {b}"), "raw-disk");
-                ratio_line(&format!("ingest {buffer}: disk MB/s vs raw disk ({b})"), w.disk_mb_per_s, raw.and_then(|r| r.disk_mb_per_s), t, true);
+                ratio_line(
+                    &format!("ingest {buffer}: disk MB/s vs raw disk ({b})"),
+                    w.disk_mb_per_s,
+                    raw.and_then(|r| r.disk_mb_per_s),
+                    t,
+                    true,
+                );
             }
             for sys in ["okaywal", "raft-engine"] {
                 let b = find(rows, "ingest", &v, sys);
-                ratio_line(&format!("ingest {buffer}: records/s vs {sys}"), w.records_per_s, b.and_then(|r| r.records_per_s), 0.0, true);
+                ratio_line(
+                    &format!("ingest {buffer}: records/s vs {sys}"),
+                    w.records_per_s,
+                    b.and_then(|r| r.records_per_s),
+                    0.0,
+                    true,
+                );
             }
         }
     }
@@ -120,37 +155,111 @@ fn print_ratios(rows: &[Row]) {
         let v = format!("{threads} threads");
         if let Some(w) = find(rows, "durable-small", &v, "wal") {
             let ok = find(rows, "durable-small", &v, "okaywal").and_then(|r| r.records_per_s);
-            let target = if threads == 64 { 2.0 } else if threads == 1 { 1.0 } else { 0.0 };
-            ratio_line(&format!("durable-small {threads} threads: records/s vs okaywal"), w.records_per_s, ok, target, true);
+            let target = if threads == 64 {
+                2.0
+            } else if threads == 1 {
+                1.0
+            } else {
+                0.0
+            };
+            ratio_line(
+                &format!("durable-small {threads} threads: records/s vs okaywal"),
+                w.records_per_s,
+                ok,
+                target,
+                true,
+            );
             let re = find(rows, "durable-small", &v, "raft-engine").and_then(|r| r.records_per_s);
-            ratio_line(&format!("durable-small {threads} threads: records/s vs raft-engine"), w.records_per_s, re, 0.0, true);
-            let raw = find(rows, "durable-small", &format!("{v}, append"), "raw-disk").and_then(|r| r.records_per_s);
-            ratio_line(&format!("durable-small {threads} threads: records/s vs raw fdatasync x batch"), w.records_per_s, raw, 0.9, true);
+            ratio_line(
+                &format!("durable-small {threads} threads: records/s vs raft-engine"),
+                w.records_per_s,
+                re,
+                0.0,
+                true,
+            );
+            let raw = find(rows, "durable-small", &format!("{v}, append"), "raw-disk")
+                .and_then(|r| r.records_per_s);
+            ratio_line(
+                &format!("durable-small {threads} threads: records/s vs raw fdatasync x batch"),
+                w.records_per_s,
+                raw,
+                0.9,
+                true,
+            );
         }
     }
     if let Some(w) = find(rows, "cpu", "raw, no callbacks", "wal") {
-        println!("- cpu raw, no callbacks: {:.1} M records/s (target >= 10 M) {}", w.records_per_s.unwrap() / 1e6, if w.records_per_s.unwrap() >= 1e7 { "MET" } else { "MISSED" });
+        println!(
+            "- cpu raw, no callbacks: {:.1} M records/s (target >= 10 M) {}",
+            w.records_per_s.unwrap() / 1e6,
+            if w.records_per_s.unwrap() >= 1e7 {
+                "MET"
+            } else {
+                "MISSED"
+            }
+        );
     }
-    if let (Some(w), Some(s)) = (find(rows, "cpu", "snappy, no callbacks", "wal"), find(rows, "cpu", "snappy compress only", "snap")) {
-        ratio_line("cpu snappy: records/s vs snap compressing the same frames", w.records_per_s, s.records_per_s, 0.7, true);
+    if let (Some(w), Some(s)) = (
+        find(rows, "cpu", "snappy, no callbacks", "wal"),
+        find(rows, "cpu", "snappy compress only", "snap"),
+    ) {
+        ratio_line(
+            "cpu snappy: records/s vs snap compressing the same frames",
+            w.records_per_s,
+            s.records_per_s,
+            0.7,
+            true,
+        );
     }
-    for r in rows.iter().filter(|r| r.name == "replay" && r.system == "wal") {
+    for r in rows
+        .iter()
+        .filter(|r| r.name == "replay" && r.system == "wal")
+    {
         if r.variant.starts_with("raw") {
             let gb = r.payload_mb_per_s.unwrap() / 1000.0;
-            println!("- replay {}: {gb:.2} GB/s of payload (target >= 1 GB/s) {}", r.variant, if gb >= 1.0 { "MET" } else { "MISSED" });
+            println!(
+                "- replay {}: {gb:.2} GB/s of payload (target >= 1 GB/s) {}",
+                r.variant,
+                if gb >= 1.0 { "MET" } else { "MISSED" }
+            );
         } else if let Some(s) = find(rows, "replay", &r.variant, "snap") {
-            ratio_line(&format!("replay {}: payload MB/s vs snap decompressing", r.variant), r.payload_mb_per_s, s.payload_mb_per_s, 0.7, true);
+            ratio_line(
+                &format!("replay {}: payload MB/s vs snap decompressing", r.variant),
+                r.payload_mb_per_s,
+                s.payload_mb_per_s,
+                0.7,
+                true,
+            );
         }
     }
     for r in rows.iter().filter(|r| r.name == "open") {
         let ms = r.p50_us.unwrap() / 1000.0;
-        println!("- open {}: {ms:.1} ms median (target < 50 ms) {}", r.variant, if ms < 50.0 { "MET" } else { "MISSED" });
+        println!(
+            "- open {}: {ms:.1} ms median (target < 50 ms) {}",
+            r.variant,
+            if ms < 50.0 { "MET" } else { "MISSED" }
+        );
     }
     let mem: Vec<&Row> = rows.iter().filter(|r| r.name == "memory").collect();
     if mem.len() == 2 {
-        ratio_line("memory: peak RSS, bigger run vs smaller run", mem[1].peak_rss_mb, mem[0].peak_rss_mb, 1.1, false);
+        ratio_line(
+            "memory: peak RSS, bigger run vs smaller run",
+            mem[1].peak_rss_mb,
+            mem[0].peak_rss_mb,
+            1.1,
+            false,
+        );
     }
-    if let (Some(n), Some(w)) = (find(rows, "wasi", "append, native", "wal"), find(rows, "wasi", "append, wasmtime", "wal")) {
-        ratio_line("wasi: time under wasmtime vs native", n.records_per_s, w.records_per_s, 1.5, false);
+    if let (Some(n), Some(w)) = (
+        find(rows, "wasi", "append, native", "wal"),
+        find(rows, "wasi", "append, wasmtime", "wal"),
+    ) {
+        ratio_line(
+            "wasi: time under wasmtime vs native",
+            n.records_per_s,
+            w.records_per_s,
+            1.5,
+            false,
+        );
     }
 }

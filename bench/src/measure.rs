@@ -29,7 +29,12 @@ pub struct Row {
 
 impl Row {
     pub fn new(name: &str, variant: impl Into<String>, system: &'static str) -> Self {
-        Row { name: name.into(), variant: variant.into(), system, ..Default::default() }
+        Row {
+            name: name.into(),
+            variant: variant.into(),
+            system,
+            ..Default::default()
+        }
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -83,7 +88,10 @@ pub struct Counting<S> {
 
 impl<S> Counting<S> {
     pub fn new(inner: S) -> Self {
-        Counting { inner, pattern: Arc::default() }
+        Counting {
+            inner,
+            pattern: Arc::default(),
+        }
     }
 }
 
@@ -100,16 +108,25 @@ impl<S: Storage> Storage for Counting<S> {
         self.inner.list()
     }
     fn create(&mut self, id: SegmentId) -> Result<Self::File, S::Error> {
-        Ok(CountingFile { inner: self.inner.create(id)?, pattern: self.pattern.clone() })
+        Ok(CountingFile {
+            inner: self.inner.create(id)?,
+            pattern: self.pattern.clone(),
+        })
     }
     fn open(&mut self, id: SegmentId) -> Result<Self::File, S::Error> {
-        Ok(CountingFile { inner: self.inner.open(id)?, pattern: self.pattern.clone() })
+        Ok(CountingFile {
+            inner: self.inner.open(id)?,
+            pattern: self.pattern.clone(),
+        })
     }
     fn remove(&mut self, id: SegmentId) -> Result<(), S::Error> {
         self.inner.remove(id)
     }
     fn create_torn(&mut self, id: SegmentId, offset: u64) -> Result<Self::File, S::Error> {
-        Ok(CountingFile { inner: self.inner.create_torn(id, offset)?, pattern: self.pattern.clone() })
+        Ok(CountingFile {
+            inner: self.inner.create_torn(id, offset)?,
+            pattern: self.pattern.clone(),
+        })
     }
 }
 
@@ -181,7 +198,9 @@ impl IngestGen {
         const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
         let mut rng = Rng(seed | 1);
         // Values are windows of a 64 KiB random alphanumeric pool.
-        let pool = (0..65_536).map(|_| ALNUM[(rng.next() % 62) as usize]).collect();
+        let pool = (0..65_536)
+            .map(|_| ALNUM[(rng.next() % 62) as usize])
+            .collect();
         IngestGen { rng, pool }
     }
 
@@ -195,10 +214,12 @@ impl IngestGen {
 
     /// `n` records, owned (for baselines whose APIs take owned values).
     pub fn take(&mut self, n: usize) -> Vec<(u64, Vec<u8>)> {
-        (0..n).map(|_| {
-            let (s, v) = self.next_record();
-            (s, v.to_vec())
-        }).collect()
+        (0..n)
+            .map(|_| {
+                let (s, v) = self.next_record();
+                (s, v.to_vec())
+            })
+            .collect()
     }
 }
 

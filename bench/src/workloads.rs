@@ -13,11 +13,16 @@ use wal_core::{Config, SyncPolicy};
 use wal_host_std::FsStorage;
 
 use crate::baselines;
-use crate::measure::{ingest_count, peak_rss_mb, percentile_us, reset_peak_rss, Counting, IngestGen, Row};
+use crate::measure::{
+    ingest_count, peak_rss_mb, percentile_us, reset_peak_rss, Counting, IngestGen, Row,
+};
 
 fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir_in(std::env::var("WAL_BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string()))
-        .expect("a temporary directory for the benchmark")
+    tempfile::tempdir_in(
+        std::env::var("WAL_BENCH_DIR")
+            .unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
+    )
+    .expect("a temporary directory for the benchmark")
 }
 
 /// Workload 1: BanyanDB's ingest. One writer, callbacks, sync on every
@@ -27,7 +32,10 @@ fn ingest_ours(bytes: u64, buffer: usize, dir: &Path) -> (Row, Vec<(usize, bool)
     let n = ingest_count(bytes);
     let storage = Counting::new(FsStorage::open(dir).unwrap());
     let pattern = storage.pattern.clone();
-    let cfg = Config { buffer_size: buffer, ..Config::default() };
+    let cfg = Config {
+        buffer_size: buffer,
+        ..Config::default()
+    };
     reset_peak_rss();
     let wal = wal_host_std::Wal::with_storage(storage, cfg).unwrap();
     let epoch = Instant::now();
@@ -50,7 +58,10 @@ fn ingest_ours(bytes: u64, buffer: usize, dir: &Path) -> (Row, Vec<(usize, bool)
     wal.close().unwrap();
     let rss = peak_rss_mb();
     let p = pattern.lock().unwrap();
-    let (disk, syncs) = (p.bytes.load(Ordering::Relaxed), p.syncs.load(Ordering::Relaxed));
+    let (disk, syncs) = (
+        p.bytes.load(Ordering::Relaxed),
+        p.syncs.load(Ordering::Relaxed),
+    );
     let mut nanos: Vec<u64> = lat.iter().map(|a| a.load(Ordering::Relaxed)).collect();
     let mut r = Row::new("ingest", format!("buffer {}", human(buffer as u64)), "wal");
     r.threads = Some(1);
@@ -61,7 +72,11 @@ fn ingest_ours(bytes: u64, buffer: usize, dir: &Path) -> (Row, Vec<(usize, bool)
     r.p50_us = percentile_us(&mut nanos, 50.0);
     r.p99_us = percentile_us(&mut nanos, 99.0);
     r.peak_rss_mb = rss;
-    r.note = format!("{} MB written, max completion latency {:.1} ms", disk / 1_000_000, nanos.last().copied().unwrap_or(0) as f64 / 1e6);
+    r.note = format!(
+        "{} MB written, max completion latency {:.1} ms",
+        disk / 1_000_000,
+        nanos.last().copied().unwrap_or(0) as f64 / 1e6
+    );
     (r, p.writes.clone(), disk)
 }
 
@@ -78,10 +93,22 @@ pub fn ingest(quick: bool) -> Vec<Row> {
         for overwrite in [false, true] {
             let dir = tmp();
             let (secs, syncs) = baselines::raw_disk(dir.path(), &pattern, overwrite).unwrap();
-            let mut r = Row::new("ingest", format!("{variant}, {}", if overwrite { "overwrite" } else { "append" }), "raw-disk");
+            let mut r = Row::new(
+                "ingest",
+                format!(
+                    "{variant}, {}",
+                    if overwrite { "overwrite" } else { "append" }
+                ),
+                "raw-disk",
+            );
             r.disk_mb_per_s = Some(disk as f64 / secs / 1e6);
             r.fsyncs_per_s = Some(syncs as f64 / secs);
-            r.note = format!("same {} writes and {syncs} fdatasyncs as the WAL; WAL took {:.2} s, this {:.2} s", pattern.len(), secs_ours, secs);
+            r.note = format!(
+                "same {} writes and {syncs} fdatasyncs as the WAL; WAL took {:.2} s, this {:.2} s",
+                pattern.len(),
+                secs_ours,
+                secs
+            );
             rows.push(r);
         }
         // The same records, synced as often (one batch per buffer's worth).
@@ -89,8 +116,13 @@ pub fn ingest(quick: bool) -> Vec<Row> {
         let records = IngestGen::new(1).take(n);
         let payload: u64 = records.iter().map(|r| r.1.len() as u64).sum();
         let batch = (buffer as u64 / 621).max(1) as usize;
-        let systems: [(&'static str, fn(&Path, &[(u64, Vec<u8>)], usize) -> std::io::Result<f64>); 2] =
-            [("okaywal", baselines::okaywal_batches), ("raft-engine", baselines::raft_engine_batches)];
+        let systems: [(
+            &'static str,
+            fn(&Path, &[(u64, Vec<u8>)], usize) -> std::io::Result<f64>,
+        ); 2] = [
+            ("okaywal", baselines::okaywal_batches),
+            ("raft-engine", baselines::raft_engine_batches),
+        ];
         for (name, run) in systems {
             let dir = tmp();
             let secs = run(dir.path(), &records, batch).unwrap();
@@ -108,7 +140,11 @@ pub fn ingest(quick: bool) -> Vec<Row> {
 /// Memory: peak RSS of the ingest workload at two sizes (it must not grow
 /// with the data written).
 pub fn memory(quick: bool) -> Vec<Row> {
-    let sizes: [u64; 2] = if quick { [32 << 20, 128 << 20] } else { [1 << 30, 4 << 30] };
+    let sizes: [u64; 2] = if quick {
+        [32 << 20, 128 << 20]
+    } else {
+        [1 << 30, 4 << 30]
+    };
     sizes
         .iter()
         .map(|&b| {
@@ -152,7 +188,10 @@ pub fn durable_small(quick: bool) -> Vec<Row> {
             let rate = baselines::raw_sync_rate(dir.path(), frame, dur, overwrite).unwrap();
             let mut r = Row::new(
                 "durable-small",
-                format!("{threads} threads, {}", if overwrite { "overwrite" } else { "append" }),
+                format!(
+                    "{threads} threads, {}",
+                    if overwrite { "overwrite" } else { "append" }
+                ),
                 "raw-disk",
             );
             r.threads = Some(threads as u64);
@@ -174,12 +213,28 @@ pub fn durable_small(quick: bool) -> Vec<Row> {
 pub fn cpu(quick: bool) -> Vec<Row> {
     let n: usize = if quick { 1_000_000 } else { 4_000_000 };
     let values: Vec<Vec<u8>> = (0..1024)
-        .map(|i| format!("{:0<128}", format!("host=web{:03} cpu=0.{:02} mem={} ", i % 97, i % 100, i * 7919)).into_bytes())
+        .map(|i| {
+            format!(
+                "{:0<128}",
+                format!(
+                    "host=web{:03} cpu=0.{:02} mem={} ",
+                    i % 97,
+                    i % 100,
+                    i * 7919
+                )
+            )
+            .into_bytes()
+        })
         .collect();
     let mut rows = vec![];
     for compression in [false, true] {
         for callbacks in [false, true] {
-            let cfg = Config { compression, sync: SyncPolicy::Never, flush_interval: None, ..Config::default() };
+            let cfg = Config {
+                compression,
+                sync: SyncPolicy::Never,
+                flush_interval: None,
+                ..Config::default()
+            };
             let mut wal = wal_core::Wal::open(MemStorage::new(), cfg).unwrap();
             let done = Arc::new(AtomicU64::new(0));
             let t = Instant::now();
@@ -192,7 +247,8 @@ pub fn cpu(quick: bool) -> Vec<Row> {
                     })
                     .unwrap();
                 } else {
-                    wal.write((i % 1000) as u64, i as i64, v, Duration::ZERO).unwrap();
+                    wal.write((i % 1000) as u64, i as i64, v, Duration::ZERO)
+                        .unwrap();
                 }
                 // Keep memory flat: drop closed segments as they appear.
                 if i % 65_536 == 0 {
@@ -205,7 +261,15 @@ pub fn cpu(quick: bool) -> Vec<Row> {
             let secs = t.elapsed().as_secs_f64();
             let mut r = Row::new(
                 "cpu",
-                format!("{}, {}", if compression { "snappy" } else { "raw" }, if callbacks { "callback each" } else { "no callbacks" }),
+                format!(
+                    "{}, {}",
+                    if compression { "snappy" } else { "raw" },
+                    if callbacks {
+                        "callback each"
+                    } else {
+                        "no callbacks"
+                    }
+                ),
                 "wal",
             );
             r.threads = Some(1);
@@ -221,7 +285,15 @@ pub fn cpu(quick: bool) -> Vec<Row> {
     let mut records = 0;
     while records < n {
         for i in records..n {
-            let b = buf.push((i % 1000) as u64, i as i64, &values[i & 1023], Duration::ZERO, None).unwrap();
+            let b = buf
+                .push(
+                    (i % 1000) as u64,
+                    i as i64,
+                    &values[i & 1023],
+                    Duration::ZERO,
+                    None,
+                )
+                .unwrap();
             records = i + 1;
             if b >= Config::default().buffer_size {
                 break;
@@ -241,7 +313,13 @@ pub fn cpu(quick: bool) -> Vec<Row> {
 /// Writes a log of about `bytes` of values into `dir` (no sync, 16 KiB
 /// frames unless told); returns the value bytes written.
 fn write_log(dir: &Path, bytes: u64, compression: bool, buffer: usize) -> u64 {
-    let cfg = Config { compression, buffer_size: buffer, sync: SyncPolicy::Never, flush_interval: None, ..Config::default() };
+    let cfg = Config {
+        compression,
+        buffer_size: buffer,
+        sync: SyncPolicy::Never,
+        flush_interval: None,
+        ..Config::default()
+    };
     let mut wal = wal_core::Wal::open(FsStorage::open(dir).unwrap(), cfg).unwrap();
     let mut gen = IngestGen::new(2);
     let mut total = 0;
@@ -263,7 +341,8 @@ pub fn replay(quick: bool) -> Vec<Row> {
     for compression in [false, true] {
         let dir = tmp();
         let values = write_log(dir.path(), bytes, compression, 16 << 10);
-        let mut wal = wal_core::Wal::open(FsStorage::open(dir.path()).unwrap(), Config::default()).unwrap();
+        let mut wal =
+            wal_core::Wal::open(FsStorage::open(dir.path()).unwrap(), Config::default()).unwrap();
         let mut best = f64::MAX;
         let (mut payload, mut records) = (0u64, 0u64);
         let mut snappy_frames: Vec<Vec<u8>> = vec![];
@@ -293,10 +372,13 @@ pub fn replay(quick: bool) -> Vec<Row> {
             // The stored snappy payloads, for snap's own decompression rate.
             for id in wal.segments() {
                 let f = wal_core::Storage::open(wal.storage_mut().unwrap(), id).unwrap();
-                let mut sc = wal_core::segment::FrameScanner::new(id, f, None).unwrap().unwrap();
+                let mut sc = wal_core::segment::FrameScanner::new(id, f, None)
+                    .unwrap()
+                    .unwrap();
                 while let Ok(Some(fr)) = sc.next_frame().unwrap() {
                     if fr.codec == Codec::Snappy {
-                        snappy_frames.push(snap::raw::Encoder::new().compress_vec(fr.payload).unwrap());
+                        snappy_frames
+                            .push(snap::raw::Encoder::new().compress_vec(fr.payload).unwrap());
                     }
                 }
             }
@@ -326,7 +408,11 @@ pub fn replay(quick: bool) -> Vec<Row> {
 
 /// Workload 5: open a log of two sizes (many segments).
 pub fn open(quick: bool) -> Vec<Row> {
-    let sizes: [u64; 2] = if quick { [256 << 20, 1 << 30] } else { [1 << 30, 8 << 30] };
+    let sizes: [u64; 2] = if quick {
+        [256 << 20, 1 << 30]
+    } else {
+        [1 << 30, 8 << 30]
+    };
     let mut rows = vec![];
     for bytes in sizes {
         let dir = tmp();
@@ -335,7 +421,8 @@ pub fn open(quick: bool) -> Vec<Row> {
         let mut segments = 0;
         for _ in 0..5 {
             let t = Instant::now();
-            let wal = wal_core::Wal::open(FsStorage::open(dir.path()).unwrap(), Config::default()).unwrap();
+            let wal = wal_core::Wal::open(FsStorage::open(dir.path()).unwrap(), Config::default())
+                .unwrap();
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             segments = wal.segments().len();
         }
@@ -343,7 +430,10 @@ pub fn open(quick: bool) -> Vec<Row> {
         let mut r = Row::new("open", human(bytes), "wal");
         r.p50_us = Some(times[2] * 1000.0);
         r.p99_us = Some(times[4] * 1000.0);
-        r.note = format!("{segments} segments; median open {:.1} ms, worst {:.1} ms", times[2], times[4]);
+        r.note = format!(
+            "{segments} segments; median open {:.1} ms, worst {:.1} ms",
+            times[2], times[4]
+        );
         rows.push(r);
     }
     rows
@@ -353,7 +443,8 @@ pub fn open(quick: bool) -> Vec<Row> {
 /// natively and as the WASI guest under wasmtime, side by side.
 pub fn wasi(quick: bool) -> Vec<Row> {
     let n = if quick { 20_000 } else { 200_000 };
-    let guest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip1/release/wal-wasi.wasm");
+    let guest =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip1/release/wal-wasi.wasm");
     if !guest.exists() {
         eprintln!(
             "wal-bench: {} is missing; build it first: cargo build --release --target wasm32-wasip1 -p wal-host-wasi --bin wal-wasi",
@@ -365,7 +456,10 @@ pub fn wasi(quick: bool) -> Vec<Row> {
     let mut gen = IngestGen::new(3);
     for i in 0..n {
         let (s, v) = gen.next_record();
-        input.push_str(&format!("{{\"series_id\": {s}, \"timestamp\": {i}, \"value_hex\": \"{}\"}}\n", hex::encode(v)));
+        input.push_str(&format!(
+            "{{\"series_id\": {s}, \"timestamp\": {i}, \"value_hex\": \"{}\"}}\n",
+            hex::encode(v)
+        ));
     }
     let launcher = wal_host_wasi::launcher::Launcher::new().unwrap();
     let module = launcher.load(&guest).unwrap();
@@ -373,7 +467,12 @@ pub fn wasi(quick: bool) -> Vec<Row> {
     let t = Instant::now();
     let out = Arc::new(std::sync::Mutex::new(Vec::new()));
     let args = ["wal", "append", a.path().to_str().unwrap()];
-    let code = wal_host_std::tool::run(args.map(Into::into), &mut std::io::Cursor::new(input.as_bytes()), out, &mut std::io::sink());
+    let code = wal_host_std::tool::run(
+        args.map(Into::into),
+        &mut std::io::Cursor::new(input.as_bytes()),
+        out,
+        &mut std::io::sink(),
+    );
     let native = t.elapsed().as_secs_f64();
     assert_eq!(code, 0);
     let spec = wal_host_wasi::launcher::RunSpec {

@@ -12,6 +12,7 @@ use embedded_io::{Seek, SeekFrom, Write};
 
 use crate::codec::{self, header, Codec, Entry};
 use crate::compress::Compressor;
+
 use crate::config::{Config, RecoveryMode, SyncPolicy};
 use crate::error::Error;
 use crate::recovery::{RecoveryReport, TornTail};
@@ -21,7 +22,12 @@ use crate::storage::{SegmentFile, Storage};
 struct Active<F> {
     file: F,
     info: SegmentInfo,
+    /// The file's length: the log (`info.bytes`) plus reserved zeros.
+    file_len: u64,
 }
+
+/// Zeros to write reserved space from.
+static ZEROS: [u8; 4096] = [0; 4096];
 
 /// Where an appended frame landed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,29 +136,45 @@ impl<S: Storage> SegmentLog<S> {
     /// On return `Ok`, the frame is written (and durable under
     /// [`SyncPolicy::Always`]).
     pub fn append(&mut self, frame: &mut [u8], stats: &FrameStats) -> Result<FrameLocation, Error> {
-        self.check_healthy()?;
-        if frame.len() <= codec::frame::HEADER_LEN {
-            return Err(Error::LogicBug("append of an empty frame"));
-        }
         let codec = if self.config.compression {
             self.compressor.compress(frame, &mut self.scratch)
         } else {
             Codec::Raw
         };
-        let len = match codec {
-            Codec::Raw => frame.len(),
-            Codec::Snappy => self.scratch.len(),
-        } as u64;
+        let mut scratch = core::mem::take(&mut self.scratch);
+        let bytes: &mut [u8] = match codec {
+            Codec::Raw => frame,
+            Codec::Snappy => &mut scratch,
+        };
+        let r = self.append_encoded(bytes, codec, stats);
+        self.scratch = scratch;
+        r
+    }
+
+    /// Appends a frame already encoded by the host: 16 header bytes (filled
+    /// in here, with this log's segment ID) and the payload stored as
+    /// `codec` says ([`Compressor::compress`] made that choice, when
+    /// compression is on). Otherwise as [`SegmentLog::append`].
+    pub fn append_encoded(
+        &mut self,
+        bytes: &mut [u8],
+        codec: Codec,
+        stats: &FrameStats,
+    ) -> Result<FrameLocation, Error> {
+        self.check_healthy()?;
+        if bytes.len() <= codec::frame::HEADER_LEN {
+            return Err(Error::LogicBug("append of an empty frame"));
+        }
+        let len = bytes.len() as u64;
         if self.active.info.frames > 0 && self.active.info.bytes + len > self.config.file_size {
             self.rotate()?;
         }
         let id = self.active.info.id;
-        let bytes: &mut [u8] = match codec {
-            Codec::Raw => frame,
-            Codec::Snappy => &mut self.scratch,
-        };
         codec::seal_frame(bytes, codec, id);
         let offset = self.active.info.bytes;
+        if let Err(e) = self.reserve(offset + len) {
+            return Err(self.poison(e));
+        }
         if let Err(e) = self.active.file.write_all(bytes) {
             return Err(self.poison(Error::storage("write", Some(id), e)));
         }
@@ -164,12 +186,56 @@ impl<S: Storage> SegmentLog<S> {
         self.active
             .info
             .add_frame(codec, len - codec::frame::HEADER_LEN as u64, stats);
+        self.active.file_len = self.active.file_len.max(offset + len);
         Ok(FrameLocation {
             segment: id,
             offset,
             len,
             codec,
         })
+    }
+
+    /// Makes sure the active segment has pre-written zeros up to `end`:
+    /// when it does not, writes `config.reserve` bytes of zeros past `end`
+    /// (never past `file_size`) and syncs them, so that the syncs of the
+    /// frames written there overwrite allocated space instead of growing
+    /// the file. Leaves the file positioned at the end of the log.
+    fn reserve(&mut self, end: u64) -> Result<(), Error> {
+        let a = &mut self.active;
+        let id = a.info.id;
+        if self.config.reserve == 0 || end <= a.file_len {
+            return Ok(());
+        }
+        let target = end
+            .saturating_add(self.config.reserve)
+            .min(self.config.file_size.max(end));
+        a.file
+            .seek(SeekFrom::Start(a.file_len))
+            .map_err(st("seek", id))?;
+        let mut left = target - a.file_len;
+        while left > 0 {
+            let n = (left as usize).min(ZEROS.len());
+            a.file.write_all(&ZEROS[..n]).map_err(st("write", id))?;
+            left -= n as u64;
+        }
+        a.file.sync().map_err(st("sync", id))?;
+        a.file_len = target;
+        a.file
+            .seek(SeekFrom::Start(a.info.bytes))
+            .map_err(st("seek", id))?;
+        Ok(())
+    }
+
+    /// Gives reserved space back: cuts the active segment to its log and
+    /// syncs, so that a closed segment ends with its last frame.
+    fn release(&mut self) -> Result<(), Error> {
+        let a = &mut self.active;
+        let id = a.info.id;
+        if a.file_len > a.info.bytes {
+            a.file.truncate(a.info.bytes).map_err(st("truncate", id))?;
+            a.file_len = a.info.bytes;
+        }
+        a.file.sync().map_err(st("sync", id))
     }
 
     /// Makes everything appended so far durable.
@@ -185,7 +251,10 @@ impl<S: Storage> SegmentLog<S> {
     /// Closes the active segment (synced) and starts the next one. Returns
     /// what the closed segment holds.
     pub fn rotate(&mut self) -> Result<SegmentInfo, Error> {
-        self.sync()?;
+        self.check_healthy()?;
+        if let Err(e) = self.release() {
+            return Err(self.poison(e));
+        }
         let next = self
             .active
             .info
@@ -257,7 +326,11 @@ impl<S: Storage> SegmentLog<S> {
 
     /// Syncs the active segment; the log can still be used afterwards.
     pub fn close(&mut self) -> Result<(), Error> {
-        self.sync()
+        self.check_healthy()?;
+        if let Err(e) = self.release() {
+            return Err(self.poison(e));
+        }
+        Ok(())
     }
 
     /// The storage, for hosts that need to reach it directly.
@@ -272,6 +345,7 @@ fn create_segment<S: Storage>(storage: &mut S, id: SegmentId) -> Result<Active<S
     Ok(Active {
         file,
         info: SegmentInfo::empty(id),
+        file_len: codec::header::LEN as u64,
     })
 }
 
@@ -365,7 +439,12 @@ fn recover_newest<S: Storage>(
     file.sync().map_err(st("sync", id))?;
     file.seek(SeekFrom::Start(info.bytes))
         .map_err(st("seek", id))?;
-    Ok(Active { file, info })
+    let file_len = info.bytes;
+    Ok(Active {
+        file,
+        info,
+        file_len,
+    })
 }
 
 /// Whether an invalid header can be the result of a torn write (as opposed

@@ -207,20 +207,28 @@ impl MemStorage {
     /// when its creation was made durable, which under the [`Storage`]
     /// contract is when `create` returned (a create that failed, or the
     /// power cut stopped, left nothing); a removal is durable when `remove`
-    /// returned. Each file keeps what was synced, plus the first `keep(key, unsynced)` bytes of what was
-    /// appended since (`unsynced` is how many there are; the result is capped
-    /// at it). A file whose synced image was changed other than by appending
-    /// keeps its synced image. Faults and limits are not carried over.
+    /// returned. Each file keeps what was synced, with the first
+    /// `keep(key, unsynced)` of its unsynced bytes (those from the lowest
+    /// offset written since the last sync to the end; the result is capped
+    /// at their count) laid over it, as a power cut in the middle of
+    /// in-order writes would leave it. An unsynced truncation is lost.
+    /// Faults and limits are not carried over.
     pub fn crash_with(&self, mut keep: impl FnMut(FileKey, usize) -> usize) -> MemStorage {
         let disk = self.disk.lock();
         let mut files = BTreeMap::new();
         for (key, f) in &disk.files {
             let mut image = f.durable.clone();
-            let appended_only = f.dirty_from >= f.durable.len() && f.data.len() > f.durable.len();
-            if appended_only {
-                let extra = &f.data[f.durable.len()..];
-                let n = keep(*key, extra.len()).min(extra.len());
-                image.extend_from_slice(&extra[..n]);
+            // The unsynced bytes: everything from the lowest offset changed
+            // since the last sync. Writes land in order, so a power cut
+            // leaves some prefix of them on the media, over the synced image.
+            if f.dirty_from != usize::MAX && f.data.len() > f.dirty_from {
+                let unsynced = &f.data[f.dirty_from..];
+                let n = keep(*key, unsynced.len()).min(unsynced.len());
+                let end = f.dirty_from + n;
+                if image.len() < end {
+                    image.resize(end, 0);
+                }
+                image[f.dirty_from..end].copy_from_slice(&unsynced[..n]);
             }
             files.insert(
                 *key,

@@ -728,6 +728,68 @@ pub fn a_whole_foreign_header_on_the_newest_segment_is_refused_not_repaired<B: B
     );
 }
 
+pub fn reserved_space_is_used_then_released<B: Backend>() {
+    let b = B::fresh();
+    let cfg = Config {
+        reserve: 64 * 1024,
+        flush_interval: None,
+        ..Config::default()
+    };
+    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let recs = workload(300, 5, 11);
+    write_all(&mut wal, &recs[..100]);
+    wal.flush().unwrap();
+    let log = wal.active().bytes as usize;
+    let file = b.read_file("seg0000000000000001.wal").unwrap();
+    assert!(
+        file.len() >= log + 64 * 1024,
+        "zeros are reserved ahead of the log ({} bytes)",
+        file.len()
+    );
+    assert!(file[log..].iter().all(|&x| x == 0));
+    // Rotation releases the closed segment's reserved space.
+    let closed = wal.rotate().unwrap();
+    assert_eq!(
+        b.read_file("seg0000000000000001.wal").unwrap().len() as u64,
+        closed.bytes
+    );
+    write_all(&mut wal, &recs[100..200]);
+    wal.flush().unwrap();
+    let log2 = wal.active().bytes as usize;
+    // A crash (no close) leaves the zeros; reopening releases them, cuts nothing.
+    let mut frozen = b.read_file("seg0000000000000002.wal").unwrap();
+    assert!(frozen.len() > log2);
+    drop(wal);
+    b.write_file("seg0000000000000002.wal", &frozen);
+    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    assert!(wal.recovery().cut.is_none(), "{}", wal.recovery());
+    assert_eq!(
+        wal.recovery().released_zero_bytes as usize,
+        frozen.len() - log2
+    );
+    assert_eq!(by_series(&read_all(&mut wal)), by_series(&recs[..200]));
+    drop(wal);
+    // A frame torn inside the reserved zeros is cut with the zeros after it.
+    frozen[log2..log2 + 5].copy_from_slice(b"\x01torn");
+    b.write_file("seg0000000000000002.wal", &frozen);
+    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let cut = wal.recovery().cut.clone().expect("the torn frame is cut");
+    assert_eq!(
+        (cut.offset as usize, cut.bytes as usize),
+        (log2, frozen.len() - log2)
+    );
+    assert_eq!(b.read_file(&cut.sidecar).unwrap(), frozen[log2..].to_vec());
+    write_all(&mut wal, &recs[200..]);
+    wal.close().unwrap();
+    assert_eq!(
+        b.read_file("seg0000000000000002.wal").unwrap().len() as u64,
+        wal.active().bytes,
+        "close releases"
+    );
+    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    assert_eq!(by_series(&read_all(&mut wal)), by_series(&recs));
+}
+
 fn codec_header(id: u64) -> [u8; 24] {
     wal_core::codec::encode_segment_header(id)
 }
@@ -906,6 +968,7 @@ macro_rules! behavioural_suite {
             a_write_after_close_is_an_error,
             invalid_config_is_refused_at_open_naming_the_field,
             sync_never_still_completes_and_reopens,
+            reserved_space_is_used_then_released,
         );
     };
     (@tests $backend:ty; $($name:ident),* $(,)?) => {
