@@ -91,7 +91,7 @@ pub fn raw_sync_rate(
         f.write_all(&buf)?;
         f.sync_data()?;
         n += 1;
-        if overwrite && n % 20_000 == 0 {
+        if overwrite && n.is_multiple_of(20_000) {
             f.seek(SeekFrom::Start(0))?;
         }
     }

@@ -17,6 +17,9 @@ use crate::measure::{
     ingest_count, peak_rss_mb, percentile_us, reset_peak_rss, Counting, IngestGen, Row,
 };
 
+/// A baseline run over records in synced batches: seconds taken.
+type BatchRun = fn(&Path, &[(u64, Vec<u8>)], usize) -> std::io::Result<f64>;
+
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir_in(
         std::env::var("WAL_BENCH_DIR")
@@ -116,10 +119,7 @@ pub fn ingest(quick: bool) -> Vec<Row> {
         let records = IngestGen::new(1).take(n);
         let payload: u64 = records.iter().map(|r| r.1.len() as u64).sum();
         let batch = (buffer as u64 / 621).max(1) as usize;
-        let systems: [(
-            &'static str,
-            fn(&Path, &[(u64, Vec<u8>)], usize) -> std::io::Result<f64>,
-        ); 2] = [
+        let systems: [(&'static str, BatchRun); 2] = [
             ("okaywal", baselines::okaywal_batches),
             ("raft-engine", baselines::raft_engine_batches),
         ];
