@@ -282,25 +282,20 @@ pub fn cpu(quick: bool) -> Vec<Row> {
     let mut buf = WriteBuffer::<()>::new();
     let mut frames = vec![];
     let mut frame = Vec::new();
-    let mut records = 0;
-    while records < n {
-        for i in records..n {
-            let b = buf
-                .push(
-                    (i % 1000) as u64,
-                    i as i64,
-                    &values[i & 1023],
-                    Duration::ZERO,
-                    None,
-                )
-                .unwrap();
-            records = i + 1;
-            if b >= Config::default().buffer_size {
-                break;
-            }
+    for i in 0..n {
+        let b = buf
+            .push(
+                (i % 1000) as u64,
+                i as i64,
+                &values[i & 1023],
+                Duration::ZERO,
+                None,
+            )
+            .unwrap();
+        if b >= Config::default().buffer_size || i + 1 == n {
+            buf.seal_into(&mut frame);
+            frames.push(frame[16..].to_vec());
         }
-        buf.seal_into(&mut frame);
-        frames.push(frame[16..].to_vec());
     }
     let (c, _) = baselines::snap_alone(&frames);
     let mut r = Row::new("cpu", "snappy compress only", "snap");
@@ -496,7 +491,7 @@ pub fn wasi(quick: bool) -> Vec<Row> {
 }
 
 pub fn human(b: u64) -> String {
-    if b >= 1 << 30 && b % (1 << 30) == 0 {
+    if b >= 1 << 30 && b.is_multiple_of(1 << 30) {
         format!("{} GiB", b >> 30)
     } else if b >= 1 << 20 {
         format!("{} MiB", b >> 20)
