@@ -16,6 +16,9 @@ mod workloads;
 
 use measure::Row;
 
+/// A workload: runs (quick or full) and returns its rows.
+type Workload = fn(bool) -> Vec<Row>;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -34,7 +37,7 @@ fn main() {
         println!("usage: wal-bench [--quick] [--json FILE] [--only ingest,durable-small,cpu,replay,open,wasi,memory]");
         return;
     }
-    let all: [(&str, fn(bool) -> Vec<Row>); 7] = [
+    let all: [(&str, Workload); 7] = [
         ("cpu", workloads::cpu),
         ("replay", workloads::replay),
         ("open", workloads::open),
