@@ -339,6 +339,34 @@ pub fn for_each_entry<'a>(
     Ok(())
 }
 
+/// The entries of a payload, decoded lazily; stops at the end or at the
+/// first malformed entry (use [`for_each_entry`] to learn about that).
+#[derive(Clone, Debug)]
+pub struct Entries<'a> {
+    rest: &'a [u8],
+}
+
+/// Iterates the entries of `payload` without collecting them.
+pub fn entries(payload: &[u8]) -> Entries<'_> {
+    Entries { rest: payload }
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = EntryRef<'a>;
+    fn next(&mut self) -> Option<EntryRef<'a>> {
+        match decode_entry(self.rest) {
+            Ok((len, e)) => {
+                self.rest = &self.rest[8 + len..];
+                Some(e)
+            }
+            Err(_) => {
+                self.rest = &[];
+                None
+            }
+        }
+    }
+}
+
 /// Decodes the entry at the start of `bytes`; returns its `len` field and the entry.
 fn decode_entry(bytes: &[u8]) -> Result<(usize, EntryRef<'_>), EntryFault> {
     let len_bytes = bytes.get(..8).ok_or(EntryFault::LenTruncated)?;

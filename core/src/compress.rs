@@ -97,6 +97,34 @@ pub fn decompress(codec: Codec, stored: &[u8], out: &mut Vec<u8>) -> Result<(), 
     }
 }
 
+/// Decompresses a snappy payload into the front of `out`, growing `out`
+/// only when it is too small (so a reused buffer is not zeroed again), and
+/// returns the decompressed length.
+pub fn decompress_into(stored: &[u8], out: &mut Vec<u8>) -> Result<usize, Corruption> {
+    decompress_snappy_into(stored, out)
+}
+
+#[cfg(feature = "snappy")]
+fn decompress_snappy_into(stored: &[u8], out: &mut Vec<u8>) -> Result<usize, Corruption> {
+    let n = snap::raw::decompress_len(stored).map_err(|_| Corruption::SnappyInvalid)?;
+    if n as u64 > MAX_SNAPPY_EXPANSION * stored.len() as u64 + 64 {
+        return Err(Corruption::SnappyInvalid);
+    }
+    if out.len() < n {
+        out.resize(n, 0);
+    }
+    let written = snap::raw::Decoder::new().decompress(stored, &mut out[..n]).map_err(|_| Corruption::SnappyInvalid)?;
+    if written != n {
+        return Err(Corruption::SnappyInvalid);
+    }
+    Ok(n)
+}
+
+#[cfg(not(feature = "snappy"))]
+fn decompress_snappy_into(_stored: &[u8], _out: &mut Vec<u8>) -> Result<usize, Corruption> {
+    Err(Corruption::SnappyUnavailable)
+}
+
 #[cfg(feature = "snappy")]
 fn decompress_snappy(stored: &[u8], out: &mut Vec<u8>) -> Result<(), Corruption> {
     let n = snap::raw::decompress_len(stored).map_err(|_| Corruption::SnappyInvalid)?;

@@ -497,7 +497,7 @@ impl<F: SegmentFile> SegmentReader<F> {
     pub fn new(id: SegmentId, file: F, limit: Option<u64>) -> Result<Self, Error> {
         match FrameScanner::new(id, file, limit)? {
             Ok(scanner) => Ok(SegmentReader {
-                scanner,
+                scanner: scanner.with_timestamps(false),
                 pending: Default::default(),
                 done: false,
             }),

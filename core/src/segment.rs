@@ -160,15 +160,26 @@ impl FrameStats {
 }
 
 /// Reads one segment frame by frame, checking each completely (CRC, codec,
-/// every entry) before handing it out. Memory holds one frame at a time.
+/// every entry) before handing it out. Reads ahead in windows of 256 KiB (or
+/// one frame, when larger), so memory holds about one window at a time.
 pub struct FrameScanner<F> {
     id: SegmentId,
     file: F,
     offset: u64,
     end: u64,
-    stored: Vec<u8>,
+    /// Read-ahead window: file bytes `[win_start, win_start + win_len)`.
+    win: Vec<u8>,
+    win_start: u64,
+    win_len: usize,
+    /// Decompressed payloads (kept at its largest size, so it is not
+    /// zeroed again for every frame).
     payload: Vec<u8>,
+    /// Whether frame stats include the smallest and largest timestamps.
+    timestamps: bool,
 }
+
+/// Bytes read ahead at a time.
+const READ_AHEAD: usize = 256 * 1024;
 
 /// Where a scan stopped, when it stopped before the end of the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,12 +206,9 @@ pub struct Frame<'a> {
 }
 
 impl<'a> Frame<'a> {
-    /// The frame's entries, in order (already checked, so this cannot fail).
-    pub fn entries(&self) -> impl Iterator<Item = EntryRef<'a>> + 'a {
-        let mut out = Vec::new();
-        // Checked by the scanner: an error here is impossible.
-        let _ = codec::for_each_entry(self.payload, |e| out.push(e));
-        out.into_iter()
+    /// The frame's entries, in order (already checked, so this yields them all).
+    pub fn entries(&self) -> codec::Entries<'a> {
+        codec::entries(self.payload)
     }
 
     /// Offset just past the frame.
@@ -251,9 +259,39 @@ impl<F: SegmentFile> FrameScanner<F> {
             file,
             offset: header::LEN as u64,
             end,
-            stored: Vec::new(),
+            win: Vec::new(),
+            win_start: 0,
+            win_len: 0,
             payload: Vec::new(),
+            timestamps: true,
         }))
+    }
+
+    /// Whether frame stats include the smallest and largest timestamps (on
+    /// by default; readers that only want the records turn it off).
+    pub fn with_timestamps(mut self, on: bool) -> Self {
+        self.timestamps = on;
+        self
+    }
+
+    /// Makes the window hold file bytes `[offset, offset + len)`, which the
+    /// caller has checked lie before `end`.
+    fn load(&mut self, offset: u64, len: usize) -> Result<(), Error> {
+        let have = offset >= self.win_start && offset + len as u64 <= self.win_start + self.win_len as u64;
+        if have {
+            return Ok(());
+        }
+        let want = (len.max(READ_AHEAD) as u64).min(self.end - offset) as usize;
+        if self.win.len() < want {
+            self.win.resize(want, 0);
+        }
+        self.file.seek(SeekFrom::Start(offset)).map_err(io_err("seek", self.id))?;
+        if !read_full(&mut self.file, self.id, &mut self.win[..want])? {
+            return Err(Error::LogicBug("file shorter than its reported length"));
+        }
+        self.win_start = offset;
+        self.win_len = want;
+        Ok(())
     }
 
     /// The segment being scanned.
@@ -283,53 +321,45 @@ impl<F: SegmentFile> FrameScanner<F> {
         if remaining < frame::HEADER_LEN as u64 {
             return invalid(self.offset, Corruption::FrameHeaderTruncated { remaining });
         }
+        self.load(self.offset, frame::HEADER_LEN)?;
+        let at = (self.offset - self.win_start) as usize;
         let mut hb = [0u8; frame::HEADER_LEN];
-        self.file
-            .seek(SeekFrom::Start(self.offset))
-            .map_err(io_err("seek", self.id))?;
-        if !read_full(&mut self.file, self.id, &mut hb)? {
-            return Err(Error::LogicBug("file shorter than its reported length"));
-        }
+        hb.copy_from_slice(&self.win[at..at + frame::HEADER_LEN]);
         let fh = match FrameHeader::parse(&hb, remaining - frame::HEADER_LEN as u64) {
             Ok(h) => h,
             Err(reason) => return invalid(self.offset, reason),
         };
-        // `len` fits in the bytes that remain, so this allocation is backed by the file.
-        self.stored.clear();
-        self.stored.resize(fh.len as usize, 0);
-        if !read_full(&mut self.file, self.id, &mut self.stored)? {
-            return Err(Error::LogicBug("file shorter than its reported length"));
-        }
-        if let Err(reason) = codec::check_frame_crc(self.id, &hb, fh.crc, &self.stored) {
+        // `len` fits in the bytes that remain, so the window is backed by the file.
+        let total = frame::HEADER_LEN + fh.len as usize;
+        self.load(self.offset, total)?;
+        let at = (self.offset - self.win_start) as usize;
+        let stored = &self.win[at + frame::HEADER_LEN..at + total];
+        if let Err(reason) = codec::check_frame_crc(self.id, &hb, fh.crc, stored) {
             return invalid(self.offset, reason);
         }
         let payload: &[u8] = match fh.codec {
-            Codec::Raw => &self.stored,
-            Codec::Snappy => {
-                if let Err(reason) =
-                    compress::decompress(Codec::Snappy, &self.stored, &mut self.payload)
-                {
-                    return invalid(self.offset, reason);
-                }
-                &self.payload
+            Codec::Raw => stored,
+            Codec::Snappy => match compress::decompress_into(stored, &mut self.payload) {
+                Ok(n) => &self.payload[..n],
+                Err(reason) => return invalid(self.offset, reason),
+            },
+        };
+        let mut stats = FrameStats { payload_bytes: payload.len() as u64, ..Default::default() };
+        let timestamps = self.timestamps;
+        let checked = codec::for_each_entry(payload, |e| {
+            if timestamps {
+                stats.add_entry(&e)
+            } else {
+                stats.entries += 1;
+                stats.records += e.len() as u64;
             }
-        };
-        let mut stats = FrameStats {
-            payload_bytes: payload.len() as u64,
-            ..Default::default()
-        };
-        if let Err(reason) = codec::for_each_entry(payload, |e| stats.add_entry(&e)) {
+        });
+        if let Err(reason) = checked {
             return invalid(self.offset, reason);
         }
         let offset = self.offset;
-        self.offset += frame::HEADER_LEN as u64 + fh.len;
-        Ok(Ok(Some(Frame {
-            offset,
-            codec: fh.codec,
-            stored_len: fh.len,
-            payload,
-            stats,
-        })))
+        self.offset += total as u64;
+        Ok(Ok(Some(Frame { offset, codec: fh.codec, stored_len: fh.len, payload, stats })))
     }
 
     /// Whether every byte from the current offset to the end is zero (unused
