@@ -113,7 +113,9 @@ fn decompress_snappy_into(stored: &[u8], out: &mut Vec<u8>) -> Result<usize, Cor
     if out.len() < n {
         out.resize(n, 0);
     }
-    let written = snap::raw::Decoder::new().decompress(stored, &mut out[..n]).map_err(|_| Corruption::SnappyInvalid)?;
+    let written = snap::raw::Decoder::new()
+        .decompress(stored, &mut out[..n])
+        .map_err(|_| Corruption::SnappyInvalid)?;
     if written != n {
         return Err(Corruption::SnappyInvalid);
     }

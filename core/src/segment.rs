@@ -277,7 +277,8 @@ impl<F: SegmentFile> FrameScanner<F> {
     /// Makes the window hold file bytes `[offset, offset + len)`, which the
     /// caller has checked lie before `end`.
     fn load(&mut self, offset: u64, len: usize) -> Result<(), Error> {
-        let have = offset >= self.win_start && offset + len as u64 <= self.win_start + self.win_len as u64;
+        let have =
+            offset >= self.win_start && offset + len as u64 <= self.win_start + self.win_len as u64;
         if have {
             return Ok(());
         }
@@ -285,7 +286,9 @@ impl<F: SegmentFile> FrameScanner<F> {
         if self.win.len() < want {
             self.win.resize(want, 0);
         }
-        self.file.seek(SeekFrom::Start(offset)).map_err(io_err("seek", self.id))?;
+        self.file
+            .seek(SeekFrom::Start(offset))
+            .map_err(io_err("seek", self.id))?;
         if !read_full(&mut self.file, self.id, &mut self.win[..want])? {
             return Err(Error::LogicBug("file shorter than its reported length"));
         }
@@ -344,7 +347,10 @@ impl<F: SegmentFile> FrameScanner<F> {
                 Err(reason) => return invalid(self.offset, reason),
             },
         };
-        let mut stats = FrameStats { payload_bytes: payload.len() as u64, ..Default::default() };
+        let mut stats = FrameStats {
+            payload_bytes: payload.len() as u64,
+            ..Default::default()
+        };
         let timestamps = self.timestamps;
         let checked = codec::for_each_entry(payload, |e| {
             if timestamps {
@@ -359,7 +365,13 @@ impl<F: SegmentFile> FrameScanner<F> {
         }
         let offset = self.offset;
         self.offset += total as u64;
-        Ok(Ok(Some(Frame { offset, codec: fh.codec, stored_len: fh.len, payload, stats })))
+        Ok(Ok(Some(Frame {
+            offset,
+            codec: fh.codec,
+            stored_len: fh.len,
+            payload,
+            stats,
+        })))
     }
 
     /// Whether every byte from the current offset to the end is zero (unused

@@ -95,6 +95,9 @@ struct State {
     closing: bool,
     closed: bool,
     poisoned: Option<Error>,
+    /// A batch is being written (by the flusher, or by a waiter that found
+    /// the WAL idle): nobody else may start one, so frames keep their order.
+    in_flight: bool,
 }
 
 struct LogSide<S: Storage> {
@@ -193,6 +196,7 @@ where
                 closing: false,
                 closed: false,
                 poisoned: None,
+                in_flight: false,
             }),
             work: Condvar::new(),
             room: Condvar::new(),
@@ -384,8 +388,14 @@ fn push<S: Storage>(
 fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<Batch> {
     let mut st = lock(&shared.state);
     loop {
+        if st.in_flight {
+            // A waiter is writing a batch itself; wait for it to finish.
+            st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
+            continue;
+        }
         if let Some(b) = st.sealed.pop_front() {
             shared.room.notify_all();
+            st.in_flight = true;
             return Some(b);
         }
         let now = shared.epoch.elapsed();
@@ -396,10 +406,8 @@ fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<Batch> {
                 || flush_due(&shared.config, buf.payload_bytes(), buf.oldest(), now))
         {
             st.flush_requested = false;
-            let fresh = Batch::new(st.spare.pop().unwrap_or_default());
-            let b = std::mem::replace(&mut st.current, fresh);
-            st.last_handed = Some(b.signal.clone());
-            return Some(b);
+            st.in_flight = true;
+            return Some(take_current(&mut st));
         }
         st.flush_requested = false;
         if st.closing {
@@ -419,35 +427,53 @@ fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<Batch> {
     }
 }
 
+/// Hands the current buffer over for writing, leaving a fresh one.
+fn take_current(st: &mut State) -> Batch {
+    let fresh = Batch::new(st.spare.pop().unwrap_or_default());
+    let b = std::mem::replace(&mut st.current, fresh);
+    st.last_handed = Some(b.signal.clone());
+    b
+}
+
 fn flusher_loop<S: Storage>(shared: &Shared<S>) {
-    while let Some(mut batch) = next_batch(shared) {
-        let (result, completions) = {
-            let mut side = lock(&shared.log);
-            let LogSide { log, frame, .. } = &mut *side;
-            let sealed = batch.buffer.seal_into(frame);
-            let result = match log {
-                Some(log) => log.append(frame, &sealed.stats).map(|_| ()),
-                None => Err(Error::Closed),
-            };
-            (result, sealed.completions)
+    while let Some(batch) = next_batch(shared) {
+        write_batch(shared, batch);
+    }
+}
+
+/// Writes one batch as a frame (the caller set `in_flight`), completes its
+/// records, and clears `in_flight`.
+fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch) {
+    let (result, completions) = {
+        let mut side = lock(&shared.log);
+        let LogSide { log, frame, .. } = &mut *side;
+        let sealed = batch.buffer.seal_into(frame);
+        let result = match log {
+            Some(log) => log.append(frame, &sealed.stats).map(|_| ()),
+            None => Err(Error::Closed),
         };
+        (result, sealed.completions)
+    };
+    {
+        let mut st = lock(&shared.state);
         if let Err(e) = &result {
-            let mut st = lock(&shared.state);
             st.poisoned.get_or_insert_with(|| e.clone());
             shared.room.notify_all();
         }
-        for c in completions {
-            // A panicking callback must not stop the flusher (and strand
-            // every later write); its panic is contained here.
-            let r = result.clone();
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || c(r)));
-        }
-        batch.signal.complete(result);
-        let mut st = lock(&shared.state);
+        st.in_flight = false;
         if st.spare.len() < 2 {
-            st.spare.push(batch.buffer);
+            // The buffer is empty after sealing; keep it for reuse.
+            st.spare.push(std::mem::take(&mut batch.buffer));
         }
+        shared.work.notify_all();
     }
+    for c in completions {
+        // A panicking callback must not stop the flusher (and strand
+        // every later write); its panic is contained here.
+        let r = result.clone();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || c(r)));
+    }
+    batch.signal.complete(result);
 }
 
 fn close<S: Storage>(
@@ -537,6 +563,22 @@ impl<S: Storage> WriteHandle<S> {
         self.signal.result()
     }
 
+    /// Takes this handle's batch for writing if it is the current one and
+    /// the WAL is idle.
+    fn take_if_idle(&self) -> Option<Batch> {
+        let mut st = lock(&self.shared.state);
+        let idle = !st.in_flight && st.sealed.is_empty() && !st.closing && !st.closed;
+        // Alone on this batch (the state's reference and ours): with other
+        // writers about, the flusher gathers them into one bigger frame.
+        let alone = Arc::strong_count(&self.signal) == 2;
+        if idle && alone && Arc::ptr_eq(&st.current.signal, &self.signal) {
+            st.in_flight = true;
+            st.flush_requested = false;
+            return Some(take_current(&mut st));
+        }
+        None
+    }
+
     fn request_flush(&self) {
         let mut st = lock(&self.shared.state);
         if Arc::ptr_eq(&st.current.signal, &self.signal) {
@@ -546,7 +588,16 @@ impl<S: Storage> WriteHandle<S> {
     }
 
     /// Blocks until the record is durable (`Ok`) or has failed (the error).
+    ///
+    /// When the WAL is idle (nothing being written, nothing sealed) and no
+    /// other handle waits on the same batch, the waiting thread writes its
+    /// batch itself instead of handing it to the flusher and sleeping: a
+    /// lone synchronous writer pays for one sync, not for two thread
+    /// switches on top of it.
     pub fn wait(self) -> Result<(), Error> {
+        if let Some(batch) = self.take_if_idle() {
+            write_batch(&self.shared, batch);
+        }
         self.request_flush();
         wait_signal(&self.signal, None)
             .unwrap_or(Err(Error::LogicBug("wait timed out without a timeout")))
