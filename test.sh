@@ -50,7 +50,7 @@ cargo build --release -p wal-host-wasi --bin wasi-run
 cargo build --release --target wasm32-wasip1 -p wal-host-wasi --bin wal-wasi --bin wasi-probe
 
 step "tests, native: core, memory, files, threads, tool, doc tests"
-cargo test --workspace --exclude wal-host-wasi
+cargo test --workspace --exclude wal-host-wasi --exclude wal-bench
 # The core without std and snappy (the software CRC path; snappy frames are
 # refused with a clear error). Doc examples use the default config, which
 # needs snappy, so they run in the step above.

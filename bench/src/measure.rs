@@ -76,7 +76,11 @@ pub struct Pattern {
     /// (bytes written since the previous sync, then synced?) per write call.
     pub writes: Vec<(usize, bool)>,
     pub syncs: AtomicU64,
+    /// Bytes of frames (and headers) written.
     pub bytes: AtomicU64,
+    /// Bytes of zeros written to reserve space ahead of the log.
+    pub zero_bytes: AtomicU64,
+    last_was_zero: bool,
 }
 
 /// A storage wrapper that counts syncs and bytes and records the pattern.
@@ -142,14 +146,22 @@ impl<F: embedded_io::Write> embedded_io::Write for CountingFile<F> {
     fn write(&mut self, buf: &[u8]) -> Result<usize, F::Error> {
         let n = self.inner.write(buf)?;
         let mut p = self.pattern.lock().unwrap();
-        p.bytes.fetch_add(n as u64, Ordering::Relaxed);
-        p.writes.push((n, false));
+        if buf[..n].iter().all(|&b| b == 0) {
+            // Reserved space being pre-written: the WAL's overhead, not data.
+            p.zero_bytes.fetch_add(n as u64, Ordering::Relaxed);
+            p.last_was_zero = true;
+        } else {
+            p.bytes.fetch_add(n as u64, Ordering::Relaxed);
+            p.writes.push((n, false));
+            p.last_was_zero = false;
+        }
         Ok(n)
     }
     fn flush(&mut self) -> Result<(), F::Error> {
         self.inner.flush()
     }
 }
+
 impl<F: embedded_io::Seek> embedded_io::Seek for CountingFile<F> {
     fn seek(&mut self, pos: embedded_io::SeekFrom) -> Result<u64, F::Error> {
         self.inner.seek(pos)
@@ -166,8 +178,10 @@ impl<F: SegmentFile> SegmentFile for CountingFile<F> {
         self.inner.sync()?;
         let mut p = self.pattern.lock().unwrap();
         p.syncs.fetch_add(1, Ordering::Relaxed);
-        if let Some(last) = p.writes.last_mut() {
-            last.1 = true;
+        if !p.last_was_zero {
+            if let Some(last) = p.writes.last_mut() {
+                last.1 = true;
+            }
         }
         Ok(())
     }

@@ -76,8 +76,9 @@ fn ingest_ours(bytes: u64, buffer: usize, dir: &Path) -> (Row, Vec<(usize, bool)
     r.p99_us = percentile_us(&mut nanos, 99.0);
     r.peak_rss_mb = rss;
     r.note = format!(
-        "{} MB written, max completion latency {:.1} ms",
+        "{} MB of log and {} MB of reserved zeros written, max completion latency {:.1} ms",
         disk / 1_000_000,
+        p.zero_bytes.load(Ordering::Relaxed) / 1_000_000,
         nanos.last().copied().unwrap_or(0) as f64 / 1e6
     );
     (r, p.writes.clone(), disk)

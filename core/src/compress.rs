@@ -1,9 +1,14 @@
 //! Frame payload compression: the identity codec and snappy (the `snap`
 //! crate's raw block format, behind the `snappy` feature).
 //!
-//! A frame is stored raw when snappy does not make it smaller, so the
-//! writer's choice depends only on the bytes: the same writes give the same
-//! frames on every host.
+//! A frame is stored snappy-compressed only when that saves at least an
+//! eighth of its payload (LevelDB's rule); otherwise it is stored raw, and
+//! the compressor stops trying for a while: after a frame that did not
+//! compress it stores the next 1, then 2, 4, ... up to 64 frames raw without
+//! trying, and starts over after one that did. Incompressible data (random
+//! or already-compressed values) then costs almost no CPU, and readers do not
+//! pay snappy's decoder for a few percent. The choice depends only on the
+//! sequence of frames, so the same writes give the same bytes on every host.
 
 use alloc::vec::Vec;
 
@@ -16,7 +21,14 @@ use crate::error::Corruption;
 pub struct Compressor {
     #[cfg(feature = "snappy")]
     encoder: snap::raw::Encoder,
+    /// Frames still to store raw without trying.
+    skip: u32,
+    /// How many to skip after the next frame that does not compress.
+    backoff: u32,
 }
+
+/// The longest run of frames stored raw without trying snappy.
+const MAX_BACKOFF: u32 = 64;
 
 impl core::fmt::Debug for Compressor {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -36,6 +48,8 @@ impl Compressor {
         Compressor {
             #[cfg(feature = "snappy")]
             encoder: snap::raw::Encoder::new(),
+            skip: 0,
+            backoff: 1,
         }
     }
 
@@ -46,27 +60,37 @@ impl Compressor {
 
     /// Given `raw`, a frame (16 header bytes, then the entries), tries to
     /// compress its payload into `scratch` (laid out the same way). Returns
-    /// the codec chosen: `Snappy` when `scratch` now holds a smaller frame,
-    /// `Raw` when `raw` should be written as it is.
+    /// the codec chosen: `Snappy` when `scratch` now holds a frame whose payload
+    /// is at least an eighth smaller, `Raw` when `raw` should be written as it is.
     pub fn compress(&mut self, raw: &[u8], scratch: &mut Vec<u8>) -> Codec {
         #[cfg(feature = "snappy")]
         {
+            if self.skip > 0 {
+                self.skip -= 1;
+                return Codec::Raw;
+            }
             let payload = &raw[frame::HEADER_LEN..];
             let max = snap::raw::max_compress_len(payload.len());
             if max == 0 {
                 return Codec::Raw; // too large for snappy's block format
             }
-            scratch.clear();
-            scratch.resize(frame::HEADER_LEN + max, 0);
-            match self
-                .encoder
-                .compress(payload, &mut scratch[frame::HEADER_LEN..])
-            {
-                Ok(n) if n < payload.len() => {
+            if scratch.len() < frame::HEADER_LEN + max {
+                scratch.resize(frame::HEADER_LEN + max, 0);
+            }
+            match self.encoder.compress(
+                payload,
+                &mut scratch[frame::HEADER_LEN..frame::HEADER_LEN + max],
+            ) {
+                Ok(n) if n <= payload.len() - payload.len() / 8 => {
                     scratch.truncate(frame::HEADER_LEN + n);
+                    self.backoff = 1;
                     Codec::Snappy
                 }
-                _ => Codec::Raw,
+                _ => {
+                    self.skip = self.backoff;
+                    self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                    Codec::Raw
+                }
             }
         }
         #[cfg(not(feature = "snappy"))]

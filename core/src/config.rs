@@ -56,7 +56,9 @@ pub struct Config {
     /// instead of growing the file: on ext4 that is the difference between
     /// about 5,000 and 7,900 small syncs per second. Released (cut) when the
     /// segment closes, so closed segments end with their last frame. Never
-    /// reserves past `file_size`. 0 turns it off.
+    /// reserves past `file_size`. Used only for frames of at most
+    /// `reserve / 32` bytes (32 KiB by default): larger frames append at the
+    /// disk's streaming rate anyway. 0 turns it off.
     pub reserve: u64,
 }
 

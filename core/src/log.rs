@@ -203,7 +203,11 @@ impl<S: Storage> SegmentLog<S> {
     fn reserve(&mut self, end: u64) -> Result<(), Error> {
         let a = &mut self.active;
         let id = a.info.id;
-        if self.config.reserve == 0 || end <= a.file_len {
+        // Only small frames gain from it: a large one appends at the disk's
+        // streaming rate anyway, and pre-writing zeros for it would write
+        // every byte twice.
+        let small = (end - a.info.bytes).saturating_mul(32) <= self.config.reserve;
+        if self.config.reserve == 0 || end <= a.file_len || !small {
             return Ok(());
         }
         let target = end

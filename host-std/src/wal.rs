@@ -365,7 +365,6 @@ fn push<S: Storage>(
         drop(st);
         return refuse(callback, e.poisoned());
     }
-    let was_empty = st.current.buffer.is_empty();
     let bytes = st
         .current
         .buffer
@@ -377,9 +376,9 @@ fn push<S: Storage>(
         st.last_handed = Some(full.signal.clone());
         st.sealed.push_back(full);
         shared.work.notify_one();
-    } else if was_empty && shared.config.flush_interval.is_some() {
-        shared.work.notify_one(); // the flusher learns the new deadline
     }
+    // No wake-up for a new deadline: an idle flusher ticks every
+    // `flush_interval`, which wakes it before any record's deadline.
     Ok(signal)
 }
 
@@ -413,12 +412,24 @@ fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<Batch> {
         if st.closing {
             return None;
         }
-        st = match deadline(&shared.config, st.current.buffer.oldest()) {
-            Some(d) => {
-                let wait = d.saturating_sub(now);
+        // Sleep until the oldest record's deadline; with nothing buffered,
+        // for one interval (a record arriving meanwhile has its deadline
+        // after this wake-up, so none is missed and writers never need to
+        // wake the flusher for time); with time-based flushing off, until
+        // woken.
+        let sleep = match (
+            deadline(&shared.config, st.current.buffer.oldest()),
+            shared.config.flush_interval,
+        ) {
+            (Some(d), _) => Some(d.saturating_sub(now)),
+            (None, Some(interval)) => Some(interval),
+            (None, None) => None,
+        };
+        st = match sleep {
+            Some(t) => {
                 shared
                     .work
-                    .wait_timeout(st, wait)
+                    .wait_timeout(st, t)
                     .unwrap_or_else(|p| p.into_inner())
                     .0
             }
