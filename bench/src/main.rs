@@ -37,14 +37,16 @@ fn main() {
         println!("usage: wal-bench [--quick] [--json FILE] [--only ingest,durable-small,cpu,replay,open,wasi,memory]");
         return;
     }
+    // Memory first, while the process heap is fresh (peak RSS is per
+    // process; later workloads' baselines leave allocations behind).
     let all: [(&str, Workload); 7] = [
+        ("memory", workloads::memory),
         ("cpu", workloads::cpu),
         ("replay", workloads::replay),
         ("open", workloads::open),
         ("ingest", workloads::ingest),
         ("durable-small", workloads::durable_small),
         ("wasi", workloads::wasi),
-        ("memory", workloads::memory),
     ];
     let mut rows = vec![];
     for (name, run) in all {
