@@ -81,6 +81,8 @@ pub struct Pattern {
     /// Bytes of zeros written to reserve space ahead of the log.
     pub zero_bytes: AtomicU64,
     last_was_zero: bool,
+    /// Whether `writes` is recorded (off where memory is being measured).
+    pub quiet: bool,
 }
 
 /// A storage wrapper that counts syncs and bytes and records the pattern.
@@ -152,7 +154,9 @@ impl<F: embedded_io::Write> embedded_io::Write for CountingFile<F> {
             p.last_was_zero = true;
         } else {
             p.bytes.fetch_add(n as u64, Ordering::Relaxed);
-            p.writes.push((n, false));
+            if !p.quiet {
+                p.writes.push((n, false));
+            }
             p.last_was_zero = false;
         }
         Ok(n)
