@@ -40,6 +40,7 @@ fn ingest_ours(
     let n = ingest_count(bytes);
     let storage = Counting::new(FsStorage::open(dir).unwrap());
     let pattern = storage.pattern.clone();
+    pattern.lock().unwrap().quiet = !latencies;
     let cfg = Config {
         buffer_size: buffer,
         ..Config::default()
