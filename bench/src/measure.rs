@@ -47,6 +47,14 @@ impl Row {
     }
 }
 
+/// Lets the disk settle before a timed run: writes back every dirty page
+/// (`sync`), so that one measurement does not pay for the previous one's
+/// writeback.
+pub fn settle() {
+    let _ = std::process::Command::new("sync").status();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+}
+
 /// Resets the kernel's peak-RSS mark for this process (Linux `clear_refs` 5).
 pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");

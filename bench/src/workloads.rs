@@ -14,7 +14,7 @@ use wal_host_std::FsStorage;
 
 use crate::baselines;
 use crate::measure::{
-    ingest_count, peak_rss_mb, percentile_us, reset_peak_rss, Counting, IngestGen, Row,
+    ingest_count, peak_rss_mb, percentile_us, reset_peak_rss, settle, Counting, IngestGen, Row,
 };
 
 /// A baseline run over records in synced batches: seconds taken.
@@ -45,6 +45,7 @@ fn ingest_ours(
         buffer_size: buffer,
         ..Config::default()
     };
+    settle();
     reset_peak_rss();
     let wal = wal_host_std::Wal::with_storage(storage, cfg).unwrap();
     let epoch = Instant::now();
@@ -116,6 +117,7 @@ pub fn ingest(quick: bool) -> Vec<Row> {
         rows.push(ours);
         for overwrite in [false, true] {
             let dir = tmp();
+            settle();
             let (secs, syncs) = baselines::raw_disk(dir.path(), &pattern, overwrite).unwrap();
             let how = if overwrite { "overwrite" } else { "append" };
             let mut r = Row::new("ingest", format!("{variant}, {how}"), "raw-disk");
@@ -140,6 +142,7 @@ pub fn ingest(quick: bool) -> Vec<Row> {
         ];
         for (name, run) in systems {
             let dir = tmp();
+            settle();
             let secs = run(dir.path(), &records, batch).unwrap();
             let mut r = Row::new("ingest", variant.clone(), name);
             r.threads = Some(1);
