@@ -22,12 +22,15 @@ pub struct Compressor {
     #[cfg(feature = "snappy")]
     encoder: snap::raw::Encoder,
     /// Frames still to store raw without trying.
+    #[cfg(feature = "snappy")]
     skip: u32,
     /// How many to skip after the next frame that does not compress.
+    #[cfg(feature = "snappy")]
     backoff: u32,
 }
 
 /// The longest run of frames stored raw without trying snappy.
+#[cfg(feature = "snappy")]
 const MAX_BACKOFF: u32 = 64;
 
 impl core::fmt::Debug for Compressor {
@@ -48,7 +51,9 @@ impl Compressor {
         Compressor {
             #[cfg(feature = "snappy")]
             encoder: snap::raw::Encoder::new(),
+            #[cfg(feature = "snappy")]
             skip: 0,
+            #[cfg(feature = "snappy")]
             backoff: 1,
         }
     }
