@@ -72,6 +72,9 @@ pub fn recover(data: &[u8]) {
     let cfg = Config {
         recovery,
         flush_interval: None,
+        // A small reservation keeps that path covered without writing a
+        // MiB of zeros per run.
+        reserve: 4096,
         ..Config::default()
     };
     match Wal::open(storage.clone(), cfg) {
@@ -114,6 +117,7 @@ pub fn ops(data: &[u8]) {
         buffer_size: 256,
         file_size: 1024,
         flush_interval: None,
+        reserve: 512,
         ..Config::default()
     };
     let mut storage = MemStorage::new();
