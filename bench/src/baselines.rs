@@ -128,12 +128,7 @@ pub fn raft_engine_batches(
     records: &[(u64, Vec<u8>)],
     batch: usize,
 ) -> std::io::Result<f64> {
-    let cfg = raft_engine::Config {
-        dir: dir.to_string_lossy().into_owned(),
-        ..Default::default()
-    };
-    let engine =
-        raft_engine::Engine::open(cfg).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let engine = open_raft_engine(dir)?;
     let t = Instant::now();
     let mut key = 0u64;
     for chunk in records.chunks(batch.max(1)) {
@@ -168,6 +163,15 @@ pub fn okaywal_durable(
     Ok(lat.row("durable-small", threads, "okaywal", value.len()))
 }
 
+/// raft-engine in `dir`, default settings.
+fn open_raft_engine(dir: &Path) -> std::io::Result<raft_engine::Engine> {
+    let cfg = raft_engine::Config {
+        dir: dir.to_string_lossy().into_owned(),
+        ..Default::default()
+    };
+    raft_engine::Engine::open(cfg).map_err(|e| std::io::Error::other(e.to_string()))
+}
+
 /// Durable small writes on raft-engine: each thread writes one record per
 /// batch with sync (raft-engine groups concurrent writers).
 pub fn raft_engine_durable(
@@ -176,12 +180,7 @@ pub fn raft_engine_durable(
     value: &[u8],
     dur: Duration,
 ) -> std::io::Result<Row> {
-    let cfg = raft_engine::Config {
-        dir: dir.to_string_lossy().into_owned(),
-        ..Default::default()
-    };
-    let engine =
-        raft_engine::Engine::open(cfg).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let engine = open_raft_engine(dir)?;
     let counter = std::sync::atomic::AtomicU64::new(0);
     let lat = run_threads(threads, dur, |t| {
         let k = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
