@@ -414,6 +414,7 @@ fn recover_newest<S: Storage>(
                     reason,
                 });
             }
+            let (frames_after, records_after) = frames_in(&mut file, id, offset, len)?;
             let sidecar = if len > offset {
                 set_aside(storage, &mut file, id, offset, len)?
             } else {
@@ -427,6 +428,8 @@ fn recover_newest<S: Storage>(
                 bytes: len - offset,
                 reason,
                 sidecar,
+                frames_after,
+                records_after,
             });
         }
         if offset < header::LEN as u64 {
@@ -459,6 +462,59 @@ pub(crate) fn header_may_be_torn(reason: &crate::error::Corruption) -> bool {
         reason,
         HeaderTruncated { .. } | BadMagic | HeaderCrcMismatch { .. }
     )
+}
+
+/// Looks for valid frames of segment `id` inside `file[offset..len]`, the
+/// bytes about to be cut (past the invalid frame at `offset`), at every byte
+/// position: a torn write leaves none. Returns (frames, records). Regions
+/// larger than 256 MiB are not searched.
+fn frames_in<F: SegmentFile>(
+    file: &mut F,
+    id: SegmentId,
+    offset: u64,
+    len: u64,
+) -> Result<(u64, u64), Error> {
+    if len <= offset || len - offset > 256 << 20 {
+        return Ok((0, 0));
+    }
+    let mut region = alloc::vec![0u8; (len - offset) as usize];
+    file.seek(SeekFrom::Start(offset)).map_err(st("seek", id))?;
+    let mut done = 0;
+    while done < region.len() {
+        let n = file.read(&mut region[done..]).map_err(st("read", id))?;
+        if n == 0 {
+            return Err(Error::LogicBug("segment shorter than its reported length"));
+        }
+        done += n;
+    }
+    let (mut frames, mut records) = (0, 0);
+    let mut p = 1;
+    let mut payload = Vec::new();
+    while p + codec::frame::HEADER_LEN <= region.len() {
+        let rest = (region.len() - p - codec::frame::HEADER_LEN) as u64;
+        let header = &region[p..p + codec::frame::HEADER_LEN];
+        if let Ok(fh) = codec::FrameHeader::parse(header, rest) {
+            let start = p + codec::frame::HEADER_LEN;
+            let stored = &region[start..start + fh.len as usize];
+            if codec::check_frame_crc(id, header, fh.crc, stored).is_ok() {
+                let body: Option<&[u8]> = match fh.codec {
+                    Codec::Raw => Some(stored),
+                    Codec::Snappy => crate::compress::decompress_into(stored, &mut payload)
+                        .ok()
+                        .map(|n| &payload[..n]),
+                };
+                let mut n = 0;
+                if body.is_some_and(|b| codec::for_each_entry(b, |e| n += e.len() as u64).is_ok()) {
+                    frames += 1;
+                    records += n;
+                    p = start + fh.len as usize;
+                    continue;
+                }
+            }
+        }
+        p += 1;
+    }
+    Ok((frames, records))
 }
 
 /// Copies `file[offset..len]` to the torn-tail sidecar and syncs it.

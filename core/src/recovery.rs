@@ -43,6 +43,13 @@ pub struct TornTail {
     /// The sidecar file that keeps the cut bytes (empty when there were none
     /// to keep, i.e. an empty segment file with no header).
     pub sidecar: String,
+    /// Valid frames found *inside* the cut bytes (for the segment, CRC and
+    /// entries checked). A torn write leaves none: any here means the log
+    /// was damaged in the middle, and records that may have been
+    /// acknowledged are in the sidecar, not in the WAL.
+    pub frames_after: u64,
+    /// Records in those frames.
+    pub records_after: u64,
 }
 
 impl fmt::Display for RecoveryReport {
@@ -79,6 +86,15 @@ impl fmt::Display for RecoveryReport {
                 )?;
                 if !t.sidecar.is_empty() {
                     write!(f, ", kept in {}", t.sidecar)?;
+                }
+                if t.frames_after > 0 {
+                    write!(
+                        f,
+                        "; WARNING: {} valid frame(s) with {} record(s) follow the damage inside the cut bytes: \
+                         this is damage in the middle of the log, not a torn write, and those records are \
+                         only in the sidecar",
+                        t.frames_after, t.records_after
+                    )?;
                 }
             }
         }

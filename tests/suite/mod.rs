@@ -644,6 +644,61 @@ pub fn reopen_after_a_torn_tail_cuts_it_and_keeps_it_aside<B: Backend>() {
     }
 }
 
+pub fn damage_in_the_middle_of_the_newest_segment_is_told_apart_from_a_torn_tail<B: Backend>() {
+    let b = B::fresh();
+    let cfg = raw(Config {
+        flush_interval: None,
+        reserve: 0,
+        ..Config::default()
+    });
+    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let mut ends = vec![];
+    for f in 0..4 {
+        write_all(&mut wal, &workload(20, 3, 20 + f));
+        wal.flush().unwrap();
+        ends.push(wal.active().bytes as usize);
+    }
+    drop(wal);
+    let name = newest_name(&b);
+    let mut bytes = b.read_file(&name).unwrap();
+    // A bit flip inside frame 2 (of 4): frames 3 and 4 are intact after it.
+    bytes[ends[0] + 30] ^= 0x10;
+    b.write_file(&name, &bytes);
+    let wal = Wal::open(b.storage(), cfg).unwrap();
+    let cut = wal.recovery().cut.clone().expect("the damage is cut");
+    assert_eq!(cut.offset as usize, ends[0]);
+    assert_eq!(
+        (cut.frames_after, cut.records_after),
+        (2, 40),
+        "the intact frames after the damage are counted"
+    );
+    let report = wal.recovery().to_string();
+    assert!(
+        report.contains("WARNING: 2 valid frame(s) with 40 record(s)"),
+        "{report}"
+    );
+    assert_eq!(
+        b.read_file(&cut.sidecar).unwrap(),
+        bytes[ends[0]..].to_vec(),
+        "and kept"
+    );
+    drop(wal);
+    // A plain torn tail has nothing valid after the cut.
+    let b = B::fresh();
+    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    write_all(&mut wal, &workload(20, 3, 30));
+    wal.close().unwrap();
+    drop(wal);
+    let mut bytes = b.read_file(&newest_name(&b)).unwrap();
+    let good = bytes.len();
+    bytes.extend_from_slice(&[7u8; 300]);
+    b.write_file(&newest_name(&b), &bytes);
+    let wal = Wal::open(b.storage(), cfg).unwrap();
+    let cut = wal.recovery().cut.clone().unwrap();
+    assert_eq!((cut.offset as usize, cut.frames_after), (good, 0));
+    assert!(!wal.recovery().to_string().contains("WARNING"));
+}
+
 pub fn strict_recovery_refuses_a_torn_tail<B: Backend>() {
     let b = B::fresh();
     let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
@@ -961,6 +1016,7 @@ macro_rules! behavioural_suite {
             reopen_after_close_keeps_everything,
             reopen_after_a_torn_tail_cuts_it_and_keeps_it_aside,
             strict_recovery_refuses_a_torn_tail,
+            damage_in_the_middle_of_the_newest_segment_is_told_apart_from_a_torn_tail,
             a_torn_segment_header_is_recreated,
             a_whole_foreign_header_on_the_newest_segment_is_refused_not_repaired,
             the_same_writes_give_the_same_bytes,
