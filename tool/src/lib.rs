@@ -250,7 +250,7 @@ struct InputRecord<'a> {
 fn parse_line(line: &str) -> Result<(u64, i64, Vec<u8>), String> {
     // The fast path: a well-formed line.
     if let Ok(r) = serde_json::from_str::<InputRecord<'_>>(line) {
-        if let Ok(value) = hex::decode(r.value_hex.as_bytes()) {
+        if let Ok(value) = const_hex::decode(r.value_hex.as_bytes()) {
             return Ok((r.series_id, r.timestamp, value));
         }
     }
@@ -291,7 +291,8 @@ fn parse_line(line: &str) -> Result<(u64, i64, Vec<u8>), String> {
     let hex_str = h
         .as_str()
         .ok_or_else(|| format!("value_hex must be a string of hex digits, got {h}"))?;
-    let value = hex::decode(hex_str).map_err(|e| format!("value_hex is not valid hex: {e}"))?;
+    let value =
+        const_hex::decode(hex_str).map_err(|e| format!("value_hex is not valid hex: {e}"))?;
     Ok((series_id, timestamp, value))
 }
 
@@ -531,7 +532,7 @@ fn dump<H: Host>(
                         out,
                         "{{\"segment\": {id}, \"series_id\": {}, \"timestamp\": {ts}, \"value_hex\": \"{}\"}}",
                         e.series_id,
-                        hex::encode(v)
+                        const_hex::encode(v)
                     ),
                     Format::Text => {
                         writeln!(out, "segment {id} series {} timestamp {ts} value {}", e.series_id, v.escape_ascii())
