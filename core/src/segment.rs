@@ -208,7 +208,7 @@ pub struct Frame<'a> {
 impl<'a> Frame<'a> {
     /// The frame's entries, in order (already checked, so this yields them all).
     pub fn entries(&self) -> codec::Entries<'a> {
-        codec::entries(self.payload)
+        codec::checked_entries(self.payload)
     }
 
     /// Offset just past the frame.
