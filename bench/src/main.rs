@@ -144,6 +144,18 @@ fn print_ratios(rows: &[Row]) {
                     true,
                 );
             }
+            if let (Some(stall), Some(idle), Some(sync)) =
+                (w.max_stall_ms, w.max_idle_ms, w.max_sync_ms)
+            {
+                println!(
+                    "- ingest {buffer}: longest disk idle {idle:.2} ms vs longest sync {sync:.2} ms (target: no stall longer than one sync) {}",
+                    if idle <= sync { "MET" } else { "MISSED" }
+                );
+                println!(
+                    "- ingest {buffer}: longest write call {stall:.2} ms vs longest sync {sync:.2} ms: {:.2}x (writer held for one frame's encode, write and sync)",
+                    stall / sync
+                );
+            }
             for sys in ["okaywal", "raft-engine"] {
                 let b = find(rows, "ingest", &v, sys);
                 ratio_line(

@@ -23,6 +23,12 @@ pub struct Row {
     pub p50_us: Option<f64>,
     pub p99_us: Option<f64>,
     pub peak_rss_mb: Option<f64>,
+    /// Ingest: the longest a writer spent inside one write call.
+    pub max_stall_ms: Option<f64>,
+    /// Ingest: the longest the disk sat idle between a sync and the next write.
+    pub max_idle_ms: Option<f64>,
+    /// Ingest: the longest single sync in the same run.
+    pub max_sync_ms: Option<f64>,
     /// Anything else worth printing (open time, achieved batch, ...).
     pub note: String,
 }
@@ -42,7 +48,8 @@ impl Row {
             "name": self.name, "variant": self.variant, "system": self.system, "threads": self.threads,
             "records_per_s": self.records_per_s, "payload_mb_per_s": self.payload_mb_per_s,
             "disk_mb_per_s": self.disk_mb_per_s, "fsyncs_per_s": self.fsyncs_per_s,
-            "p50_us": self.p50_us, "p99_us": self.p99_us, "peak_rss_mb": self.peak_rss_mb, "note": self.note,
+            "p50_us": self.p50_us, "p99_us": self.p99_us, "peak_rss_mb": self.peak_rss_mb,
+            "max_stall_ms": self.max_stall_ms, "max_idle_ms": self.max_idle_ms, "max_sync_ms": self.max_sync_ms, "note": self.note,
         })
     }
 }
@@ -88,9 +95,24 @@ pub struct Pattern {
     pub bytes: AtomicU64,
     /// Bytes of zeros written to reserve space ahead of the log.
     pub zero_bytes: AtomicU64,
+    /// The longest single sync, in nanoseconds.
+    pub max_sync_ns: AtomicU64,
+    /// The longest time from the end of a sync to the next write, in
+    /// nanoseconds: how long the WAL left the disk idle while it had data.
+    pub max_idle_ns: AtomicU64,
+    last_sync_end: Option<std::time::Instant>,
     last_was_zero: bool,
     /// Whether `writes` is recorded (off where memory is being measured).
     pub quiet: bool,
+}
+
+impl Pattern {
+    /// Starts disk-idle timing afresh (after open: the wait for the first
+    /// buffer to fill is not a stall).
+    pub fn reset_idle(&mut self) {
+        self.last_sync_end = None;
+        self.max_idle_ns.store(0, Ordering::Relaxed);
+    }
 }
 
 /// A storage wrapper that counts syncs and bytes and records the pattern.
@@ -154,8 +176,13 @@ impl<F: embedded_io::Read> embedded_io::Read for CountingFile<F> {
 }
 impl<F: embedded_io::Write> embedded_io::Write for CountingFile<F> {
     fn write(&mut self, buf: &[u8]) -> Result<usize, F::Error> {
+        let started = std::time::Instant::now();
         let n = self.inner.write(buf)?;
         let mut p = self.pattern.lock().unwrap();
+        if let Some(end) = p.last_sync_end.take() {
+            let idle = started.saturating_duration_since(end).as_nanos() as u64;
+            p.max_idle_ns.fetch_max(idle, Ordering::Relaxed);
+        }
         if buf[..n].iter().all(|&b| b == 0) {
             // Reserved space being pre-written: the WAL's overhead, not data.
             p.zero_bytes.fetch_add(n as u64, Ordering::Relaxed);
@@ -187,8 +214,12 @@ impl<F: SegmentFile> SegmentFile for CountingFile<F> {
         self.inner.truncate(len)
     }
     fn sync(&mut self) -> Result<(), F::Error> {
+        let t = std::time::Instant::now();
         self.inner.sync()?;
+        let ns = t.elapsed().as_nanos() as u64;
         let mut p = self.pattern.lock().unwrap();
+        p.max_sync_ns.fetch_max(ns, Ordering::Relaxed);
+        p.last_sync_end = Some(std::time::Instant::now());
         p.syncs.fetch_add(1, Ordering::Relaxed);
         if !p.last_was_zero {
             if let Some(last) = p.writes.last_mut() {

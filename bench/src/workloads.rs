@@ -48,6 +48,7 @@ fn ingest_ours(
     settle();
     reset_peak_rss();
     let wal = wal_host_std::Wal::with_storage(storage, cfg).unwrap();
+    pattern.lock().unwrap().reset_idle();
     let epoch = Instant::now();
     // Per-record latencies (off for the memory workload: the vector would
     // grow with the data and hide what the WAL itself holds).
@@ -58,6 +59,9 @@ fn ingest_ours(
     );
     let mut gen = IngestGen::new(1);
     let mut payload = 0u64;
+    // The longest the writer was held inside one `write_with` (a stall:
+    // waiting for room in the bounded queue of sealed buffers).
+    let mut max_stall = 0u64;
     let t = Instant::now();
     for i in 0..n {
         let (s, v) = gen.next_record();
@@ -70,6 +74,7 @@ fn ingest_ours(
             }
         })
         .unwrap();
+        max_stall = max_stall.max(epoch.elapsed().as_nanos() as u64 - t0);
     }
     wal.flush().unwrap(); // every completion has fired
     let secs = t.elapsed().as_secs_f64();
@@ -98,6 +103,17 @@ fn ingest_ours(
     if let Some(max) = nanos.last() {
         r.note += &format!(", max completion latency {:.1} ms", *max as f64 / 1e6);
     }
+    let max_sync = p.max_sync_ns.load(Ordering::Relaxed);
+    let max_idle = p.max_idle_ns.load(Ordering::Relaxed);
+    r.note += &format!(
+        ", longest write call {:.2} ms, longest disk idle {:.2} ms, longest sync {:.2} ms",
+        max_stall as f64 / 1e6,
+        max_idle as f64 / 1e6,
+        max_sync as f64 / 1e6
+    );
+    r.max_stall_ms = Some(max_stall as f64 / 1e6);
+    r.max_idle_ms = Some(max_idle as f64 / 1e6);
+    r.max_sync_ms = Some(max_sync as f64 / 1e6);
     (r, p.writes.clone(), disk)
 }
 
