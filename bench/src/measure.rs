@@ -207,6 +207,12 @@ impl<F: embedded_io::Seek> embedded_io::Seek for CountingFile<F> {
     }
 }
 impl<F: SegmentFile> SegmentFile for CountingFile<F> {
+    fn sync_handle(&mut self) -> Result<Self, F::Error> {
+        Ok(CountingFile {
+            inner: self.inner.sync_handle()?,
+            pattern: self.pattern.clone(),
+        })
+    }
     fn len(&mut self) -> Result<u64, F::Error> {
         self.inner.len()
     }

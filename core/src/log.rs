@@ -136,6 +136,18 @@ impl<S: Storage> SegmentLog<S> {
     /// On return `Ok`, the frame is written (and durable under
     /// [`SyncPolicy::Always`]).
     pub fn append(&mut self, frame: &mut [u8], stats: &FrameStats) -> Result<FrameLocation, Error> {
+        let sync = self.config.sync == SyncPolicy::Always;
+        self.append_frame(frame, stats, sync)
+    }
+
+    /// Compresses (when configured) and appends a sealed frame; syncs it if
+    /// `sync`.
+    fn append_frame(
+        &mut self,
+        frame: &mut [u8],
+        stats: &FrameStats,
+        sync: bool,
+    ) -> Result<FrameLocation, Error> {
         let codec = if self.config.compression {
             self.compressor.compress(frame, &mut self.scratch)
         } else {
@@ -146,7 +158,7 @@ impl<S: Storage> SegmentLog<S> {
             Codec::Raw => frame,
             Codec::Snappy => &mut scratch,
         };
-        let r = self.append_encoded(bytes, codec, stats);
+        let r = self.append_inner(bytes, codec, stats, sync);
         self.scratch = scratch;
         r
     }
@@ -160,6 +172,47 @@ impl<S: Storage> SegmentLog<S> {
         bytes: &mut [u8],
         codec: Codec,
         stats: &FrameStats,
+    ) -> Result<FrameLocation, Error> {
+        let sync = self.config.sync == SyncPolicy::Always;
+        self.append_inner(bytes, codec, stats, sync)
+    }
+
+    /// As [`SegmentLog::append`], but never syncs the frame, whatever the
+    /// policy: the caller syncs it through a [`SegmentLog::sync_handle`]
+    /// (from another thread, while the next frame is written) before it
+    /// completes any of its records. Rotation still syncs the segment it
+    /// closes.
+    pub fn append_unsynced(
+        &mut self,
+        frame: &mut [u8],
+        stats: &FrameStats,
+    ) -> Result<FrameLocation, Error> {
+        self.append_frame(frame, stats, false)
+    }
+
+    /// A handle that syncs the active segment (see
+    /// [`SegmentFile::sync_handle`]), with that segment's ID.
+    pub fn sync_handle(&mut self) -> Result<(SegmentId, S::File), Error> {
+        let id = self.active.info.id;
+        let f = self.active.file.sync_handle().map_err(st("dup", id))?;
+        Ok((id, f))
+    }
+
+    /// Records that a sync made through a [`SegmentLog::sync_handle`]
+    /// failed: from now on the log refuses to append (as after any failed
+    /// write or sync), since what reached the media is unknown.
+    pub fn fail(&mut self, e: Error) {
+        if self.poisoned.is_none() {
+            self.poisoned = Some(e);
+        }
+    }
+
+    fn append_inner(
+        &mut self,
+        bytes: &mut [u8],
+        codec: Codec,
+        stats: &FrameStats,
+        sync: bool,
     ) -> Result<FrameLocation, Error> {
         self.check_healthy()?;
         if bytes.len() <= codec::frame::HEADER_LEN {
@@ -178,7 +231,7 @@ impl<S: Storage> SegmentLog<S> {
         if let Err(e) = self.active.file.write_all(bytes) {
             return Err(self.poison(Error::storage("write", Some(id), e)));
         }
-        if self.config.sync == SyncPolicy::Always {
+        if sync {
             if let Err(e) = self.active.file.sync() {
                 return Err(self.poison(Error::storage("sync", Some(id), e)));
             }

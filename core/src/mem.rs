@@ -466,6 +466,14 @@ impl SegmentFile for MemFile {
         Ok(())
     }
 
+    fn sync_handle(&mut self) -> Result<MemFile, MemError> {
+        Ok(MemFile {
+            disk: self.disk.clone(),
+            key: self.key,
+            pos: 0,
+        })
+    }
+
     fn sync(&mut self) -> Result<(), MemError> {
         let mut disk = self.disk.lock();
         let fault = disk.next_op(Op::Sync(self.key));

@@ -77,4 +77,14 @@ pub trait SegmentFile: embedded_io::Read + embedded_io::Write + embedded_io::See
     /// reached the media, and the bytes beyond may be lost; after return,
     /// the file's contents and length are durable.
     fn sync(&mut self) -> Result<(), Self::Error>;
+
+    /// A second handle on the same file, used only to [`SegmentFile::sync`]
+    /// it (from another thread) while writes go on through this one. A sync
+    /// through it makes durable everything written through any handle
+    /// before the sync began, with the power-loss contract of `sync`.
+    /// A backend that cannot duplicate a handle returns an error; the WAL
+    /// then syncs on the write path.
+    fn sync_handle(&mut self) -> Result<Self, Self::Error>
+    where
+        Self: Sized;
 }

@@ -330,4 +330,11 @@ impl SegmentFile for FsFile {
     fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()
     }
+
+    fn sync_handle(&mut self) -> io::Result<FsFile> {
+        Ok(FsFile {
+            file: self.file.try_clone()?,
+            dir: self.dir.clone(),
+        })
+    }
 }

@@ -15,8 +15,8 @@ use crate::{FsStorage, Wal};
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NativeHost;
 
-/// `append` through the thread-safe WAL: completions arrive from the
-/// flusher thread as frames are synced.
+/// `append` through the thread-safe WAL: completions arrive from the WAL's
+/// threads as frames are synced.
 pub struct NativeWriter(Wal);
 
 impl Appender for NativeWriter {

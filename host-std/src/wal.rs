@@ -1,20 +1,32 @@
-//! The thread-safe WAL: many writers, one background flusher, group commit.
+//! The thread-safe WAL: many writers, a background flusher and syncer,
+//! group commit.
 //!
 //! ```text
 //!  writers ──push──▶ [ buffer ] ──seal (full)──▶ [ sealed queue, ≤ MAX_SEALED ] ──▶ flusher thread
 //!            (short lock: State)                                                    encode, compress,
-//!                                                                                   append, sync (Log lock),
+//!                                                                                   append (Log lock)
+//!                                                                                        │ written frames
+//!                                                                                        ▼
+//!                                                  [ unsynced queue, ≤ MAX_UNSYNCED ] ──▶ syncer thread
+//!                                                                                   fdatasync (own handle),
 //!                                                                                   then complete
 //! ```
 //!
 //! Writers only ever take the `State` lock, for as long as it takes to copy a
-//! record into the buffer; the flusher does all I/O under the `Log` lock, so
-//! while one frame is written and synced the next buffer fills (group
-//! commit). A buffer is sealed by the write that fills it (the core's flush
-//! rule, [`wal_core::wal::flush_due`]), so a single writer gets the same
-//! frames, and the same bytes, as the core's single-threaded `Wal`. When
-//! `MAX_SEALED` sealed buffers wait for the disk, writers wait (backpressure);
-//! nothing is dropped.
+//! record into the buffer; the flusher does the encoding and writing under
+//! the `Log` lock. Under `SyncPolicy::Always`, a full buffer's frame is
+//! synced by the syncer through a second handle on the segment, so that the
+//! next frames are encoded and written while it syncs, and one sync covers
+//! every frame written before it began: a writer that does not wait for
+//! durability is held back by about one sync at most. A partly filled
+//! buffer (flushed on request, on time, or by a lone waiter) is written and
+//! synced in one go when the syncer is free, and while a sync runs, durable
+//! writers gather into it (group commit). A buffer is sealed by the write
+//! that fills it (the core's flush rule, [`wal_core::wal::flush_due`]), so a
+//! single writer gets the same frames, and the same bytes, as the core's
+//! single-threaded `Wal`. When `MAX_SEALED` sealed buffers wait for the
+//! disk, writers wait (backpressure); nothing is dropped. Completions fire
+//! in write order, each only once a sync covers its frame.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -27,9 +39,9 @@ use std::time::{Duration, Instant};
 
 use wal_core::buffer::WriteBuffer;
 use wal_core::log::{SegmentLog, SegmentReader};
-use wal_core::storage::Storage;
+use wal_core::storage::{SegmentFile, Storage};
 use wal_core::wal::{deadline, flush_due};
-use wal_core::{Config, Error, RecoveryReport, SegmentId, SegmentInfo};
+use wal_core::{Config, Error, RecoveryReport, SegmentId, SegmentInfo, SyncPolicy};
 
 use crate::fs::FsStorage;
 
@@ -104,6 +116,8 @@ struct LogSide<S: Storage> {
     /// `None` once closed: the storage (and its directory lock) is released.
     log: Option<SegmentLog<S>>,
     frame: Vec<u8>,
+    /// The segment the syncer holds a handle on.
+    syncer_segment: Option<SegmentId>,
     /// The segments as they were at close.
     segments_at_close: Vec<SegmentId>,
 }
@@ -114,8 +128,42 @@ impl<S: Storage> LogSide<S> {
     }
 }
 
+/// What the flusher hands the syncer, in write order.
+enum SyncItem<F> {
+    /// Frames from here on are in this segment: sync them through this handle.
+    Handle(SegmentId, F),
+    /// A written frame's records: complete them once a sync covers them
+    /// (or with `failed`, the error that stopped the frame, in order).
+    Batch {
+        completions: Vec<Callback>,
+        signal: Arc<Signal>,
+        failed: Option<Error>,
+    },
+}
+
+struct SyncQueue<F> {
+    items: VecDeque<SyncItem<F>>,
+    /// The syncer holds items it has not completed yet.
+    busy: bool,
+    closing: bool,
+    /// A sync through the syncer's handle failed: the log must refuse
+    /// appends (applied by whoever next holds the log lock; the syncer never
+    /// takes it, so it cannot wait on a flusher that waits on it).
+    failed: Option<Error>,
+}
+
 struct Shared<S: Storage> {
     state: Mutex<State>,
+    /// Frames written and waiting for the syncer (only under
+    /// `SyncPolicy::Always`, when the storage can duplicate a handle).
+    sync: Mutex<SyncQueue<S::File>>,
+    /// The syncer waits here for items; the flusher waits here for the
+    /// queue to shrink.
+    sync_work: Condvar,
+    sync_room: Condvar,
+    /// Frames are synced by the syncer thread (policy `Always`, and the
+    /// storage duplicates handles); otherwise on the write path.
+    pipelined: bool,
     /// The flusher waits here for work.
     work: Condvar,
     /// Writers wait here for room in the sealed queue.
@@ -158,6 +206,7 @@ where
 {
     shared: Arc<Shared<S>>,
     flusher: Mutex<Option<JoinHandle<()>>>,
+    syncer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl<S: Storage + Send + 'static> Drop for Handle<S>
@@ -165,7 +214,7 @@ where
     S::File: Send,
 {
     fn drop(&mut self) {
-        let _ = close(&self.shared, &self.flusher);
+        let _ = close(&self.shared, &self.flusher, &self.syncer);
     }
 }
 
@@ -185,7 +234,10 @@ where
 {
     /// Opens the WAL on any storage (the in-memory one in benchmarks).
     pub fn with_storage(storage: S, config: Config) -> Result<Self, Error> {
-        let (log, report) = SegmentLog::open(storage, config)?;
+        let (mut log, report) = SegmentLog::open(storage, config)?;
+        // Sync on a second thread, overlapping the next frame's encoding
+        // and writing, when the storage can give a second handle.
+        let pipelined = config.sync == SyncPolicy::Always && log.sync_handle().is_ok();
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 current: Batch::new(WriteBuffer::new()),
@@ -200,9 +252,19 @@ where
             }),
             work: Condvar::new(),
             room: Condvar::new(),
+            sync: Mutex::new(SyncQueue {
+                items: VecDeque::new(),
+                busy: false,
+                closing: false,
+                failed: None,
+            }),
+            sync_work: Condvar::new(),
+            sync_room: Condvar::new(),
+            pipelined,
             log: Mutex::new(LogSide {
                 log: Some(log),
                 frame: Vec::new(),
+                syncer_segment: None,
                 segments_at_close: Vec::new(),
             }),
             config,
@@ -214,10 +276,31 @@ where
             .name("wal-flusher".into())
             .spawn(move || flusher_loop(&s))
             .map_err(|e| Error::storage("spawn flusher", None, e))?;
+        let syncer = if pipelined {
+            let s = shared.clone();
+            match std::thread::Builder::new()
+                .name("wal-syncer".into())
+                .spawn(move || syncer_loop(&s))
+            {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    let h = Handle {
+                        shared,
+                        flusher: Mutex::new(Some(flusher)),
+                        syncer: Mutex::new(None),
+                    };
+                    drop(h); // closes (nothing was written)
+                    return Err(Error::storage("spawn syncer", None, e));
+                }
+            }
+        } else {
+            None
+        };
         Ok(Wal {
             handle: Arc::new(Handle {
                 shared,
                 flusher: Mutex::new(Some(flusher)),
+                syncer: Mutex::new(syncer),
             }),
         })
     }
@@ -251,7 +334,9 @@ where
     /// Buffers a record whose `callback` is called exactly once: with
     /// `Ok(())` once the record is durable (per the sync policy), or with the
     /// error that stopped it. A refused write calls it with the error it
-    /// returns. Callbacks run on the flusher thread: keep them short.
+    /// returns. Callbacks run, in write order, on whichever thread completes
+    /// the frame (the WAL's syncer or flusher, or a thread waiting on a
+    /// handle): keep them short.
     pub fn write_with(
         &self,
         series_id: u64,
@@ -329,7 +414,11 @@ where
     /// Flushes, syncs and completes everything, and stops the flusher. Later
     /// writes get [`Error::Closed`]. Returns the first failure, if any.
     pub fn close(&self) -> Result<(), Error> {
-        close(&self.handle.shared, &self.handle.flusher)
+        close(
+            &self.handle.shared,
+            &self.handle.flusher,
+            &self.handle.syncer,
+        )
     }
 }
 
@@ -384,7 +473,7 @@ fn push<S: Storage>(
 
 /// What the flusher takes next: a sealed batch, or the current one when it is
 /// due (interval), requested (a waiter), or the WAL is closing.
-fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<Batch> {
+fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
     let mut st = lock(&shared.state);
     loop {
         if st.in_flight {
@@ -395,18 +484,26 @@ fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<Batch> {
         if let Some(b) = st.sealed.pop_front() {
             shared.room.notify_all();
             st.in_flight = true;
-            return Some(b);
+            return Some((b, false));
         }
         let now = shared.epoch.elapsed();
         let buf = &st.current.buffer;
-        if !buf.is_empty()
+        let wanted = !buf.is_empty()
             && (st.flush_requested
                 || st.closing
-                || flush_due(&shared.config, buf.payload_bytes(), buf.oldest(), now))
-        {
-            st.flush_requested = false;
-            st.in_flight = true;
-            return Some(take_current(&mut st));
+                || flush_due(&shared.config, buf.payload_bytes(), buf.oldest(), now));
+        if wanted {
+            // A partly filled buffer goes when the syncer is free: while a
+            // sync runs, more records join it (group commit), and the next
+            // sync covers them all. Full buffers (above) never wait.
+            if st.closing || !shared.pipelined || syncer_idle(shared) {
+                st.flush_requested = false;
+                st.in_flight = true;
+                return Some((take_current(&mut st), true));
+            }
+            // The syncer wakes us when it is done.
+            st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
+            continue;
         }
         st.flush_requested = false;
         if st.closing {
@@ -447,24 +544,86 @@ fn take_current(st: &mut State) -> Batch {
 }
 
 fn flusher_loop<S: Storage>(shared: &Shared<S>) {
-    while let Some(batch) = next_batch(shared) {
-        write_batch(shared, batch);
+    while let Some((batch, partial)) = next_batch(shared) {
+        write_batch(shared, batch, partial);
     }
 }
 
-/// Writes one batch as a frame (the caller set `in_flight`), completes its
-/// records, and clears `in_flight`.
-fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch) {
+/// Most frames written and not yet synced before the flusher waits for
+/// the syncer.
+const MAX_UNSYNCED: usize = 32;
+
+/// Writes one batch as a frame (the caller set `in_flight`), clears
+/// `in_flight`, and completes its records: here once synced, or, when
+/// pipelined, by the syncer thread once a sync covers the frame.
+///
+/// Full buffers go through the syncer, so that the next one is encoded and
+/// written while this one syncs (a writer that does not wait is held for
+/// at most about one sync). A partly filled one (`inline`: a waiter's own,
+/// or one flushed on request or on time, taken only when the syncer is
+/// free) is synced right here: durable writers gather into it while the
+/// previous sync runs, and pay for one sync and no extra thread switch.
+fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
+    let mut handed = false;
     let (result, completions) = {
         let mut side = lock(&shared.log);
-        let LogSide { log, frame, .. } = &mut *side;
+        let LogSide {
+            log,
+            frame,
+            syncer_segment,
+            ..
+        } = &mut *side;
+        let pipelined = &shared.pipelined;
+        if let (Some(e), Some(log)) = (lock(&shared.sync).failed.clone(), log.as_mut()) {
+            log.fail(e);
+        }
         let sealed = batch.buffer.seal_into(frame);
-        let result = match log {
-            Some(log) => log.append(frame, &sealed.stats).map(|_| ()),
+        let deferred = *pipelined && !(inline && syncer_idle(shared));
+        let mut result = match log {
+            Some(log) if deferred => log.append_unsynced(frame, &sealed.stats),
+            Some(log) => log.append(frame, &sealed.stats),
             None => Err(Error::Closed),
         };
-        (result, sealed.completions)
+        if *pipelined {
+            // Under the log lock, so items reach the syncer in write order.
+            let mut q = lock(&shared.sync);
+            while q.items.len() >= MAX_UNSYNCED && !q.closing {
+                q = shared.sync_room.wait(q).unwrap_or_else(|p| p.into_inner());
+            }
+            if let (Ok(at), Some(log)) = (&result, log.as_mut()) {
+                if *syncer_segment != Some(at.segment) {
+                    // A new segment (the one before was synced as it was
+                    // closed): the syncer needs a handle on it.
+                    match log.sync_handle() {
+                        Ok((id, f)) => {
+                            *syncer_segment = Some(id);
+                            q.items.push_back(SyncItem::Handle(id, f));
+                        }
+                        Err(e) => {
+                            log.fail(e.clone());
+                            result = Err(e);
+                        }
+                    }
+                }
+            }
+            if deferred || !q.items.is_empty() || q.busy {
+                // Completed by the syncer, in order with the frames before.
+                q.items.push_back(SyncItem::Batch {
+                    completions: sealed.completions,
+                    signal: batch.signal.clone(),
+                    failed: result.clone().err(),
+                });
+                shared.sync_work.notify_one();
+                handed = true;
+                (result.map(|_| ()), Vec::new())
+            } else {
+                (result.map(|_| ()), sealed.completions)
+            }
+        } else {
+            (result.map(|_| ()), sealed.completions)
+        }
     };
+    let result = result.map(|_| ());
     {
         let mut st = lock(&shared.state);
         if let Err(e) = &result {
@@ -478,18 +637,157 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch) {
         }
         shared.work.notify_all();
     }
+    if !handed {
+        complete(completions, &batch.signal, result);
+    }
+}
+
+/// Calls every completion with `result` (a panicking callback is contained:
+/// it must not stop the thread that completes the others), then the signal.
+fn complete(completions: Vec<Callback>, signal: &Signal, result: Result<(), Error>) {
     for c in completions {
-        // A panicking callback must not stop the flusher (and strand
-        // every later write); its panic is contained here.
         let r = result.clone();
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || c(r)));
     }
-    batch.signal.complete(result);
+    signal.complete(result);
+}
+
+/// Whether the syncer has nothing written-but-uncompleted.
+fn syncer_idle<S: Storage>(shared: &Shared<S>) -> bool {
+    let q = lock(&shared.sync);
+    q.items.is_empty() && !q.busy
+}
+
+/// A written frame's records, waiting for a sync (or failed already).
+type Pending = (Vec<Callback>, Arc<Signal>, Option<Error>);
+
+/// The syncer thread: takes every frame written so far, syncs once per
+/// segment they are in, takes what was written meanwhile (so the flusher
+/// never waits on callbacks), then completes the synced frames in order.
+/// While it syncs, the flusher encodes and writes the next frames, and the
+/// next sync covers them.
+fn syncer_loop<S: Storage>(shared: &Shared<S>) {
+    let mut handle: Option<(SegmentId, S::File)> = None;
+    // The first failed sync: every later frame fails with it.
+    let mut failed: Option<Error> = None;
+    let mut items = match take_items(shared, true) {
+        Some(items) => items,
+        None => return,
+    };
+    loop {
+        let done = sync_items(shared, items, &mut handle, &mut failed);
+        // What was written during that sync, taken before the callbacks run.
+        let next = take_items(shared, false);
+        for (completions, signal, err) in done {
+            complete(completions, &signal, err.map_or(Ok(()), Err));
+        }
+        items = match next {
+            Some(next) => next,
+            None => {
+                {
+                    let mut q = lock(&shared.sync);
+                    if q.items.is_empty() {
+                        q.busy = false;
+                    }
+                    shared.sync_room.notify_all();
+                }
+                // A partly filled buffer may be waiting for the syncer.
+                drop(lock(&shared.state));
+                shared.work.notify_all();
+                match take_items(shared, true) {
+                    Some(items) => items,
+                    None => return, // closing, and everything completed
+                }
+            }
+        };
+    }
+}
+
+/// Takes every queued item (marking the syncer busy); `wait`s for one
+/// unless closing. `None` when there is none.
+fn take_items<S: Storage>(shared: &Shared<S>, wait: bool) -> Option<Vec<SyncItem<S::File>>> {
+    let mut q = lock(&shared.sync);
+    while wait && q.items.is_empty() && !q.closing {
+        q = shared.sync_work.wait(q).unwrap_or_else(|p| p.into_inner());
+    }
+    if q.items.is_empty() {
+        return None;
+    }
+    q.busy = true;
+    shared.sync_room.notify_all();
+    Some(q.items.drain(..).collect())
+}
+
+/// Syncs what `items` wrote, segment by segment, and returns their batches
+/// with their outcome, in order.
+fn sync_items<S: Storage>(
+    shared: &Shared<S>,
+    items: Vec<SyncItem<S::File>>,
+    handle: &mut Option<(SegmentId, S::File)>,
+    failed: &mut Option<Error>,
+) -> Vec<Pending> {
+    let sync = |handle: &mut Option<(SegmentId, S::File)>,
+                ready: &mut Vec<Pending>,
+                failed: &mut Option<Error>| {
+        if failed.is_none() {
+            let r = match handle.as_mut() {
+                Some((id, f)) => f.sync().map_err(|e| Error::storage("sync", Some(*id), e)),
+                None => Err(Error::LogicBug("a frame before any sync handle")),
+            };
+            if let Err(e) = r {
+                fail_log(shared, &e);
+                *failed = Some(e);
+            }
+        }
+        for (_, _, f) in ready.iter_mut() {
+            if f.is_none() {
+                *f = failed.clone();
+            }
+        }
+    };
+    let mut ready: Vec<Pending> = Vec::new();
+    let mut done: Vec<Pending> = Vec::new();
+    let mut dirty = false;
+    for item in items {
+        match item {
+            SyncItem::Handle(id, f) => {
+                if dirty {
+                    sync(handle, &mut ready, failed);
+                    done.append(&mut ready);
+                    dirty = false;
+                }
+                *handle = Some((id, f));
+            }
+            SyncItem::Batch {
+                completions,
+                signal,
+                failed: own,
+            } => {
+                dirty |= own.is_none();
+                ready.push((completions, signal, own));
+            }
+        }
+    }
+    if dirty {
+        sync(handle, &mut ready, failed);
+    }
+    done.append(&mut ready);
+    done
+}
+
+/// A sync through the syncer's handle failed: the log refuses appends from
+/// now on, and so do writers.
+fn fail_log<S: Storage>(shared: &Shared<S>, e: &Error) {
+    lock(&shared.sync).failed.get_or_insert_with(|| e.clone());
+    let mut st = lock(&shared.state);
+    st.poisoned.get_or_insert_with(|| e.clone());
+    shared.room.notify_all();
 }
 
 fn close<S: Storage>(
     shared: &Shared<S>,
     flusher: &Mutex<Option<JoinHandle<()>>>,
+    syncer: &Mutex<Option<JoinHandle<()>>>,
 ) -> Result<(), Error> {
     {
         let mut st = lock(&shared.state);
@@ -505,6 +803,17 @@ fn close<S: Storage>(
             // A callback panicked on the flusher thread; what it had not
             // completed is failed below.
         }
+    }
+    // The flusher has written everything it will: let the syncer sync and
+    // complete it, then stop.
+    {
+        let mut q = lock(&shared.sync);
+        q.closing = true;
+        shared.sync_work.notify_all();
+        shared.sync_room.notify_all();
+    }
+    if let Some(t) = lock(syncer).take() {
+        let _ = t.join();
     }
     let mut st = lock(&shared.state);
     st.closed = true;
@@ -530,6 +839,9 @@ fn close<S: Storage>(
         return Ok(());
     };
     side.segments_at_close = log.segments();
+    if let Some(e) = lock(&shared.sync).failed.clone() {
+        log.fail(e);
+    }
     let synced = log.close();
     drop(log); // releases the storage, and with it the directory lock
     match poisoned {
@@ -578,7 +890,11 @@ impl<S: Storage> WriteHandle<S> {
     /// the WAL is idle.
     fn take_if_idle(&self) -> Option<Batch> {
         let mut st = lock(&self.shared.state);
-        let idle = !st.in_flight && st.sealed.is_empty() && !st.closing && !st.closed;
+        let idle = !st.in_flight
+            && st.sealed.is_empty()
+            && !st.closing
+            && !st.closed
+            && (!self.shared.pipelined || syncer_idle(&self.shared));
         // Alone on this batch (the state's reference and ours): with other
         // writers about, the flusher gathers them into one bigger frame.
         let alone = Arc::strong_count(&self.signal) == 2;
@@ -607,7 +923,7 @@ impl<S: Storage> WriteHandle<S> {
     /// switches on top of it.
     pub fn wait(self) -> Result<(), Error> {
         if let Some(batch) = self.take_if_idle() {
-            write_batch(&self.shared, batch);
+            write_batch(&self.shared, batch, true);
         }
         self.request_flush();
         wait_signal(&self.signal, None)
