@@ -412,3 +412,43 @@ fn callbacks_fire_in_write_order_for_one_writer() {
         "completions out of order"
     );
 }
+
+#[test]
+fn flushes_between_full_buffers_complete_without_a_timer() {
+    // No time-based flushing: a flush request that finds the syncer busy
+    // with full buffers must still be served once it is free (no timer
+    // will wake the flusher), and every record completes.
+    let storage = MemStorage::new();
+    let wal = wal_host_std::Wal::with_storage(
+        storage,
+        Config {
+            buffer_size: 1024,
+            flush_interval: None,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    std::thread::scope(|s| {
+        for t in 0..3u64 {
+            let (wal, done) = (wal.clone(), done.clone());
+            s.spawn(move || {
+                for i in 0..2_000i64 {
+                    let done = done.clone();
+                    wal.write_with(t, i, &[t as u8; 90], move |r| {
+                        r.unwrap();
+                        done.fetch_add(1, Ordering::SeqCst);
+                    })
+                    .unwrap();
+                    if i % 97 == 0 {
+                        wal.flush().unwrap();
+                    }
+                }
+            });
+        }
+    });
+    wal.flush().unwrap();
+    assert_eq!(done.load(Ordering::SeqCst), 6_000);
+    assert_eq!(read_all(&wal).len(), 6_000);
+    wal.close().unwrap();
+}
