@@ -9,8 +9,10 @@ use crate::error::Error;
 /// When appended frames are made durable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SyncPolicy {
-    /// Sync after every frame, before any of its records is completed: a
-    /// completion that says `Ok` means the record survives a power loss.
+    /// Every frame is synced before any of its records is completed (a
+    /// host that syncs on a second thread may cover several frames with one
+    /// sync): a completion that says `Ok` means the record survives a power
+    /// loss.
     #[default]
     Always,
     /// Never sync on the write path (only at rotation and close): a
