@@ -289,14 +289,10 @@ fn backpressure_holds_writers_back_without_losing_anything() {
 
 #[test]
 fn a_panicking_callback_does_not_stop_the_flusher() {
-    let wal = wal_host_std::Wal::with_storage(
-        MemStorage::new(),
-        Config {
-            flush_interval: None,
-            ..Config::default()
-        },
-    )
-    .unwrap();
+    let wal = on_memory(Config {
+        flush_interval: None,
+        ..Config::default()
+    });
     wal.write_with(1, 1, b"x", |_| panic!("user bug")).unwrap();
     wal.flush().unwrap();
     wal.write(1, 2, b"y").unwrap().wait().unwrap();
@@ -383,18 +379,18 @@ fn power_cuts_while_many_threads_write_lose_no_acknowledged_record() {
     }
 }
 
+/// The thread-safe WAL over a fresh in-memory storage.
+fn on_memory(config: Config) -> wal_host_std::Wal<MemStorage> {
+    wal_host_std::Wal::with_storage(MemStorage::new(), config).unwrap()
+}
+
 #[test]
 fn callbacks_fire_in_write_order_for_one_writer() {
-    let storage = MemStorage::new();
-    let wal = wal_host_std::Wal::with_storage(
-        storage,
-        Config {
-            buffer_size: 256,
-            file_size: 8 * 1024,
-            ..Config::default()
-        },
-    )
-    .unwrap();
+    let wal = on_memory(Config {
+        buffer_size: 256,
+        file_size: 8 * 1024,
+        ..Config::default()
+    });
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     for i in 0..5_000i64 {
         let seen = seen.clone();
@@ -418,16 +414,11 @@ fn flushes_between_full_buffers_complete_without_a_timer() {
     // No time-based flushing: a flush request that finds the syncer busy
     // with full buffers must still be served once it is free (no timer
     // will wake the flusher), and every record completes.
-    let storage = MemStorage::new();
-    let wal = wal_host_std::Wal::with_storage(
-        storage,
-        Config {
-            buffer_size: 1024,
-            flush_interval: None,
-            ..Config::default()
-        },
-    )
-    .unwrap();
+    let wal = on_memory(Config {
+        buffer_size: 1024,
+        flush_interval: None,
+        ..Config::default()
+    });
     let done = Arc::new(AtomicUsize::new(0));
     std::thread::scope(|s| {
         for t in 0..3u64 {
