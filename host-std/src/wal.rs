@@ -37,7 +37,7 @@ use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use wal_core::buffer::WriteBuffer;
+use wal_core::buffer::{Sealed, WriteBuffer};
 use wal_core::log::{SegmentLog, SegmentReader};
 use wal_core::storage::{SegmentFile, Storage};
 use wal_core::wal::{deadline, flush_due};
@@ -564,8 +564,8 @@ const MAX_UNSYNCED: usize = 32;
 /// free) is synced right here: durable writers gather into it while the
 /// previous sync runs, and pay for one sync and no extra thread switch.
 fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
-    let mut handed = false;
-    let (result, completions) = {
+    // The completions to call here; `None` when the syncer has them.
+    let (result, here) = {
         let mut side = lock(&shared.log);
         let LogSide {
             log,
@@ -573,57 +573,36 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
             syncer_segment,
             ..
         } = &mut *side;
-        let pipelined = &shared.pipelined;
-        if let (Some(e), Some(log)) = (lock(&shared.sync).failed.clone(), log.as_mut()) {
-            log.fail(e);
-        }
         let sealed = batch.buffer.seal_into(frame);
-        let deferred = *pipelined && !(inline && syncer_idle(shared));
-        let mut result = match log {
-            Some(log) if deferred => log.append_unsynced(frame, &sealed.stats),
-            Some(log) => log.append(frame, &sealed.stats),
-            None => Err(Error::Closed),
-        };
-        if *pipelined {
-            // Under the log lock, so items reach the syncer in write order.
-            let mut q = lock(&shared.sync);
-            while q.items.len() >= MAX_UNSYNCED && !q.closing {
-                q = shared.sync_room.wait(q).unwrap_or_else(|p| p.into_inner());
-            }
-            if let (Ok(at), Some(log)) = (&result, log.as_mut()) {
-                if *syncer_segment != Some(at.segment) {
-                    // A new segment (the one before was synced as it was
-                    // closed): the syncer needs a handle on it.
-                    match log.sync_handle() {
-                        Ok((id, f)) => {
-                            *syncer_segment = Some(id);
-                            q.items.push_back(SyncItem::Handle(id, f));
-                        }
-                        Err(e) => {
-                            log.fail(e.clone());
-                            result = Err(e);
-                        }
-                    }
+        match log.as_mut() {
+            None => (Err(Error::Closed), Some(sealed.completions)),
+            Some(log) if !shared.pipelined => (
+                log.append(frame, &sealed.stats).map(|_| ()),
+                Some(sealed.completions),
+            ),
+            Some(log) => {
+                if let Some(e) = lock(&shared.sync).failed.clone() {
+                    log.fail(e);
                 }
+                let deferred = !(inline && syncer_idle(shared));
+                let written = if deferred {
+                    log.append_unsynced(frame, &sealed.stats)
+                } else {
+                    log.append(frame, &sealed.stats)
+                };
+                let written = written.map(|at| at.segment);
+                hand_over(
+                    shared,
+                    log,
+                    syncer_segment,
+                    written,
+                    deferred,
+                    sealed,
+                    &batch.signal,
+                )
             }
-            if deferred || !q.items.is_empty() || q.busy {
-                // Completed by the syncer, in order with the frames before.
-                q.items.push_back(SyncItem::Batch {
-                    completions: sealed.completions,
-                    signal: batch.signal.clone(),
-                    failed: result.clone().err(),
-                });
-                shared.sync_work.notify_one();
-                handed = true;
-                (result.map(|_| ()), Vec::new())
-            } else {
-                (result.map(|_| ()), sealed.completions)
-            }
-        } else {
-            (result.map(|_| ()), sealed.completions)
         }
     };
-    let result = result.map(|_| ());
     {
         let mut st = lock(&shared.state);
         if let Err(e) = &result {
@@ -637,9 +616,55 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
         }
         shared.work.notify_all();
     }
-    if !handed {
+    if let Some(completions) = here {
         complete(completions, &batch.signal, result);
     }
+}
+
+/// Pipelined, under the log lock (so items reach the syncer in write
+/// order): gives the syncer a handle on a segment it has not seen, then the
+/// batch written to `segment`, unless it was synced inline (`!deferred`)
+/// with nothing outstanding before it: its completions come back then.
+fn hand_over<S: Storage>(
+    shared: &Shared<S>,
+    log: &mut SegmentLog<S>,
+    syncer_segment: &mut Option<SegmentId>,
+    segment: Result<SegmentId, Error>,
+    deferred: bool,
+    sealed: Sealed<Callback>,
+    signal: &Arc<Signal>,
+) -> (Result<(), Error>, Option<Vec<Callback>>) {
+    let mut q = lock(&shared.sync);
+    while q.items.len() >= MAX_UNSYNCED && !q.closing {
+        q = shared.sync_room.wait(q).unwrap_or_else(|p| p.into_inner());
+    }
+    let mut result = segment.as_ref().map(|_| ()).map_err(Clone::clone);
+    if let Ok(id) = segment {
+        if *syncer_segment != Some(id) {
+            // A new segment (the one before was synced as it was closed):
+            // the syncer needs a handle on it.
+            match log.sync_handle() {
+                Ok((id, f)) => {
+                    *syncer_segment = Some(id);
+                    q.items.push_back(SyncItem::Handle(id, f));
+                }
+                Err(e) => {
+                    log.fail(e.clone());
+                    result = Err(e);
+                }
+            }
+        }
+    }
+    if !deferred && q.items.is_empty() && !q.busy {
+        return (result, Some(sealed.completions));
+    }
+    q.items.push_back(SyncItem::Batch {
+        completions: sealed.completions,
+        signal: signal.clone(),
+        failed: result.clone().err(),
+    });
+    shared.sync_work.notify_one();
+    (result, None)
 }
 
 /// Calls every completion with `result` (a panicking callback is contained:
