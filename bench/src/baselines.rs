@@ -1,12 +1,35 @@
 //! The baselines, run in the same process as our WAL: the disk itself (two
 //! ways), okaywal, raft-engine, and the `snap` crate alone.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::measure::{percentile_us, Row};
+
+/// A fresh file at `path` holding `prewrite` synced zero bytes, positioned
+/// at 0 (so the writes that follow overwrite allocated space).
+fn raw_file(path: &Path, prewrite: usize) -> std::io::Result<File> {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(path)?;
+    if prewrite > 0 {
+        let zeros = vec![0u8; 1 << 20];
+        let mut left = prewrite;
+        while left > 0 {
+            let n = left.min(zeros.len());
+            f.write_all(&zeros[..n])?;
+            left -= n;
+        }
+        f.sync_all()?;
+        f.seek(SeekFrom::Start(0))?;
+    }
+    Ok(f)
+}
 
 /// Replays a write pattern (bytes per write call, and whether a sync
 /// followed) against one file with `fdatasync`: appending to a fresh file,
@@ -24,23 +47,7 @@ pub fn raw_disk(
     });
     let total: usize = pattern.iter().map(|p| p.0).sum();
     let max = pattern.iter().map(|p| p.0).max().unwrap_or(0);
-    let mut f = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .read(true)
-        .write(true)
-        .open(&path)?;
-    if overwrite {
-        let zeros = vec![0u8; 1 << 20];
-        let mut left = total;
-        while left > 0 {
-            let n = left.min(zeros.len());
-            f.write_all(&zeros[..n])?;
-            left -= n;
-        }
-        f.sync_all()?;
-        f.seek(SeekFrom::Start(0))?;
-    }
+    let mut f = raw_file(&path, if overwrite { total } else { 0 })?;
     let buf: Vec<u8> = (0..max).map(|i| (i * 31 % 251) as u8).collect();
     let mut syncs = 0;
     let t = Instant::now();
@@ -66,25 +73,9 @@ pub fn raw_sync_rate(
     overwrite: bool,
 ) -> std::io::Result<f64> {
     let path = dir.join("raw-rate");
-    let mut f = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .read(true)
-        .write(true)
-        .open(&path)?;
+    // Overwriting: enough pre-written space for the run (generous: 20k syncs).
+    let mut f = raw_file(&path, if overwrite { chunk * 20_000 } else { 0 })?;
     let buf = vec![7u8; chunk];
-    if overwrite {
-        // Enough pre-written space for the run (generous: 20k syncs).
-        let zeros = vec![0u8; chunk.max(1 << 20)];
-        let mut left = chunk * 20_000;
-        while left > 0 {
-            let n = left.min(zeros.len());
-            f.write_all(&zeros[..n])?;
-            left -= n;
-        }
-        f.sync_all()?;
-        f.seek(SeekFrom::Start(0))?;
-    }
     let t = Instant::now();
     let mut n = 0u64;
     while t.elapsed() < dur {
