@@ -53,6 +53,26 @@ fn input(n: u64, series: u64, tag: &str) -> String {
         .collect()
 }
 
+/// `append` into `dir` with 8 KiB segments, 1 KiB buffers and no
+/// compression: a few records make several segments.
+fn small_segments(dir: &str) -> [&str; 7] {
+    [
+        "append",
+        dir,
+        "--file-size",
+        "8192",
+        "--buffer-size",
+        "1024",
+        "--no-compression",
+    ]
+}
+
+/// Runs [`small_segments`] with `stdin`, which must succeed.
+fn append_small_segments(dir: &str, stdin: &str) {
+    let out = wal(&small_segments(dir), stdin);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
 /// Records per series, in order, from JSON lines (input or `dump --format jsonl`).
 fn per_series(jsonl: &str) -> BTreeMap<u64, Vec<(i64, String)>> {
     let mut m: BTreeMap<u64, Vec<(i64, String)>> = BTreeMap::new();
@@ -149,20 +169,7 @@ fn verify_reports_clean_torn_and_corrupt_directories() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("w");
     let d = dir.to_str().unwrap();
-    assert!(wal(
-        &[
-            "append",
-            d,
-            "--file-size",
-            "8192",
-            "--buffer-size",
-            "1024",
-            "--no-compression"
-        ],
-        &input(2000, 5, "v")
-    )
-    .status
-    .success());
+    append_small_segments(d, &input(2000, 5, "v"));
     let clean = wal(&["verify", d], "");
     assert_eq!(clean.status.code(), Some(0), "{}", text(&clean.stdout));
     let report = text(&clean.stdout);
@@ -674,20 +681,7 @@ fn gaps_in_segment_ids_are_fine() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("w");
     let d = dir.to_str().unwrap();
-    assert!(wal(
-        &[
-            "append",
-            d,
-            "--file-size",
-            "8192",
-            "--buffer-size",
-            "1024",
-            "--no-compression"
-        ],
-        &input(2000, 4, "g")
-    )
-    .status
-    .success());
+    append_small_segments(d, &input(2000, 4, "g"));
     let segs: Vec<String> = snapshot(&dir)
         .into_iter()
         .map(|f| f.0)
@@ -772,21 +766,12 @@ fn a_read_only_directory_gets_clear_errors_and_loses_nothing() {
     // reported durable is there.
     let dir = tmp.path().join("w");
     let d = dir.to_str().unwrap();
-    let args = [
-        "append",
-        d,
-        "--file-size",
-        "8192",
-        "--buffer-size",
-        "1024",
-        "--no-compression",
-    ];
-    assert!(wal(&args, &input(50, 3, "a")).status.success());
+    append_small_segments(d, &input(50, 3, "a"));
     let _guard = ReadOnly::new(&dir);
     for cmd in ["verify", "dump", "stats"] {
         assert_eq!(wal(&[cmd, d], "").status.code(), Some(0), "{cmd}");
     }
-    let out = wal(&args, &input(3000, 3, "b"));
+    let out = wal(&small_segments(d), &input(3000, 3, "b"));
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
