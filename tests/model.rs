@@ -17,19 +17,36 @@ use wal_core::{Config, Error, SegmentId, Wal};
 
 #[derive(Clone, Debug)]
 enum Step {
-    Write { series: u64, len: usize },
+    Write {
+        series: u64,
+        len: usize,
+    },
+    /// Time passes (milliseconds) and the host polls.
+    Tick {
+        ms: u64,
+    },
     Flush,
     Rotate,
-    Read { pick: usize },
-    Delete { pick: usize },
+    Read {
+        pick: usize,
+    },
+    Delete {
+        pick: usize,
+    },
     CloseReopen,
-    Crash { seed: u64 },
-    Fault { fault: u8, after: u64 },
+    Crash {
+        seed: u64,
+    },
+    Fault {
+        fault: u8,
+        after: u64,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         12 => (0u64..6, 0usize..400).prop_map(|(series, len)| Step::Write { series, len }),
+        2 => (0u64..8).prop_map(|ms| Step::Tick { ms }),
         2 => Just(Step::Flush),
         1 => Just(Step::Rotate),
         2 => any::<usize>().prop_map(|pick| Step::Read { pick }),
@@ -57,6 +74,8 @@ struct Model {
     written: BTreeMap<usize, (u64, Vec<u8>)>,
     /// Acknowledged by a completion (shared with the callbacks).
     acked: Arc<Mutex<HashSet<usize>>>,
+    /// Whose completion has been called, whatever the outcome.
+    fired: Arc<Mutex<HashSet<usize>>>,
     /// Seen in storage after a reopen: must stay (unless deleted).
     durable: HashSet<usize>,
     /// Records removed by a successful delete.
@@ -135,8 +154,6 @@ fn check_all(model: &mut Model, wal: &mut Wal<MemStorage>) {
         .collect();
 }
 
-const T0: Duration = Duration::ZERO;
-
 /// Opens the WAL; an injected fault may make an open fail, with a storage
 /// error naming what failed, and a retry (faults are one-shot) then works.
 fn reopen(storage: &MemStorage, cfg: Config) -> Wal<MemStorage> {
@@ -150,31 +167,41 @@ fn reopen(storage: &MemStorage, cfg: Config) -> Wal<MemStorage> {
     panic!("reopen keeps failing")
 }
 
-fn run(steps: Vec<Step>, compression: bool) {
+/// Runs `steps`; with `timed`, buffers are also flushed on a 10 ms
+/// interval, and full buffers share syncs (see `wal_core::wal`).
+fn run(steps: Vec<Step>, compression: bool, timed: bool) {
     let cfg = Config {
         compression,
         buffer_size: 512,
         file_size: 2048,
-        flush_interval: None,
+        flush_interval: timed.then_some(Duration::from_millis(10)),
         ..Config::default()
     };
+    let mut now = Duration::ZERO;
     let mut storage = MemStorage::new();
     let mut wal = Wal::open(storage.clone(), cfg).unwrap();
     let mut model = Model {
         written: BTreeMap::new(),
         acked: Arc::default(),
+        fired: Arc::default(),
         durable: HashSet::new(),
         deleted: HashSet::new(),
     };
     let mut next = 0usize;
+    // The first record written since the last reopen.
+    let mut since = 0usize;
     for step in steps {
         match step {
             Step::Write { series, len } => {
                 let i = next;
                 next += 1;
                 let v = value(i, len);
-                let acked = model.acked.clone();
-                let r = wal.write_with(series, i as i64, &v, T0, move |r| {
+                let (acked, fired) = (model.acked.clone(), model.fired.clone());
+                let r = wal.write_with(series, i as i64, &v, now, move |r| {
+                    assert!(
+                        fired.lock().unwrap().insert(i),
+                        "record {i} completed twice"
+                    );
                     if r.is_ok() {
                         acked.lock().unwrap().insert(i);
                     }
@@ -185,6 +212,10 @@ fn run(steps: Vec<Step>, compression: bool) {
                 if !matches!(r, Err(Error::Poisoned { .. } | Error::Closed)) {
                     model.written.insert(i, (series, v));
                 }
+            }
+            Step::Tick { ms } => {
+                now += Duration::from_millis(ms);
+                let _ = wal.poll(now);
             }
             Step::Flush => {
                 let _ = wal.flush();
@@ -213,12 +244,21 @@ fn run(steps: Vec<Step>, compression: bool) {
             }
             Step::CloseReopen => {
                 let _ = wal.close();
+                let fired = model.fired.lock().unwrap();
+                let hanging: Vec<usize> = (since..next).filter(|i| !fired.contains(i)).collect();
+                assert!(
+                    hanging.is_empty(),
+                    "completions never called after close: {hanging:?}"
+                );
+                drop(fired);
+                since = next;
                 drop(wal);
                 wal = reopen(&storage, cfg);
                 check_all(&mut model, &mut wal);
             }
             Step::Crash { seed } => {
                 std::mem::forget(wal);
+                since = next;
                 storage = storage.crash_seeded(seed);
                 wal = reopen(&storage, cfg);
                 check_all(&mut model, &mut wal);
@@ -240,7 +280,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_operations_agree_with_the_model(steps in prop::collection::vec(step(), 1..60), compression in any::<bool>()) {
-        run(steps, compression);
+    fn random_operations_agree_with_the_model(steps in prop::collection::vec(step(), 1..60), compression in any::<bool>(), timed in any::<bool>()) {
+        run(steps, compression, timed);
     }
 }

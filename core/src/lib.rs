@@ -51,4 +51,4 @@ pub use log::{FrameLocation, SegmentLog, SegmentReader};
 pub use recovery::{RecoveryReport, TornTail};
 pub use segment::{SegmentId, SegmentInfo};
 pub use storage::{SegmentFile, Storage};
-pub use wal::{Completion, Wal};
+pub use wal::{Completion, Wal, SYNC_BATCH_BYTES, SYNC_BATCH_FRAMES};

@@ -9,6 +9,23 @@
 //! (bad input, closed, poisoned) calls the completion with the same error it
 //! returns.
 //!
+//! # One sync for several full buffers
+//!
+//! Under [`SyncPolicy::Always`] with a `flush_interval`, a buffer that fills
+//! is written at once, but its sync is shared: the frames of full buffers
+//! are synced together once [`SYNC_BATCH_FRAMES`] of them or
+//! [`SYNC_BATCH_BYTES`] are waiting, or when their oldest record has waited
+//! `flush_interval` (found by [`Wal::poll`] or the next write), or on
+//! [`Wal::flush`], [`Wal::rotate`] and [`Wal::close`], whichever comes
+//! first. Their completions fire after that sync, in write order, so `Ok`
+//! still means synced, and a record still completes within
+//! `flush_interval` of its write (as often as the host polls). This is
+//! what a host without threads gets instead of the native host's syncer
+//! thread: a sync per full buffer cost the WASI guest more than half its
+//! time at 16 KiB buffers (see BENCHMARKS.md). With no `flush_interval`
+//! every frame is synced as it is written, as the contract says without
+//! this.
+//!
 //! [`SyncPolicy::Always`]: crate::SyncPolicy::Always
 
 use alloc::boxed::Box;
@@ -16,7 +33,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::buffer::WriteBuffer;
-use crate::config::Config;
+use crate::config::{Config, SyncPolicy};
 use crate::error::Error;
 use crate::log::{SegmentLog, SegmentReader};
 use crate::recovery::RecoveryReport;
@@ -43,6 +60,25 @@ pub fn deadline(config: &Config, oldest: Option<Duration>) -> Option<Duration> {
     Some(oldest?.saturating_add(config.flush_interval?))
 }
 
+/// Full buffers whose frames the single-threaded [`Wal`] writes before it
+/// syncs them together (see the module docs).
+pub const SYNC_BATCH_FRAMES: u32 = 32;
+
+/// Bytes of written, unsynced frames of full buffers at which the
+/// single-threaded [`Wal`] syncs them (see the module docs).
+pub const SYNC_BATCH_BYTES: u64 = 1 << 20;
+
+/// Frames of full buffers written but not yet synced, and their records'
+/// completions in write order.
+#[derive(Default)]
+struct Unsynced {
+    completions: Vec<Completion>,
+    frames: u32,
+    bytes: u64,
+    /// When the oldest of their records arrived.
+    oldest: Option<Duration>,
+}
+
 /// A single-threaded write-ahead log over a storage.
 pub struct Wal<S: Storage> {
     /// `None` once closed: the storage (and any lock it holds) is released.
@@ -50,6 +86,8 @@ pub struct Wal<S: Storage> {
     config: Config,
     buffer: WriteBuffer<Completion>,
     frame: Vec<u8>,
+    /// Written frames waiting for a shared sync (see the module docs).
+    unsynced: Unsynced,
     report: RecoveryReport,
     /// The segments and the active segment's summary as they were at close.
     at_close: (Vec<SegmentId>, SegmentInfo),
@@ -82,6 +120,7 @@ impl<S: Storage> Wal<S> {
             config,
             buffer: WriteBuffer::new(),
             frame: Vec::new(),
+            unsynced: Unsynced::default(),
             report,
             at_close: Default::default(),
         })
@@ -149,32 +188,92 @@ impl<S: Storage> Wal<S> {
         let bytes = self
             .buffer
             .push(series_id, timestamp, value, now, completion)?;
-        if flush_due(&self.config, bytes, self.buffer.oldest(), now) {
+        if self.late(now) {
             self.flush()?;
+        } else if bytes >= self.config.buffer_size {
+            if self.shares_syncs() {
+                self.write_full()?;
+            } else {
+                self.flush()?;
+            }
         }
         Ok(())
     }
 
-    /// Flushes if the oldest buffered record has waited `flush_interval` at
-    /// `now`. Hosts call this when [`Wal::next_deadline`] passes.
+    /// Whether the syncs of full buffers are shared (see the module docs).
+    fn shares_syncs(&self) -> bool {
+        self.config.sync == SyncPolicy::Always && self.config.flush_interval.is_some()
+    }
+
+    /// Whether a buffered or written-but-unsynced record has waited
+    /// `flush_interval` at `now`.
+    fn late(&self, now: Duration) -> bool {
+        self.next_deadline().is_some_and(|d| now >= d)
+    }
+
+    /// Writes a full buffer's frame without syncing it; its completions wait
+    /// for the shared sync, which runs here once the batch is big enough.
+    fn write_full(&mut self) -> Result<(), Error> {
+        let log = self.log.as_mut().ok_or(Error::Closed)?;
+        let oldest = self.buffer.oldest();
+        let sealed = self.buffer.seal_into(&mut self.frame);
+        let u = &mut self.unsynced;
+        match log.append_unsynced(&mut self.frame, &sealed.stats) {
+            Ok(at) => {
+                u.completions.extend(sealed.completions);
+                u.frames += 1;
+                u.bytes += at.len;
+                u.oldest = u.oldest.or(oldest);
+                if u.frames >= SYNC_BATCH_FRAMES || u.bytes >= SYNC_BATCH_BYTES {
+                    self.sync_unsynced()?;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.complete_unsynced(Err(e.clone()));
+                for c in sealed.completions {
+                    c(Err(e.clone()));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Syncs the written frames of full buffers and completes their records.
+    fn sync_unsynced(&mut self) -> Result<(), Error> {
+        let r = self.log()?.sync();
+        self.complete_unsynced(r.clone());
+        r
+    }
+
+    /// Completes the records of the written, unsynced frames with `r` (the
+    /// outcome of a sync covering them, or the error that stopped it).
+    fn complete_unsynced(&mut self, r: Result<(), Error>) {
+        let u = core::mem::take(&mut self.unsynced);
+        for c in u.completions {
+            c(r.clone());
+        }
+    }
+
+    /// Flushes (and syncs) if a buffered or written-but-unsynced record has
+    /// waited `flush_interval` at `now`. Hosts call this when
+    /// [`Wal::next_deadline`] passes.
     pub fn poll(&mut self, now: Duration) -> Result<(), Error> {
-        if self.log.is_some()
-            && flush_due(
-                &self.config,
-                self.buffer.payload_bytes(),
-                self.buffer.oldest(),
-                now,
-            )
-        {
+        if self.log.is_some() && self.late(now) {
             self.flush()?;
         }
         Ok(())
     }
 
-    /// When the buffer becomes due for a time-based flush, if it holds
-    /// anything and time-based flushing is on.
+    /// When a buffered record, or one written but waiting for its shared
+    /// sync, will have waited `flush_interval` (`None` when nothing waits
+    /// or time-based flushing is off).
     pub fn next_deadline(&self) -> Option<Duration> {
-        deadline(&self.config, self.buffer.oldest())
+        let oldest = match (self.unsynced.oldest, self.buffer.oldest()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        deadline(&self.config, oldest)
     }
 
     /// Records buffered and not yet flushed.
@@ -183,17 +282,26 @@ impl<S: Storage> Wal<S> {
     }
 
     /// Writes the buffer as one frame (synced per policy), then completes its
-    /// records. Does nothing when the buffer is empty and the log healthy.
+    /// records, after those of full buffers written before it whose shared
+    /// sync it makes. Does nothing when nothing waits and the log is
+    /// healthy.
     pub fn flush(&mut self) -> Result<(), Error> {
         let log = self.log.as_mut().ok_or(Error::Closed)?;
         if self.buffer.is_empty() {
+            if !self.unsynced.completions.is_empty() {
+                return self.sync_unsynced();
+            }
             return match log.poisoned() {
                 Some(e) => Err(e.clone().poisoned()),
                 None => Ok(()),
             };
         }
         let sealed = self.buffer.seal_into(&mut self.frame);
+        // Under `Always` this syncs the active segment, which holds the
+        // unsynced frames (a rotation on the way synced the segment it
+        // closed).
         let result = log.append(&mut self.frame, &sealed.stats).map(|_| ());
+        self.complete_unsynced(result.clone());
         for c in sealed.completions {
             c(result.clone());
         }
@@ -248,8 +356,9 @@ impl<S: Storage> Wal<S> {
             return Ok(());
         }
         let flushed = self.flush();
-        // Anything still buffered is failed, never dropped silently.
+        // Anything still waiting is failed, never dropped silently.
         let err = flushed.clone().err().unwrap_or(Error::Closed);
+        self.complete_unsynced(Err(err.clone()));
         for c in self.buffer.drain_completions() {
             c(Err(err.clone()));
         }

@@ -5,7 +5,11 @@
 //! buffer is flushed when it fills, on demand (`flush`, `rotate`, `close`),
 //! and when a call ([`WasiWal::write_with`], [`WasiWal::poll`]) finds that
 //! `flush_interval` has passed. A host that wants time-based flushing while
-//! idle calls `poll` when [`WasiWal::next_deadline`] passes.
+//! idle calls `poll` when [`WasiWal::next_deadline`] passes. Without a
+//! syncer thread, the frames of full buffers are written at once and share
+//! one sync (at most 32 frames or 1 MiB, or `flush_interval`; see
+//! [`wal_core::wal`]), which is what keeps the guest near the native host's
+//! speed.
 //!
 //! # Durability on WASI
 //!
