@@ -1,9 +1,10 @@
 //! CRC-32C (Castagnoli), as FORMAT.md specifies it.
 //!
-//! With the `std` feature the hardware-accelerated `crc32c` crate computes
-//! it (SSE 4.2 / ARMv8 CRC instructions, software fallback elsewhere);
-//! without it, the `crc` crate's 16-table software implementation does. Both
-//! give the same value; the tests check that they agree.
+//! With the `std` feature on x86 and aarch64 the hardware-accelerated
+//! `crc32c` crate computes it (SSE 4.2 / ARMv8 CRC instructions); elsewhere
+//! (no `std`, wasm32, other CPUs) the `crc` crate's 16-table software
+//! implementation does. Both give the same value; the tests check that
+//! they agree.
 
 /// The no_std software implementation (slice-by-16 tables, built at compile time).
 static SOFT: crc::Crc<u32, crc::Table<16>> =
@@ -37,13 +38,23 @@ pub fn crc32c(bytes: &[u8]) -> u32 {
     append(0, bytes)
 }
 
-#[cfg(feature = "std")]
+/// Where the `crc32c` crate has CRC instructions to use.
+#[cfg(all(
+    feature = "std",
+    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")
+))]
 #[inline]
 fn append(crc: u32, bytes: &[u8]) -> u32 {
     crc32c::crc32c_append(crc, bytes)
 }
 
-#[cfg(not(feature = "std"))]
+/// Elsewhere (bare metal, wasm32) the `crc` crate's slice-by-16 tables:
+/// under wasmtime about 3.1 GB/s against 1.6-1.9 GB/s for the `crc32c`
+/// crate's software fallback.
+#[cfg(not(all(
+    feature = "std",
+    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")
+)))]
 #[inline]
 fn append(crc: u32, bytes: &[u8]) -> u32 {
     software_append(crc, bytes)
