@@ -32,9 +32,6 @@ impl Appender for NativeWriter {
     ) -> Result<(), Error> {
         self.0.write_with(series_id, timestamp, value, done)
     }
-    fn poll(&mut self) -> Result<(), Error> {
-        Ok(()) // the background flusher keeps time
-    }
     fn close(&mut self) -> Result<(), Error> {
         self.0.close()
     }

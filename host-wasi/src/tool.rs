@@ -25,9 +25,6 @@ impl Appender for WasiWal {
     ) -> Result<(), Error> {
         WasiWal::write_with(self, series_id, timestamp, value, done)
     }
-    fn poll(&mut self) -> Result<(), Error> {
-        WasiWal::poll(self)
-    }
     fn close(&mut self) -> Result<(), Error> {
         WasiWal::close(self)
     }
