@@ -76,8 +76,11 @@ impl<C> WriteBuffer<C> {
     }
 
     /// Adds a record that arrived at `now` (host monotonic time), with an
-    /// optional completion. Refuses a value over 65535 bytes (nothing is
-    /// buffered then). Returns the encoded payload size afterwards.
+    /// optional completion. Only the first record's `now` is kept (the
+    /// buffer's [`WriteBuffer::oldest`]), so a host may skip reading its
+    /// clock when the buffer is not empty. Refuses a value over 65535 bytes
+    /// (nothing is buffered then). Returns the encoded payload size
+    /// afterwards.
     pub fn push(
         &mut self,
         series_id: u64,
@@ -182,8 +185,11 @@ impl<C> WriteBuffer<C> {
             payload_bytes: self.payload_bytes as u64,
             ..self.stats
         };
+        // The next buffer likely holds as many records: start it with room
+        // for their completions instead of growing from nothing.
+        let room = self.completions.len();
         let sealed = Sealed {
-            completions: core::mem::take(&mut self.completions),
+            completions: core::mem::replace(&mut self.completions, Vec::with_capacity(room)),
             stats,
         };
         self.reset();

@@ -102,7 +102,7 @@ struct State {
     last_handed: Option<Arc<Signal>>,
     /// A waiter asked for the current buffer to be flushed now.
     flush_requested: bool,
-    /// Spare buffers, to reuse their allocations.
+    /// Spare buffers, to reuse their allocations (at most `MAX_SEALED + 1`).
     spare: Vec<WriteBuffer<Callback>>,
     closing: bool,
     closed: bool,
@@ -441,7 +441,6 @@ fn push<S: Storage>(
     if let Err(e) = WriteBuffer::<Callback>::check_value(value) {
         return refuse(callback, e);
     }
-    let now = shared.epoch.elapsed();
     let mut st = lock(&shared.state);
     while st.sealed.len() >= MAX_SEALED && !st.closing && st.poisoned.is_none() {
         st = shared.room.wait(st).unwrap_or_else(|p| p.into_inner());
@@ -454,6 +453,13 @@ fn push<S: Storage>(
         drop(st);
         return refuse(callback, e.poisoned());
     }
+    // The buffer keeps only its oldest record's arrival time: read the
+    // clock for the first record, not for every one.
+    let now = if st.current.buffer.is_empty() {
+        shared.epoch.elapsed()
+    } else {
+        Duration::ZERO
+    };
     let bytes = st
         .current
         .buffer
@@ -610,8 +616,12 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
             shared.room.notify_all();
         }
         st.in_flight = false;
-        if st.spare.len() < 2 {
-            // The buffer is empty after sealing; keep it for reuse.
+        if st.spare.len() <= MAX_SEALED {
+            // The buffer is empty after sealing; keep it for reuse. As many
+            // as can be in flight at once are kept (a writer that runs
+            // ahead would otherwise allocate every slot of a fresh buffer
+            // while the flusher frees the old ones); no more buffers are
+            // alive than at the peak without the pool.
             st.spare.push(std::mem::take(&mut batch.buffer));
         }
         shared.work.notify_all();
