@@ -62,16 +62,21 @@ struct Signal {
 struct SignalState {
     result: Option<Result<(), Error>>,
     wakers: Vec<Waker>,
+    /// Threads blocked on `cond` (a futex wake costs a system call even
+    /// with nobody to wake, so completing skips it when there is none).
+    blocked: usize,
 }
 
 impl Signal {
     fn complete(&self, r: Result<(), Error>) {
-        let wakers = {
+        let (wakers, blocked) = {
             let mut s = lock(&self.state);
             s.result = Some(r);
-            std::mem::take(&mut s.wakers)
+            (std::mem::take(&mut s.wakers), s.blocked > 0)
         };
-        self.cond.notify_all();
+        if blocked {
+            self.cond.notify_all();
+        }
         wakers.into_iter().for_each(Waker::wake);
     }
 
@@ -110,6 +115,9 @@ struct State {
     /// A batch is being written (by the flusher, or by a waiter that found
     /// the WAL idle): nobody else may start one, so frames keep their order.
     in_flight: bool,
+    /// The flusher waits for a waiter's own write to end (the only reason
+    /// to wake it when one does).
+    flusher_awaits_idle: bool,
 }
 
 struct LogSide<S: Storage> {
@@ -245,6 +253,7 @@ where
                 last_handed: None,
                 flush_requested: false,
                 spare: Vec::new(),
+                flusher_awaits_idle: false,
                 closing: false,
                 closed: false,
                 poisoned: None,
@@ -484,7 +493,9 @@ fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
     loop {
         if st.in_flight {
             // A waiter is writing a batch itself; wait for it to finish.
+            st.flusher_awaits_idle = true;
             st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
+            st.flusher_awaits_idle = false;
             continue;
         }
         if let Some(b) = st.sealed.pop_front() {
@@ -624,7 +635,9 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
             // alive than at the peak without the pool.
             st.spare.push(std::mem::take(&mut batch.buffer));
         }
-        shared.work.notify_all();
+        if st.flusher_awaits_idle {
+            shared.work.notify_all();
+        }
     }
     if let Some(completions) = here {
         complete(completions, &batch.signal, result);
@@ -892,10 +905,14 @@ fn wait_signal(signal: &Signal, timeout: Option<Duration>) -> Option<Result<(), 
         if let Some(r) = &s.result {
             return Some(r.clone());
         }
-        s = match deadline {
+        let left = match deadline {
+            None => None,
+            Some(d) => Some(d.checked_duration_since(Instant::now())?),
+        };
+        s.blocked += 1;
+        s = match left {
             None => signal.cond.wait(s).unwrap_or_else(|p| p.into_inner()),
-            Some(d) => {
-                let left = d.checked_duration_since(Instant::now())?;
+            Some(left) => {
                 signal
                     .cond
                     .wait_timeout(s, left)
@@ -903,6 +920,7 @@ fn wait_signal(signal: &Signal, timeout: Option<Duration>) -> Option<Result<(), 
                     .0
             }
         };
+        s.blocked -= 1;
     }
 }
 
