@@ -491,36 +491,43 @@ fn push<S: Storage>(
 fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
     let mut st = lock(&shared.state);
     loop {
-        if st.in_flight {
-            // A waiter is writing a batch itself; wait for it to finish.
-            st.flusher_awaits_idle = true;
-            st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
-            st.flusher_awaits_idle = false;
-            continue;
-        }
-        if let Some(b) = st.sealed.pop_front() {
-            shared.room.notify_all();
-            st.in_flight = true;
-            return Some((b, false));
-        }
         let now = shared.epoch.elapsed();
         let buf = &st.current.buffer;
         let wanted = !buf.is_empty()
             && (st.flush_requested
                 || st.closing
                 || flush_due(&shared.config, buf.payload_bytes(), buf.oldest(), now));
-        if wanted {
-            // A partly filled buffer goes when the syncer is free: while a
-            // sync runs, more records join it (group commit), and the next
-            // sync covers them all. Full buffers (above) never wait.
-            if st.closing || !shared.pipelined || syncer_idle(shared) {
-                st.flush_requested = false;
-                st.in_flight = true;
-                return Some((take_current(&mut st), true));
+        if st.in_flight {
+            // A waiter is writing a batch itself. Wait for it to finish
+            // when there is something to take after it; otherwise sleep as
+            // when idle (a lone synchronous writer writes one batch after
+            // another, and waking the flusher after each for nothing
+            // costs a thread switch per record).
+            if !st.sealed.is_empty() || wanted || st.closing {
+                st.flusher_awaits_idle = true;
+                st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
+                st.flusher_awaits_idle = false;
+                continue;
             }
-            // The syncer wakes us when it is done.
-            st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
-            continue;
+        } else {
+            if let Some(b) = st.sealed.pop_front() {
+                shared.room.notify_all();
+                st.in_flight = true;
+                return Some((b, false));
+            }
+            if wanted {
+                // A partly filled buffer goes when the syncer is free: while
+                // a sync runs, more records join it (group commit), and the
+                // next sync covers them all. Full buffers (above) never wait.
+                if st.closing || !shared.pipelined || syncer_idle(shared) {
+                    st.flush_requested = false;
+                    st.in_flight = true;
+                    return Some((take_current(&mut st), true));
+                }
+                // The syncer wakes us when it is done.
+                st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
         }
         st.flush_requested = false;
         if st.closing {
