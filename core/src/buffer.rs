@@ -19,8 +19,10 @@ use crate::segment::FrameStats;
 struct Slot {
     series_id: u64,
     timestamps: Vec<i64>,
-    /// The values as encoded: (u16 length, bytes) each.
-    values: Vec<u8>,
+    /// Where each of its values starts in the buffer's `values`.
+    starts: Vec<usize>,
+    /// The bytes its values take encoded: (u16 length, bytes) each.
+    values_len: usize,
 }
 
 /// Buffered records and their completions (`C`: whatever the host uses to
@@ -32,6 +34,12 @@ pub struct WriteBuffer<C> {
     /// their capacity for the next round.
     slots: Vec<Slot>,
     used: usize,
+    /// Every buffered value as encoded ((u16 length, bytes) each), in
+    /// arrival order: one allocation that stays about `buffer_size` long,
+    /// where values kept per series would each keep the largest capacity
+    /// that series slot ever needed (a reused buffer then grows with the
+    /// data written).
+    values: Vec<u8>,
     completions: Vec<C>,
     payload_bytes: usize,
     stats: FrameStats,
@@ -60,6 +68,7 @@ impl<C> WriteBuffer<C> {
             index: HashMap::new(),
             slots: Vec::new(),
             used: 0,
+            values: Vec::new(),
             completions: Vec::new(),
             payload_bytes: 0,
             stats: FrameStats::default(),
@@ -107,9 +116,11 @@ impl<C> WriteBuffer<C> {
             }
         };
         slot.timestamps.push(timestamp);
-        slot.values
+        slot.starts.push(self.values.len());
+        slot.values_len += 2 + value.len();
+        self.values
             .extend_from_slice(&(value.len() as u16).to_le_bytes());
-        slot.values.extend_from_slice(value);
+        self.values.extend_from_slice(value);
         self.payload_bytes += RECORD_OVERHEAD + value.len();
         self.stats.records += 1;
         self.stats.min_timestamp = Some(
@@ -171,14 +182,17 @@ impl<C> WriteBuffer<C> {
         out.reserve(frame::HEADER_LEN + self.payload_bytes);
         out.resize(frame::HEADER_LEN, 0);
         for slot in &self.slots[..self.used] {
-            let len = 12 + 8 * slot.timestamps.len() + slot.values.len();
+            let len = 12 + 8 * slot.timestamps.len() + slot.values_len;
             out.extend_from_slice(&(len as u64).to_le_bytes());
             out.extend_from_slice(&slot.series_id.to_le_bytes());
             out.extend_from_slice(&(slot.timestamps.len() as u32).to_le_bytes());
             for ts in &slot.timestamps {
                 out.extend_from_slice(&ts.to_le_bytes());
             }
-            out.extend_from_slice(&slot.values);
+            for &at in &slot.starts {
+                let n = u16::from_le_bytes([self.values[at], self.values[at + 1]]) as usize;
+                out.extend_from_slice(&self.values[at..at + 2 + n]);
+            }
         }
         debug_assert_eq!(out.len(), frame::HEADER_LEN + self.payload_bytes);
         let stats = FrameStats {
@@ -199,8 +213,10 @@ impl<C> WriteBuffer<C> {
     fn reset(&mut self) {
         for slot in &mut self.slots[..self.used] {
             slot.timestamps.clear();
-            slot.values.clear();
+            slot.starts.clear();
+            slot.values_len = 0;
         }
+        self.values.clear();
         self.used = 0;
         self.index.clear();
         self.payload_bytes = 0;
