@@ -19,8 +19,8 @@ use crate::segment::FrameStats;
 struct Slot {
     series_id: u64,
     timestamps: Vec<i64>,
-    /// Where each of its values starts in the buffer's `values`.
-    starts: Vec<usize>,
+    /// Where each of its values lies in the buffer's `values` (start, end).
+    spans: Vec<(usize, usize)>,
     /// The bytes its values take encoded: (u16 length, bytes) each.
     values_len: usize,
 }
@@ -116,11 +116,12 @@ impl<C> WriteBuffer<C> {
             }
         };
         slot.timestamps.push(timestamp);
-        slot.starts.push(self.values.len());
-        slot.values_len += 2 + value.len();
+        let start = self.values.len();
         self.values
             .extend_from_slice(&(value.len() as u16).to_le_bytes());
         self.values.extend_from_slice(value);
+        slot.spans.push((start, self.values.len()));
+        slot.values_len += 2 + value.len();
         self.payload_bytes += RECORD_OVERHEAD + value.len();
         self.stats.records += 1;
         self.stats.min_timestamp = Some(
@@ -189,9 +190,8 @@ impl<C> WriteBuffer<C> {
             for ts in &slot.timestamps {
                 out.extend_from_slice(&ts.to_le_bytes());
             }
-            for &at in &slot.starts {
-                let n = u16::from_le_bytes([self.values[at], self.values[at + 1]]) as usize;
-                out.extend_from_slice(&self.values[at..at + 2 + n]);
+            for &(start, end) in &slot.spans {
+                out.extend_from_slice(&self.values[start..end]);
             }
         }
         debug_assert_eq!(out.len(), frame::HEADER_LEN + self.payload_bytes);
@@ -213,7 +213,7 @@ impl<C> WriteBuffer<C> {
     fn reset(&mut self) {
         for slot in &mut self.slots[..self.used] {
             slot.timestamps.clear();
-            slot.starts.clear();
+            slot.spans.clear();
             slot.values_len = 0;
         }
         self.values.clear();

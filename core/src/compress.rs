@@ -65,19 +65,22 @@ impl Compressor {
 
     /// Given `raw`, a frame (16 header bytes, then the entries), tries to
     /// compress its payload into `scratch` (laid out the same way). Returns
-    /// the codec chosen: `Snappy` when `scratch` now holds a frame whose payload
-    /// is at least an eighth smaller, `Raw` when `raw` should be written as it is.
-    pub fn compress(&mut self, raw: &[u8], scratch: &mut Vec<u8>) -> Codec {
+    /// `Some(len)` when `scratch[..len]` now holds a frame whose payload is
+    /// at least an eighth smaller (to be stored as [`Codec::Snappy`]),
+    /// `None` when `raw` should be written as it is ([`Codec::Raw`]).
+    /// `scratch` keeps its length from call to call, so it is not zeroed
+    /// again for every frame.
+    pub fn compress(&mut self, raw: &[u8], scratch: &mut Vec<u8>) -> Option<usize> {
         #[cfg(feature = "snappy")]
         {
             if self.skip > 0 {
                 self.skip -= 1;
-                return Codec::Raw;
+                return None;
             }
             let payload = &raw[frame::HEADER_LEN..];
             let max = snap::raw::max_compress_len(payload.len());
             if max == 0 {
-                return Codec::Raw; // too large for snappy's block format
+                return None; // too large for snappy's block format
             }
             if scratch.len() < frame::HEADER_LEN + max {
                 scratch.resize(frame::HEADER_LEN + max, 0);
@@ -87,21 +90,20 @@ impl Compressor {
                 &mut scratch[frame::HEADER_LEN..frame::HEADER_LEN + max],
             ) {
                 Ok(n) if n <= payload.len() - payload.len() / 8 => {
-                    scratch.truncate(frame::HEADER_LEN + n);
                     self.backoff = 1;
-                    Codec::Snappy
+                    Some(frame::HEADER_LEN + n)
                 }
                 _ => {
                     self.skip = self.backoff;
                     self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                    Codec::Raw
+                    None
                 }
             }
         }
         #[cfg(not(feature = "snappy"))]
         {
             let _ = (raw, scratch);
-            Codec::Raw
+            None
         }
     }
 }

@@ -148,15 +148,15 @@ impl<S: Storage> SegmentLog<S> {
         stats: &FrameStats,
         sync: bool,
     ) -> Result<FrameLocation, Error> {
-        let codec = if self.config.compression {
+        let compressed = if self.config.compression {
             self.compressor.compress(frame, &mut self.scratch)
         } else {
-            Codec::Raw
+            None
         };
         let mut scratch = core::mem::take(&mut self.scratch);
-        let bytes: &mut [u8] = match codec {
-            Codec::Raw => frame,
-            Codec::Snappy => &mut scratch,
+        let (bytes, codec): (&mut [u8], _) = match compressed {
+            None => (frame, Codec::Raw),
+            Some(len) => (&mut scratch[..len], Codec::Snappy),
         };
         let r = self.append_inner(bytes, codec, stats, sync);
         self.scratch = scratch;

@@ -80,8 +80,11 @@ proptest! {
         for entries in &frames {
             let mut raw = vec![0u8; frame::HEADER_LEN];
             raw.extend_from_slice(&encode(entries));
-            let c = if compression { comp.compress(&raw, &mut scratch) } else { Codec::Raw };
-            let bytes = if c == Codec::Snappy { &mut scratch } else { &mut raw };
+            let compressed = if compression { comp.compress(&raw, &mut scratch) } else { None };
+            let (c, bytes) = match compressed {
+                Some(len) => (Codec::Snappy, &mut scratch[..len]),
+                None => (Codec::Raw, &mut raw[..]),
+            };
             codec::seal_frame(bytes, c, segment);
             file.write_all(bytes).unwrap();
         }
