@@ -584,7 +584,7 @@ pub fn wasi(quick: bool) -> Vec<Row> {
     let spec = wal_host_wasi::launcher::RunSpec {
         preopens: vec![(b.path().to_path_buf(), "/data".into())],
         args: ["wal-wasi", "append", "/data"].map(String::from).to_vec(),
-        stdin: input.into_bytes(),
+        stdin: input.into_bytes().into(),
         ..Default::default()
     };
     let t = Instant::now();

@@ -105,7 +105,7 @@ mod native {
             args: ["wal-wasi", "append", "/data", "--flush-interval-ms", "0"]
                 .map(String::from)
                 .to_vec(),
-            stdin: input.into_bytes(),
+            stdin: input.into_bytes().into(),
             ..Default::default()
         };
         let t = Instant::now();

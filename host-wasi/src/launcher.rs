@@ -12,7 +12,9 @@
 //! directory), so running the same module again skips compilation.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use bytes::Bytes;
 use wasmtime::error::Context as _;
 use wasmtime::Result;
 use wasmtime::{Cache, CacheConfig, Config, Engine, Linker, Module, Store};
@@ -48,8 +50,9 @@ pub struct RunSpec {
     pub args: Vec<String>,
     /// Environment variables.
     pub env: Vec<(String, String)>,
-    /// Bytes on stdin (captured mode only).
-    pub stdin: Vec<u8>,
+    /// Bytes on stdin (captured mode only). Shared, so that a run does not
+    /// copy them (a benchmark's input can be hundreds of megabytes).
+    pub stdin: Arc<[u8]>,
     /// Inherit this process's stdin, stdout and stderr instead of capturing.
     pub inherit_stdio: bool,
 }
@@ -124,7 +127,7 @@ impl Launcher {
         if spec.inherit_stdio {
             b.inherit_stdio();
         } else {
-            b.stdin(MemoryInputPipe::new(spec.stdin.clone()));
+            b.stdin(MemoryInputPipe::new(Bytes::from_owner(spec.stdin.clone())));
             b.stdout(out.clone());
             b.stderr(err.clone());
         }
@@ -162,7 +165,7 @@ impl Launcher {
         let spec = RunSpec {
             preopens: vec![(dir.to_path_buf(), "/data".into())],
             args: args.iter().map(|s| s.to_string()).collect(),
-            stdin: stdin.to_vec(),
+            stdin: stdin.into(),
             ..RunSpec::default()
         };
         self.run(&module, &spec)
