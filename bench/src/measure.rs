@@ -60,6 +60,32 @@ impl Row {
 pub fn settle() {
     let _ = std::process::Command::new("sync").status();
     std::thread::sleep(std::time::Duration::from_millis(200));
+    // Deleting the last run's gigabytes makes the file system send discards
+    // to the disk for a while after `sync` returns (the root file system
+    // here is mounted with `discard`): wait, up to 5 s, until no block
+    // device has I/O in flight for 150 ms, so one run's clean-up does not
+    // slow the next run's syncs.
+    let start = std::time::Instant::now();
+    let mut quiet = 0;
+    while quiet < 3 && start.elapsed() < std::time::Duration::from_secs(5) {
+        quiet = if disk_in_flight() == 0 { quiet + 1 } else { 0 };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Requests in flight on every block device (`/sys/block/*/inflight`).
+fn disk_in_flight() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/sys/block") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter_map(|d| std::fs::read_to_string(d.path().join("inflight")).ok())
+        .flat_map(|s| {
+            s.split_whitespace()
+                .filter_map(|n| n.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
 }
 
 /// Resets the kernel's peak-RSS mark for this process (Linux `clear_refs` 5).

@@ -211,7 +211,10 @@ pub fn durable_small(quick: bool) -> Vec<Row> {
         };
         let mut runs: Vec<Vec<Row>> = vec![vec![]; 5];
         for _ in 0..rounds {
+            // Each system starts on a quiet disk (the last one's files are
+            // deleted and discarded first).
             let dir = tmp();
+            settle();
             let storage = Counting::new(FsStorage::open(dir.path()).unwrap());
             let pattern = storage.pattern.clone();
             let wal = wal_host_std::Wal::with_storage(storage, Config::default()).unwrap();
@@ -232,6 +235,7 @@ pub fn durable_small(quick: bool) -> Vec<Row> {
             let frame = 16 + 20 + (batch.round() as usize) * (128 + 10);
             for (k, overwrite) in [(1, false), (2, true)] {
                 let dir = tmp();
+                settle();
                 let rate = baselines::raw_sync_rate(dir.path(), frame, dur, overwrite).unwrap();
                 let how = if overwrite { "overwrite" } else { "append" };
                 let mut r = Row::new(
@@ -246,9 +250,13 @@ pub fn durable_small(quick: bool) -> Vec<Row> {
                 runs[k].push(r);
             }
             let dir = tmp();
+            settle();
             runs[3].push(baselines::okaywal_durable(dir.path(), threads, &value, dur).unwrap());
+            drop(dir);
             let dir = tmp();
+            settle();
             runs[4].push(baselines::raft_engine_durable(dir.path(), threads, &value, dur).unwrap());
+            drop(dir);
         }
         // Ours against okaywal round by round, so that drift of the disk's
         // rate between rounds does not enter the comparison.
