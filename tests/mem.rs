@@ -273,6 +273,19 @@ fn record(i: u64) -> Vec<u8> {
     format!("record {i:>3} ").repeat(8).into_bytes()
 }
 
+/// A WAL on memory with [`shared_sync_config`], after `n` full-buffer
+/// records (series `0..n`) written at time zero.
+fn shared_sync_wal(n: u64) -> (MemStorage, Wal<MemStorage>, Acks) {
+    let storage = MemStorage::new();
+    let mut wal = Wal::open(storage.clone(), shared_sync_config()).unwrap();
+    let acks = Acks::default();
+    for i in 0..n {
+        wal.write_with(i, 0, &record(i), T0, acks.callback())
+            .unwrap();
+    }
+    (storage, wal, acks)
+}
+
 #[test]
 fn full_buffers_are_written_at_once_and_share_one_sync_within_the_interval() {
     let storage = MemStorage::new();
@@ -317,11 +330,7 @@ fn full_buffers_are_written_at_once_and_share_one_sync_within_the_interval() {
 
 #[test]
 fn a_late_write_syncs_the_waiting_frames_without_a_poll() {
-    let storage = MemStorage::new();
-    let mut wal = Wal::open(storage.clone(), shared_sync_config()).unwrap();
-    let acks = Acks::default();
-    wal.write_with(1, 1, &record(1), T0, acks.callback())
-        .unwrap();
+    let (_, mut wal, acks) = shared_sync_wal(1);
     assert_eq!(acks.ok(), 0);
     // A small record 10 ms later: the full buffer's frame has waited long
     // enough, so this write flushes both and syncs.
@@ -394,11 +403,7 @@ fn flush_rotate_and_close_sync_the_waiting_frames_first() {
         assert!(durable.windows(7).any(|w| w == b"partial"), "{end}");
     }
     // A flush with only written frames waiting syncs them.
-    let storage = MemStorage::new();
-    let mut wal = Wal::open(storage.clone(), shared_sync_config()).unwrap();
-    let acks = Acks::default();
-    wal.write_with(1, 1, &record(1), T0, acks.callback())
-        .unwrap();
+    let (_, mut wal, acks) = shared_sync_wal(1);
     assert_eq!(wal.buffered_records(), 0);
     wal.flush().unwrap();
     assert_eq!(acks.ok(), 1);
@@ -406,13 +411,7 @@ fn flush_rotate_and_close_sync_the_waiting_frames_first() {
 
 #[test]
 fn a_failed_shared_sync_fails_every_waiting_completion_and_poisons() {
-    let storage = MemStorage::new();
-    let mut wal = Wal::open(storage.clone(), shared_sync_config()).unwrap();
-    let acks = Acks::default();
-    for i in 0..4 {
-        wal.write_with(i, 0, &record(i), T0, acks.callback())
-            .unwrap();
-    }
+    let (storage, mut wal, acks) = shared_sync_wal(4);
     storage.fail_syncs(true);
     let err = wal.poll(Duration::from_millis(10)).unwrap_err();
     assert!(
@@ -426,11 +425,7 @@ fn a_failed_shared_sync_fails_every_waiting_completion_and_poisons() {
         Err(Error::Poisoned { .. })
     ));
     // A failed write of a full buffer fails the frames waiting before it.
-    let storage = MemStorage::new();
-    let mut wal = Wal::open(storage.clone(), shared_sync_config()).unwrap();
-    let acks = Acks::default();
-    wal.write_with(1, 0, &record(1), T0, acks.callback())
-        .unwrap();
+    let (storage, mut wal, acks) = shared_sync_wal(1);
     storage.inject(storage.mutating_ops(), Fault::Fail);
     let err = wal
         .write_with(2, 0, &record(2), T0, acks.callback())
@@ -446,13 +441,7 @@ fn a_failed_shared_sync_fails_every_waiting_completion_and_poisons() {
 
 #[test]
 fn a_power_cut_before_the_shared_sync_keeps_every_acknowledged_record() {
-    let storage = MemStorage::new();
-    let mut wal = Wal::open(storage.clone(), shared_sync_config()).unwrap();
-    let acks = Acks::default();
-    for i in 0..3 {
-        wal.write_with(i, 0, &record(i), T0, acks.callback())
-            .unwrap();
-    }
+    let (storage, mut wal, acks) = shared_sync_wal(3);
     wal.poll(Duration::from_millis(10)).unwrap();
     for i in 3..6 {
         wal.write_with(i, 0, &record(i), Duration::from_millis(11), acks.callback())
