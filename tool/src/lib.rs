@@ -374,14 +374,25 @@ struct ProgressState {
     durable: u64,
     printed: u64,
     done: bool,
+    /// The printer sleeps until the count changes (and only then needs a
+    /// wake-up: completions run per record, and a wake-up each cost a
+    /// futex call and a thread switch per record).
+    printer_idle: bool,
 }
+
+/// The printer writes at most one `durable N` line per this interval; the
+/// records completed meanwhile are counted in the next line.
+const PRINT_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
 
 impl Progress {
     fn record_durable(&self, n: u64) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if n > s.durable {
             s.durable = n;
-            self.changed.notify_all();
+            if s.printer_idle {
+                s.printer_idle = false;
+                self.changed.notify_all();
+            }
         }
     }
 
@@ -400,24 +411,38 @@ impl Progress {
         let _ = out.flush();
     }
 
-    /// The printer thread's loop: print each change until `done`.
+    /// The printer thread's loop: print each change until `done`, at most
+    /// one line per [`PRINT_EVERY`] (the last count is always printed).
     fn printer(&self, out: &Mutex<dyn Write + Send>) {
         loop {
             {
                 let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 while s.durable == s.printed && !s.done {
+                    s.printer_idle = true;
                     s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
                 }
+                s.printer_idle = false;
                 if s.durable == s.printed && s.done {
                     return;
                 }
             }
             self.print_pending(out);
+            // Let completions gather into the next line (close cuts this short).
+            let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if !s.done {
+                drop(
+                    self.changed
+                        .wait_timeout(s, PRINT_EVERY)
+                        .unwrap_or_else(|p| p.into_inner()),
+                );
+            }
         }
     }
 
     fn finish(&self) {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).done = true;
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.done = true;
+        drop(s);
         self.changed.notify_all();
     }
 }
