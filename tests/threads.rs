@@ -443,3 +443,45 @@ fn flushes_between_full_buffers_complete_without_a_timer() {
     assert_eq!(read_all(&wal).len(), 6_000);
     wal.close().unwrap();
 }
+
+#[test]
+fn callbacks_complete_on_time_while_a_waiter_writes_its_own_batches() {
+    // A waiter on an idle WAL writes its own batch; meanwhile the flusher
+    // must still flush other writers' records on time (it sleeps through
+    // those writes instead of being woken after each one).
+    let wal = on_memory(Config {
+        flush_interval: Some(Duration::from_millis(5)),
+        ..Config::default()
+    });
+    let done = Arc::new(AtomicUsize::new(0));
+    let n = 400;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..n {
+                wal.write(1, i, b"waited").unwrap().wait().unwrap();
+                if i % 4 == 0 {
+                    std::thread::sleep(Duration::from_micros(300));
+                }
+            }
+        });
+        s.spawn(|| {
+            for i in 0..n {
+                let done = done.clone();
+                wal.write_with(2, i, b"called back", move |r| {
+                    r.unwrap();
+                    done.fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap();
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        });
+    });
+    // No flush, no close: only the interval can complete the last ones.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while done.load(Ordering::SeqCst) < n as usize && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(done.load(Ordering::SeqCst), n as usize);
+    let all = read_all(&wal);
+    assert_eq!(all.len(), 2 * n as usize);
+}
