@@ -193,6 +193,47 @@ pub fn memory(quick: bool) -> Vec<Row> {
         .collect()
 }
 
+/// One round of ours at `threads` waiting writers, then the raw disk's
+/// sync rate at the batch size we achieved (appending, then overwriting).
+fn durable_ours(threads: usize, value: &[u8], dur: Duration) -> (Row, [Row; 2]) {
+    let dir = tmp();
+    settle();
+    let storage = Counting::new(FsStorage::open(dir.path()).unwrap());
+    let pattern = storage.pattern.clone();
+    let wal = wal_host_std::Wal::with_storage(storage, Config::default()).unwrap();
+    let lat = baselines::run_threads(threads, dur, |t| {
+        wal.write(t as u64, 0, value).unwrap().wait().unwrap();
+    });
+    let n = lat.nanos.len() as f64;
+    let secs = lat.secs;
+    wal.close().unwrap();
+    let syncs = pattern.lock().unwrap().syncs.load(Ordering::Relaxed) as f64;
+    let batch = (n / syncs.max(1.0)).max(1.0);
+    let mut ours = lat.row("durable-small", threads, "wal", value.len());
+    ours.fsyncs_per_s = Some(syncs / secs);
+    ours.note = format!("{batch:.1} records per fsync");
+    drop(dir);
+    // The disk's own rate at the achieved batch size, times that batch.
+    let frame = 16 + 20 + (batch.round() as usize) * (value.len() + 10);
+    let raw = [false, true].map(|overwrite| {
+        let dir = tmp();
+        settle();
+        let rate = baselines::raw_sync_rate(dir.path(), frame, dur, overwrite).unwrap();
+        let how = if overwrite { "overwrite" } else { "append" };
+        let mut r = Row::new(
+            "durable-small",
+            format!("{threads} threads, {how}"),
+            "raw-disk",
+        );
+        r.threads = Some(threads as u64);
+        r.fsyncs_per_s = Some(rate);
+        r.records_per_s = Some(rate * batch);
+        r.note = format!("fdatasync rate of {frame}-byte writes x {batch:.1} records");
+        r
+    });
+    (ours, raw)
+}
+
 /// Workload 2: small durable writes: each thread writes a 128-byte record
 /// and waits until it is durable, over and over.
 pub fn durable_small(quick: bool) -> Vec<Row> {
@@ -210,53 +251,34 @@ pub fn durable_small(quick: bool) -> Vec<Row> {
             (false, _) => 3,
         };
         let mut runs: Vec<Vec<Row>> = vec![vec![]; 5];
-        for _ in 0..rounds {
+        for round in 0..rounds {
             // Each system starts on a quiet disk (the last one's files are
-            // deleted and discarded first).
-            let dir = tmp();
-            settle();
-            let storage = Counting::new(FsStorage::open(dir.path()).unwrap());
-            let pattern = storage.pattern.clone();
-            let wal = wal_host_std::Wal::with_storage(storage, Config::default()).unwrap();
-            let lat = baselines::run_threads(threads, dur, |t| {
-                wal.write(t as u64, 0, &value).unwrap().wait().unwrap();
-            });
-            let n = lat.nanos.len() as f64;
-            let secs = lat.secs;
-            wal.close().unwrap();
-            let syncs = pattern.lock().unwrap().syncs.load(Ordering::Relaxed) as f64;
-            let batch = (n / syncs.max(1.0)).max(1.0);
-            let mut r = lat.row("durable-small", threads, "wal", value.len());
-            r.fsyncs_per_s = Some(syncs / secs);
-            r.note = format!("{batch:.1} records per fsync");
-            runs[0].push(r);
-            drop(dir);
-            // The disk's own rate at the achieved batch size, times that batch.
-            let frame = 16 + 20 + (batch.round() as usize) * (128 + 10);
-            for (k, overwrite) in [(1, false), (2, true)] {
-                let dir = tmp();
-                settle();
-                let rate = baselines::raw_sync_rate(dir.path(), frame, dur, overwrite).unwrap();
-                let how = if overwrite { "overwrite" } else { "append" };
-                let mut r = Row::new(
-                    "durable-small",
-                    format!("{threads} threads, {how}"),
-                    "raw-disk",
-                );
-                r.threads = Some(threads as u64);
-                r.fsyncs_per_s = Some(rate);
-                r.records_per_s = Some(rate * batch);
-                r.note = format!("fdatasync rate of {frame}-byte writes x {batch:.1} records");
-                runs[k].push(r);
+            // deleted and discarded first), and which one goes first turns
+            // from round to round, so that none always follows the same
+            // neighbour. (The raw loops follow ours: they replay its batch.)
+            for unit in (0..3).map(|u| (u + round) % 3) {
+                match unit {
+                    0 => {
+                        let (ours, raw) = durable_ours(threads, &value, dur);
+                        runs[0].push(ours);
+                        for (k, r) in raw.into_iter().enumerate() {
+                            runs[k + 1].push(r);
+                        }
+                    }
+                    1 => {
+                        let dir = tmp();
+                        settle();
+                        let r = baselines::okaywal_durable(dir.path(), threads, &value, dur);
+                        runs[3].push(r.unwrap());
+                    }
+                    _ => {
+                        let dir = tmp();
+                        settle();
+                        let r = baselines::raft_engine_durable(dir.path(), threads, &value, dur);
+                        runs[4].push(r.unwrap());
+                    }
+                }
             }
-            let dir = tmp();
-            settle();
-            runs[3].push(baselines::okaywal_durable(dir.path(), threads, &value, dur).unwrap());
-            drop(dir);
-            let dir = tmp();
-            settle();
-            runs[4].push(baselines::raft_engine_durable(dir.path(), threads, &value, dur).unwrap());
-            drop(dir);
         }
         // Ours against okaywal round by round, so that drift of the disk's
         // rate between rounds does not enter the comparison.
