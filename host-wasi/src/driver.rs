@@ -59,7 +59,8 @@ impl WasiWal {
         })
     }
 
-    fn now(&self) -> Duration {
+    /// The WASI monotonic clock, as this WAL keeps time (since open).
+    pub fn now(&self) -> Duration {
         self.epoch.elapsed()
     }
 
@@ -77,6 +78,22 @@ impl WasiWal {
         done: Completion,
     ) -> Result<(), Error> {
         let now = self.now();
+        self.wal.write_with(series_id, timestamp, value, now, done)
+    }
+
+    /// As [`WasiWal::write_with`], with the arrival time taken by the
+    /// caller from [`WasiWal::now`]: records that arrived together (one
+    /// read of input) can share one reading of the clock, which is a host
+    /// call under WASI. A `now` earlier than the last one only makes
+    /// flushes come sooner.
+    pub fn write_with_at(
+        &mut self,
+        series_id: u64,
+        timestamp: i64,
+        value: &[u8],
+        now: Duration,
+        done: Completion,
+    ) -> Result<(), Error> {
         self.wal.write_with(series_id, timestamp, value, now, done)
     }
 

@@ -1,6 +1,8 @@
 //! The WASI host of the `wal-wasi` tool: the same subcommands as the native
 //! `wal` (from `wal-tool`), over [`WasiWal`].
 
+use std::time::Duration;
+
 use wal_core::segment::NameKind;
 use wal_core::{Completion, Config, Error, RecoveryReport};
 use wal_host_std::FsStorage;
@@ -12,9 +14,16 @@ use crate::driver::WasiWal;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WasiHost;
 
-impl Appender for WasiWal {
+/// `append`'s writer under WASI: a [`WasiWal`] and the time the last input
+/// arrived, read once per read of input rather than once per record.
+pub struct WasiAppender {
+    wal: WasiWal,
+    arrived: Duration,
+}
+
+impl Appender for WasiAppender {
     fn recovery(&self) -> RecoveryReport {
-        WasiWal::recovery(self).clone()
+        self.wal.recovery().clone()
     }
     fn write_with(
         &mut self,
@@ -23,18 +32,24 @@ impl Appender for WasiWal {
         value: &[u8],
         done: Completion,
     ) -> Result<(), Error> {
-        WasiWal::write_with(self, series_id, timestamp, value, done)
+        self.wal
+            .write_with_at(series_id, timestamp, value, self.arrived, done)
     }
     fn close(&mut self) -> Result<(), Error> {
-        WasiWal::close(self)
+        self.wal.close()
+    }
+    fn input_arrived(&mut self) {
+        self.arrived = self.wal.now();
     }
 }
 
 impl Host for WasiHost {
     type Storage = FsStorage;
-    type Writer = WasiWal;
-    fn open_writer(&self, dir: &str, config: Config) -> Result<WasiWal, Error> {
-        WasiWal::open(dir, config)
+    type Writer = WasiAppender;
+    fn open_writer(&self, dir: &str, config: Config) -> Result<WasiAppender, Error> {
+        let wal = WasiWal::open(dir, config)?;
+        let arrived = wal.now();
+        Ok(WasiAppender { wal, arrived })
     }
     fn read_only(&self, dir: &str) -> Result<FsStorage, String> {
         FsStorage::read_only(dir).map_err(|e| e.to_string())
