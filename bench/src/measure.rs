@@ -80,10 +80,10 @@ fn disk_in_flight() -> u64 {
     };
     dir.flatten()
         .filter_map(|d| std::fs::read_to_string(d.path().join("inflight")).ok())
-        .flat_map(|s| {
+        .map(|s| {
             s.split_whitespace()
                 .filter_map(|n| n.parse::<u64>().ok())
-                .collect::<Vec<_>>()
+                .sum::<u64>()
         })
         .sum()
 }

@@ -78,7 +78,7 @@ impl WasiWal {
         done: Completion,
     ) -> Result<(), Error> {
         let now = self.now();
-        self.wal.write_with(series_id, timestamp, value, now, done)
+        self.write_with_at(series_id, timestamp, value, now, done)
     }
 
     /// As [`WasiWal::write_with`], with the arrival time taken by the
