@@ -6,8 +6,6 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::measure::{percentile_us, Row};
-
 /// A fresh file at `path` holding `prewrite` synced zero bytes, positioned
 /// at 0 (so the writes that follow overwrite allocated space).
 fn raw_file(path: &Path, prewrite: usize) -> std::io::Result<File> {
@@ -64,32 +62,55 @@ pub fn raw_disk(
     Ok((secs, syncs))
 }
 
-/// Raw fdatasync rate for `chunk`-byte writes over `dur`, appending or
-/// overwriting pre-written space: syncs per second.
-pub fn raw_sync_rate(
-    dir: &Path,
-    chunk: usize,
-    dur: Duration,
+/// The disk's own durable-write loop: `chunk`-byte writes, each followed
+/// by `fdatasync`, appending to a fresh file or overwriting pre-written
+/// zeros (the disk's real limit).
+pub struct RawLoop {
+    file: File,
+    path: std::path::PathBuf,
+    buf: Vec<u8>,
     overwrite: bool,
-) -> std::io::Result<f64> {
-    let path = dir.join("raw-rate");
-    // Overwriting: enough pre-written space for the run (generous: 20k syncs).
-    let mut f = raw_file(&path, if overwrite { chunk * 20_000 } else { 0 })?;
-    let buf = vec![7u8; chunk];
-    let t = Instant::now();
-    let mut n = 0u64;
-    while t.elapsed() < dur {
-        f.write_all(&buf)?;
-        f.sync_data()?;
-        n += 1;
-        if overwrite && n.is_multiple_of(20_000) {
-            f.seek(SeekFrom::Start(0))?;
-        }
+    n: u64,
+}
+
+/// Syncs an overwriting [`RawLoop`] makes before it starts again at the
+/// beginning of its pre-written space.
+const RAW_WRAP: u64 = 20_000;
+
+impl RawLoop {
+    /// A loop on a new file `dir/name`.
+    pub fn new(dir: &Path, name: &str, chunk: usize, overwrite: bool) -> std::io::Result<Self> {
+        let path = dir.join(name);
+        let prewrite = if overwrite {
+            chunk * RAW_WRAP as usize
+        } else {
+            0
+        };
+        Ok(RawLoop {
+            file: raw_file(&path, prewrite)?,
+            path,
+            buf: vec![7u8; chunk],
+            overwrite,
+            n: 0,
+        })
     }
-    let secs = t.elapsed().as_secs_f64();
-    drop(f);
-    std::fs::remove_file(&path)?;
-    Ok(n as f64 / secs)
+
+    /// One write and its sync.
+    pub fn once(&mut self) -> std::io::Result<()> {
+        self.file.write_all(&self.buf)?;
+        self.file.sync_data()?;
+        self.n += 1;
+        if self.overwrite && self.n.is_multiple_of(RAW_WRAP) {
+            self.file.seek(SeekFrom::Start(0))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RawLoop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// okaywal: `batch` records per entry (one chunk each), one commit per entry.
@@ -136,26 +157,21 @@ pub fn raft_engine_batches(
     Ok(t.elapsed().as_secs_f64())
 }
 
-/// Durable small writes on okaywal: each of `threads` threads writes a
-/// `value` and commits (okaywal groups concurrent commits), for `dur`.
-pub fn okaywal_durable(
-    dir: &Path,
-    threads: usize,
-    value: &[u8],
-    dur: Duration,
-) -> std::io::Result<Row> {
-    let log = okaywal::WriteAheadLog::recover(dir, okaywal::LogVoid)?;
-    let lat = run_threads(threads, dur, |_| {
-        let mut w = log.begin_entry().unwrap();
-        w.write_chunk(value).unwrap();
-        w.commit().unwrap();
-    });
-    log.shutdown()?;
-    Ok(lat.row("durable-small", threads, "okaywal", value.len()))
+/// okaywal in `dir`, default settings.
+pub fn open_okaywal(dir: &Path) -> std::io::Result<okaywal::WriteAheadLog> {
+    okaywal::WriteAheadLog::recover(dir, okaywal::LogVoid)
+}
+
+/// One durable record on okaywal: an entry of one chunk, committed
+/// (okaywal groups concurrent commits).
+pub fn okaywal_commit(log: &okaywal::WriteAheadLog, value: &[u8]) {
+    let mut w = log.begin_entry().unwrap();
+    w.write_chunk(value).unwrap();
+    w.commit().unwrap();
 }
 
 /// raft-engine in `dir`, default settings.
-fn open_raft_engine(dir: &Path) -> std::io::Result<raft_engine::Engine> {
+pub fn open_raft_engine(dir: &Path) -> std::io::Result<raft_engine::Engine> {
     let cfg = raft_engine::Config {
         dir: dir.to_string_lossy().into_owned(),
         ..Default::default()
@@ -163,49 +179,20 @@ fn open_raft_engine(dir: &Path) -> std::io::Result<raft_engine::Engine> {
     raft_engine::Engine::open(cfg).map_err(|e| std::io::Error::other(e.to_string()))
 }
 
-/// Durable small writes on raft-engine: each thread writes one record per
-/// batch with sync (raft-engine groups concurrent writers).
-pub fn raft_engine_durable(
-    dir: &Path,
-    threads: usize,
-    value: &[u8],
-    dur: Duration,
-) -> std::io::Result<Row> {
-    let engine = open_raft_engine(dir)?;
-    let counter = std::sync::atomic::AtomicU64::new(0);
-    let lat = run_threads(threads, dur, |t| {
-        let k = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut b = raft_engine::LogBatch::default();
-        b.put(t as u64 + 1, k.to_be_bytes().to_vec(), value.to_vec())
-            .unwrap();
-        engine.write(&mut b, true).unwrap();
-    });
-    Ok(lat.row("durable-small", threads, "raft-engine", value.len()))
+/// One durable record on raft-engine: a batch of one record (region
+/// `region`, key `key`) written with sync (raft-engine groups concurrent
+/// writers).
+pub fn raft_engine_commit(engine: &raft_engine::Engine, region: u64, key: u64, value: &[u8]) {
+    let mut b = raft_engine::LogBatch::default();
+    b.put(region + 1, key.to_be_bytes().to_vec(), value.to_vec())
+        .unwrap();
+    engine.write(&mut b, true).unwrap();
 }
 
 /// Latencies of a timed multi-threaded run.
 pub struct Latencies {
     pub nanos: Vec<u64>,
     pub secs: f64,
-}
-
-impl Latencies {
-    pub fn row(
-        mut self,
-        name: &str,
-        threads: usize,
-        system: &'static str,
-        value_len: usize,
-    ) -> Row {
-        let n = self.nanos.len() as f64;
-        let mut r = Row::new(name, format!("{threads} threads"), system);
-        r.threads = Some(threads as u64);
-        r.records_per_s = Some(n / self.secs);
-        r.payload_mb_per_s = Some(n * value_len as f64 / self.secs / 1e6);
-        r.p50_us = percentile_us(&mut self.nanos, 50.0);
-        r.p99_us = percentile_us(&mut self.nanos, 99.0);
-        r
-    }
 }
 
 /// Runs `op` on `threads` threads, over and over, for `dur`; times each call.

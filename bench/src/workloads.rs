@@ -193,122 +193,208 @@ pub fn memory(quick: bool) -> Vec<Row> {
         .collect()
 }
 
-/// One round of ours at `threads` waiting writers, then the raw disk's
-/// sync rate at the batch size we achieved (appending, then overwriting).
-fn durable_ours(threads: usize, value: &[u8], dur: Duration) -> (Row, [Row; 2]) {
-    let dir = tmp();
-    settle();
-    let storage = Counting::new(FsStorage::open(dir.path()).unwrap());
-    let pattern = storage.pattern.clone();
-    let wal = wal_host_std::Wal::with_storage(storage, Config::default()).unwrap();
-    let lat = baselines::run_threads(threads, dur, |t| {
-        wal.write(t as u64, 0, value).unwrap().wait().unwrap();
-    });
-    let n = lat.nanos.len() as f64;
-    let secs = lat.secs;
-    wal.close().unwrap();
-    let syncs = pattern.lock().unwrap().syncs.load(Ordering::Relaxed) as f64;
-    let batch = (n / syncs.max(1.0)).max(1.0);
-    let mut ours = lat.row("durable-small", threads, "wal", value.len());
-    ours.fsyncs_per_s = Some(syncs / secs);
-    ours.note = format!("{batch:.1} records per fsync");
-    drop(dir);
-    // The disk's own rate at the achieved batch size, times that batch.
-    let frame = 16 + 20 + (batch.round() as usize) * (value.len() + 10);
-    let raw = [false, true].map(|overwrite| {
-        let dir = tmp();
-        settle();
-        let rate = baselines::raw_sync_rate(dir.path(), frame, dur, overwrite).unwrap();
-        let how = if overwrite { "overwrite" } else { "append" };
-        let mut r = Row::new(
-            "durable-small",
-            format!("{threads} threads, {how}"),
-            "raw-disk",
-        );
+/// One system of the durable workload, open for the whole run, and what
+/// its slices measured.
+struct Contender<'a> {
+    system: &'static str,
+    variant: String,
+    threads: usize,
+    /// Writes one record on thread `t` and waits until it is durable.
+    op: &'a (dyn Fn(usize) + Sync),
+    nanos: Vec<u64>,
+    /// Records per second in each slice.
+    rates: Vec<f64>,
+}
+
+impl<'a> Contender<'a> {
+    fn new(
+        system: &'static str,
+        variant: String,
+        threads: usize,
+        op: &'a (dyn Fn(usize) + Sync),
+    ) -> Self {
+        Contender {
+            system,
+            variant,
+            threads,
+            op,
+            nanos: vec![],
+            rates: vec![],
+        }
+    }
+
+    /// Runs one slice of `dur`.
+    fn slice(&mut self, dur: Duration) {
+        let lat = baselines::run_threads(self.threads, dur, self.op);
+        self.rates.push(lat.nanos.len() as f64 / lat.secs);
+        self.nanos.extend(lat.nanos);
+    }
+
+    /// Its row: the median slice's rate, latencies over every slice.
+    fn row(mut self, threads: usize, value_len: usize) -> Row {
+        let rate = median(&self.rates);
+        let mut r = Row::new("durable-small", self.variant, self.system);
         r.threads = Some(threads as u64);
-        r.fsyncs_per_s = Some(rate);
-        r.records_per_s = Some(rate * batch);
-        r.note = format!("fdatasync rate of {frame}-byte writes x {batch:.1} records");
+        r.records_per_s = Some(rate);
+        r.payload_mb_per_s = Some(rate * value_len as f64 / 1e6);
+        r.p50_us = percentile_us(&mut self.nanos, 50.0);
+        r.p99_us = percentile_us(&mut self.nanos, 99.0);
         r
-    });
-    (ours, raw)
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
 }
 
 /// Workload 2: small durable writes: each thread writes a 128-byte record
 /// and waits until it is durable, over and over.
+///
+/// Every system is open for the whole run and they take turns in short
+/// slices (which one goes first turns from slice to slice), and each row
+/// is its median slice: this disk has bursts of slow syncs a few hundred
+/// milliseconds long every few seconds, which in whole-run rounds fell on
+/// one system or another and moved the 1-thread ratios by 5-10%; here they
+/// spoil a few slices of each system, which the median leaves out.
 pub fn durable_small(quick: bool) -> Vec<Row> {
-    let dur = Duration::from_millis(if quick { 700 } else { 2000 });
-    // The disk's sync rate drifts: every system runs in each of several
-    // interleaved rounds, and each row is its median round.
     let value = [b'v'; 128];
     let mut rows = vec![];
     for threads in [1usize, 8, 64] {
         // One thread is where every system sits at the disk's sync rate and
-        // the gaps are smallest: more rounds there.
-        let rounds = match (quick, threads) {
-            (true, _) => 1,
-            (false, 1) => 5,
-            (false, _) => 3,
+        // the gaps are smallest: more slices there.
+        let (slice, slices) = match (quick, threads) {
+            (true, _) => (Duration::from_millis(100), 3),
+            (false, 1) => (Duration::from_millis(250), 40),
+            (false, _) => (Duration::from_millis(500), 12),
         };
-        let mut runs: Vec<Vec<Row>> = vec![vec![]; 5];
-        for round in 0..rounds {
-            // Each system starts on a quiet disk (the last one's files are
-            // deleted and discarded first), and which one goes first turns
-            // from round to round, so that none always follows the same
-            // neighbour. (The raw loops follow ours: they replay its batch.)
-            for unit in (0..3).map(|u| (u + round) % 3) {
-                match unit {
-                    0 => {
-                        let (ours, raw) = durable_ours(threads, &value, dur);
-                        runs[0].push(ours);
-                        for (k, r) in raw.into_iter().enumerate() {
-                            runs[k + 1].push(r);
-                        }
-                    }
-                    1 => {
-                        let dir = tmp();
-                        settle();
-                        let r = baselines::okaywal_durable(dir.path(), threads, &value, dur);
-                        runs[3].push(r.unwrap());
-                    }
-                    _ => {
-                        let dir = tmp();
-                        settle();
-                        let r = baselines::raft_engine_durable(dir.path(), threads, &value, dur);
-                        runs[4].push(r.unwrap());
-                    }
-                }
+        rows.extend(durable_at(threads, &value, slice, slices));
+    }
+    rows
+}
+
+/// Workload 2 at one thread count: ours, okaywal, raft-engine, and the raw
+/// disk's sync loop (appending, then overwriting) at the batch size ours
+/// achieves, in interleaved slices.
+fn durable_at(threads: usize, value: &[u8], slice: Duration, slices: usize) -> Vec<Row> {
+    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tmp()).collect();
+    settle();
+    let storage = Counting::new(FsStorage::open(dirs[0].path()).unwrap());
+    let pattern = storage.pattern.clone();
+    let syncs = || pattern.lock().unwrap().syncs.load(Ordering::Relaxed);
+    let wal = wal_host_std::Wal::with_storage(storage, Config::default()).unwrap();
+    let okay = baselines::open_okaywal(dirs[1].path()).unwrap();
+    let raft = baselines::open_raft_engine(dirs[2].path()).unwrap();
+    let key = AtomicU64::new(0);
+    let ours_op = |t: usize| wal.write(t as u64, 0, value).unwrap().wait().unwrap();
+    let okay_op = |_: usize| baselines::okaywal_commit(&okay, value);
+    let raft_op = |t: usize| {
+        let k = key.fetch_add(1, Ordering::Relaxed);
+        baselines::raft_engine_commit(&raft, t as u64, k, value)
+    };
+    // A first slice of ours, not counted, gives the batch size (records
+    // per sync) that the raw loops replay.
+    let before = syncs();
+    let warm = baselines::run_threads(threads, slice, ours_op);
+    let batch = (warm.nanos.len() as f64 / (syncs() - before).max(1) as f64).max(1.0);
+    let frame = 16 + 20 + (batch.round() as usize) * (value.len() + 10);
+    let raw: Vec<std::sync::Mutex<baselines::RawLoop>> = [false, true]
+        .into_iter()
+        .map(|overwrite| {
+            let name = if overwrite { "overwrite" } else { "append" };
+            std::sync::Mutex::new(
+                baselines::RawLoop::new(dirs[3].path(), name, frame, overwrite).unwrap(),
+            )
+        })
+        .collect();
+    let raw_ops: Vec<_> = raw
+        .iter()
+        .map(|r| move |_: usize| r.lock().unwrap().once().unwrap())
+        .collect();
+    let mut cs = vec![
+        Contender::new("wal", format!("{threads} threads"), threads, &ours_op),
+        Contender::new(
+            "raw-disk",
+            format!("{threads} threads, append"),
+            1,
+            &raw_ops[0],
+        ),
+        Contender::new(
+            "raw-disk",
+            format!("{threads} threads, overwrite"),
+            1,
+            &raw_ops[1],
+        ),
+        Contender::new("okaywal", format!("{threads} threads"), threads, &okay_op),
+        Contender::new(
+            "raft-engine",
+            format!("{threads} threads"),
+            threads,
+            &raft_op,
+        ),
+    ];
+    let (mut our_records, mut our_syncs, mut our_secs) = (0usize, 0u64, 0.0);
+    let n = cs.len();
+    for s in 0..slices {
+        for k in 0..n {
+            let c = &mut cs[(k + s) % n];
+            if c.system == "wal" {
+                let (n, before, t) = (c.nanos.len(), syncs(), Instant::now());
+                c.slice(slice);
+                our_secs += t.elapsed().as_secs_f64();
+                our_records += c.nanos.len() - n;
+                our_syncs += syncs() - before;
+            } else {
+                c.slice(slice);
             }
-        }
-        // Ours against okaywal round by round, so that drift of the disk's
-        // rate between rounds does not enter the comparison.
-        let mut paired: Vec<f64> = runs[0]
-            .iter()
-            .zip(&runs[3])
-            .filter_map(|(w, o)| Some(w.records_per_s? / o.records_per_s?))
-            .collect();
-        paired.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        let paired_note = if paired.len() > 1 {
-            let list: Vec<String> = paired.iter().map(|x| format!("{x:.2}")).collect();
-            format!("; vs okaywal by round: {}", list.join(", "))
-        } else {
-            String::new()
-        };
-        for (k, mut r) in runs.into_iter().enumerate() {
-            r.sort_by(|a, b| a.records_per_s.partial_cmp(&b.records_per_s).unwrap());
-            if k == 0 {
-                let m = r.len() / 2;
-                r[m].note.push_str(&paired_note);
-            }
-            let mut median = r[r.len() / 2].clone();
-            if rounds > 1 {
-                median.note = format!("{} (median of {rounds} interleaved rounds)", median.note)
-                    .trim_start()
-                    .to_string();
-            }
-            rows.push(median);
         }
     }
+    let batch_run = our_records as f64 / our_syncs.max(1) as f64;
+    // Ours against okaywal slice by slice: the spread of the comparison.
+    let mut paired: Vec<f64> = cs[0]
+        .rates
+        .iter()
+        .zip(&cs[3].rates)
+        .map(|(w, o)| w / o)
+        .collect();
+    paired.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let q = |p: f64| paired[((paired.len() - 1) as f64 * p).round() as usize];
+    let how = format!(
+        "median of {slices} interleaved {} ms slices",
+        slice.as_millis()
+    );
+    let rows: Vec<Row> = cs
+        .into_iter()
+        .map(|c| {
+            let system = c.system;
+            let mut r = c.row(threads, value.len());
+            if system == "wal" {
+                r.fsyncs_per_s = Some(our_syncs as f64 / our_secs);
+                r.note = format!(
+                    "{batch_run:.1} records per fsync; vs okaywal by slice: p10 {:.2}, median {:.2}, p90 {:.2} ({how})",
+                    q(0.1),
+                    q(0.5),
+                    q(0.9)
+                );
+            } else if system == "raw-disk" {
+                let rate = r.records_per_s.unwrap();
+                r.fsyncs_per_s = Some(rate);
+                r.records_per_s = Some(rate * batch_run);
+                r.payload_mb_per_s = None;
+                r.p50_us = None;
+                r.p99_us = None;
+                r.note =
+                    format!("fdatasync rate of {frame}-byte writes x {batch_run:.1} records ({how})");
+            } else {
+                r.note = format!("({how})");
+            }
+            r
+        })
+        .collect();
+    wal.close().unwrap();
+    okay.shutdown().unwrap();
+    drop(raft);
     rows
 }
 
