@@ -115,6 +115,40 @@ fn a_lone_waiting_writer_is_not_held_back_by_the_flush_interval() {
 }
 
 #[test]
+fn many_waiters_are_all_flushed_by_their_requests_alone() {
+    // With no timer, only the waiters' flush requests move the flusher, and
+    // a request while one is pending does not wake it again: every wait
+    // must still end (a lost wake-up would leave one hanging here).
+    for flush_interval in [None, Some(Duration::from_secs(3600))] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            flush_interval,
+            ..Config::default()
+        };
+        let wal = Wal::open(dir.path(), cfg).unwrap();
+        const THREADS: u64 = 16;
+        const PER: i64 = 300;
+        std::thread::scope(|s| {
+            for t in 0..THREADS {
+                let wal = wal.clone();
+                s.spawn(move || {
+                    for i in 0..PER {
+                        let h = wal.write(t, i, b"durable").unwrap();
+                        assert_eq!(
+                            h.wait_timeout(Duration::from_secs(30)),
+                            Some(Ok(())),
+                            "thread {t} record {i} ({flush_interval:?})"
+                        );
+                    }
+                });
+            }
+        });
+        assert_eq!(read_all(&wal).len(), (THREADS as i64 * PER) as usize);
+        wal.close().unwrap();
+    }
+}
+
+#[test]
 fn time_based_flush_completes_callbacks_without_any_request() {
     let wal = wal_host_std::Wal::with_storage(
         MemStorage::new(),

@@ -293,12 +293,12 @@ fn durable_at(threads: usize, value: &[u8], slice: Duration, slices: usize) -> V
         let k = key.fetch_add(1, Ordering::Relaxed);
         baselines::raft_engine_commit(&raft, t as u64, k, value)
     };
-    // A first slice of ours, not counted, gives the batch size (records
-    // per sync) that the raw loops replay.
-    let before = syncs();
-    let warm = baselines::run_threads(threads, slice, ours_op);
-    let batch = (warm.nanos.len() as f64 / (syncs() - before).max(1) as f64).max(1.0);
-    let frame = 16 + 20 + (batch.round() as usize) * (value.len() + 10);
+    // A first slice of ours, not counted, gives the frames (bytes per
+    // sync, with snappy as configured) that the raw loops replay.
+    let bytes = || pattern.lock().unwrap().bytes.load(Ordering::Relaxed);
+    let (s0, b0) = (syncs(), bytes());
+    baselines::run_threads(threads, slice, ours_op);
+    let frame = ((bytes() - b0) / (syncs() - s0).max(1)).max(1) as usize;
     let raw: Vec<std::sync::Mutex<baselines::RawLoop>> = [false, true]
         .into_iter()
         .map(|overwrite| {
