@@ -28,13 +28,59 @@ pub enum FileKey {
     Torn(SegmentId, u64),
 }
 
-#[derive(Clone, Debug, Default)]
+/// A file: its current bytes, and what its last sync left durable, kept as
+/// the length at that sync plus the synced bytes changed since (so that
+/// appending and syncing, the log's usual pattern, copies nothing extra).
+#[derive(Clone, Debug)]
 struct FileData {
     data: Vec<u8>,
-    /// The contents as of the last sync.
-    durable: Vec<u8>,
+    /// The file's length at the last sync.
+    durable_len: usize,
+    /// Synced bytes overwritten or truncated away since the last sync, as
+    /// (offset, the bytes as they were), in the order they were saved.
+    /// Where two overlap, the earlier one holds the synced bytes.
+    undo: Vec<(usize, Vec<u8>)>,
     /// Lowest offset changed since the last sync (`usize::MAX` when clean).
     dirty_from: usize,
+}
+
+impl FileData {
+    /// A file holding `bytes`, all durable.
+    fn synced(bytes: Vec<u8>) -> Self {
+        FileData {
+            durable_len: bytes.len(),
+            data: bytes,
+            undo: Vec::new(),
+            dirty_from: usize::MAX,
+        }
+    }
+
+    /// The contents as of the last sync.
+    fn durable(&self) -> Vec<u8> {
+        let mut image = self.data[..self.data.len().min(self.durable_len)].to_vec();
+        // Bytes past the current end were truncated away: the undo log has
+        // them.
+        image.resize(self.durable_len, 0);
+        for (at, bytes) in self.undo.iter().rev() {
+            image[*at..*at + bytes.len()].copy_from_slice(bytes);
+        }
+        image
+    }
+
+    /// Saves the synced bytes in `start..end` before they change.
+    fn save(&mut self, start: usize, end: usize) {
+        let end = end.min(self.durable_len).min(self.data.len());
+        if start < end {
+            self.undo.push((start, self.data[start..end].to_vec()));
+        }
+    }
+
+    /// Makes the current contents the durable ones.
+    fn sync(&mut self) {
+        self.durable_len = self.data.len();
+        self.undo.clear();
+        self.dirty_from = usize::MAX;
+    }
 }
 
 /// A fault to inject.
@@ -156,7 +202,7 @@ impl MemStorage {
 
     /// The bytes of a file as of its last sync.
     pub fn durable_contents(&self, key: FileKey) -> Option<Vec<u8>> {
-        self.disk.lock().files.get(&key).map(|f| f.durable.clone())
+        self.disk.lock().files.get(&key).map(FileData::durable)
     }
 
     /// Every file on the disk.
@@ -167,12 +213,7 @@ impl MemStorage {
     /// Replaces (or creates) a file's contents, all durable: for building
     /// corrupt or foreign inputs in tests.
     pub fn put(&self, key: FileKey, bytes: Vec<u8>) {
-        let f = FileData {
-            durable: bytes.clone(),
-            data: bytes,
-            dirty_from: usize::MAX,
-        };
-        self.disk.lock().files.insert(key, f);
+        self.disk.lock().files.insert(key, FileData::synced(bytes));
     }
 
     /// How many mutating operations (create, write, truncate, sync, remove)
@@ -217,7 +258,7 @@ impl MemStorage {
         let disk = self.disk.lock();
         let mut files = BTreeMap::new();
         for (key, f) in &disk.files {
-            let mut image = f.durable.clone();
+            let mut image = f.durable();
             // The unsynced bytes: everything from the lowest offset changed
             // since the last sync. Writes land in order, so a power cut
             // leaves some prefix of them on the media, over the synced image.
@@ -230,14 +271,7 @@ impl MemStorage {
                 }
                 image[f.dirty_from..end].copy_from_slice(&unsynced[..n]);
             }
-            files.insert(
-                *key,
-                FileData {
-                    durable: image.clone(),
-                    data: image,
-                    dirty_from: usize::MAX,
-                },
-            );
+            files.insert(*key, FileData::synced(image));
         }
         MemStorage {
             disk: Arc::new(Mutex::new(Disk {
@@ -295,13 +329,7 @@ impl MemStorage {
         if !replace && disk.files.contains_key(&key) {
             return Err(EXISTS);
         }
-        disk.files.insert(
-            key,
-            FileData {
-                dirty_from: usize::MAX,
-                ..Default::default()
-            },
-        );
+        disk.files.insert(key, FileData::synced(Vec::new()));
         drop(disk);
         Ok(self.file(key))
     }
@@ -395,10 +423,13 @@ impl Write for MemFile {
         };
         let start = self.pos as usize;
         if f.data.len() < start {
+            // A write past the end: the gap of zeros is unsynced too.
+            f.dirty_from = f.dirty_from.min(f.data.len());
             f.data.resize(start, 0);
         }
         let end = start + n;
         let overlap = end.min(f.data.len());
+        f.save(start, overlap);
         f.data[start..overlap].copy_from_slice(&buf[..overlap - start]);
         f.data.extend_from_slice(&buf[overlap - start..n]);
         f.dirty_from = f.dirty_from.min(start);
@@ -460,6 +491,7 @@ impl SegmentFile for MemFile {
         let f = disk.files.get_mut(&self.key).ok_or(NOT_FOUND)?;
         let len = len as usize;
         if len < f.data.len() {
+            f.save(len, f.data.len());
             f.data.truncate(len);
             f.dirty_from = f.dirty_from.min(len);
         }
@@ -481,12 +513,7 @@ impl SegmentFile for MemFile {
             return Err(INJECTED);
         }
         let f = disk.files.get_mut(&self.key).ok_or(NOT_FOUND)?;
-        if f.dirty_from != usize::MAX {
-            let from = f.dirty_from.min(f.durable.len()).min(f.data.len());
-            f.durable.truncate(from);
-            f.durable.extend_from_slice(&f.data[from..]);
-            f.dirty_from = usize::MAX;
-        }
+        f.sync();
         Ok(())
     }
 }
