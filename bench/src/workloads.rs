@@ -275,8 +275,8 @@ pub fn durable_small(quick: bool) -> Vec<Row> {
 }
 
 /// Workload 2 at one thread count: ours, okaywal, raft-engine, and the raw
-/// disk's sync loop (appending, then overwriting) at the batch size ours
-/// achieves, in interleaved slices.
+/// disk's sync loop (appending, then overwriting) writing frames the size
+/// of ours, in interleaved slices.
 fn durable_at(threads: usize, value: &[u8], slice: Duration, slices: usize) -> Vec<Row> {
     let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tmp()).collect();
     settle();
