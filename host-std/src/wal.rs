@@ -89,6 +89,9 @@ impl Signal {
 struct Batch {
     buffer: WriteBuffer<Callback>,
     signal: Arc<Signal>,
+    /// Its place in write order, given when it is handed over for writing
+    /// (from 1); batches complete in this order.
+    seq: u64,
 }
 
 impl Batch {
@@ -96,6 +99,7 @@ impl Batch {
         Batch {
             buffer,
             signal: Arc::new(Signal::default()),
+            seq: 0,
         }
     }
 }
@@ -118,6 +122,20 @@ struct State {
     /// The flusher waits for a waiter's own write to end (the only reason
     /// to wake it when one does).
     flusher_awaits_idle: bool,
+    /// The `seq` of the batch handed over last.
+    last_seq: u64,
+}
+
+/// Which batches have completed. Batches are written one at a time, but
+/// the thread that wrote one may still be running its callbacks when
+/// another thread (a lone waiter) has written and synced the next: each
+/// completes only after the one before it.
+#[derive(Default)]
+struct Order {
+    /// Every batch up to this `seq` has completed.
+    done: u64,
+    /// Threads waiting for their turn.
+    waiting: usize,
 }
 
 struct LogSide<S: Storage> {
@@ -146,6 +164,7 @@ enum SyncItem<F> {
         completions: Vec<Callback>,
         signal: Arc<Signal>,
         failed: Option<Error>,
+        seq: u64,
     },
 }
 
@@ -177,6 +196,9 @@ struct Shared<S: Storage> {
     /// Writers wait here for room in the sealed queue.
     room: Condvar,
     log: Mutex<LogSide<S>>,
+    /// Completion order across the threads that complete batches.
+    order: Mutex<Order>,
+    order_turn: Condvar,
     config: Config,
     report: RecoveryReport,
     epoch: Instant,
@@ -258,7 +280,10 @@ where
                 closed: false,
                 poisoned: None,
                 in_flight: false,
+                last_seq: 0,
             }),
+            order: Mutex::new(Order::default()),
+            order_turn: Condvar::new(),
             work: Condvar::new(),
             room: Condvar::new(),
             sync: Mutex::new(SyncQueue {
@@ -475,7 +500,9 @@ fn push<S: Storage>(
     let signal = st.current.signal.clone();
     if bytes >= shared.config.buffer_size {
         let fresh = Batch::new(st.spare.pop().unwrap_or_default());
-        let full = std::mem::replace(&mut st.current, fresh);
+        let mut full = std::mem::replace(&mut st.current, fresh);
+        st.last_seq += 1;
+        full.seq = st.last_seq;
         st.last_handed = Some(full.signal.clone());
         st.sealed.push_back(full);
         shared.work.notify_one();
@@ -574,7 +601,9 @@ fn ask_flush<S: Storage>(shared: &Shared<S>, st: &mut State) {
 /// Hands the current buffer over for writing, leaving a fresh one.
 fn take_current(st: &mut State) -> Batch {
     let fresh = Batch::new(st.spare.pop().unwrap_or_default());
-    let b = std::mem::replace(&mut st.current, fresh);
+    let mut b = std::mem::replace(&mut st.current, fresh);
+    st.last_seq += 1;
+    b.seq = st.last_seq;
     st.last_handed = Some(b.signal.clone());
     b
 }
@@ -635,6 +664,7 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
                     deferred,
                     sealed,
                     &batch.signal,
+                    batch.seq,
                 )
             }
         }
@@ -659,7 +689,7 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
         }
     }
     if let Some(completions) = here {
-        complete(completions, &batch.signal, result);
+        complete_in_order(shared, batch.seq, completions, &batch.signal, result);
     }
 }
 
@@ -675,6 +705,7 @@ fn hand_over<S: Storage>(
     deferred: bool,
     sealed: Sealed<Callback>,
     signal: &Arc<Signal>,
+    seq: u64,
 ) -> (Result<(), Error>, Option<Vec<Callback>>) {
     let mut q = lock(&shared.sync);
     while q.items.len() >= MAX_UNSYNCED && !q.closing {
@@ -704,6 +735,7 @@ fn hand_over<S: Storage>(
         completions: sealed.completions,
         signal: signal.clone(),
         failed: result.clone().err(),
+        seq,
     });
     shared.sync_work.notify_one();
     (result, None)
@@ -719,14 +751,41 @@ fn complete(completions: Vec<Callback>, signal: &Signal, result: Result<(), Erro
     signal.complete(result);
 }
 
+/// Calls `complete` for batch `seq` once every batch before it has
+/// completed, so that callbacks and waits end in write order whichever
+/// thread completes each batch.
+fn complete_in_order<S: Storage>(
+    shared: &Shared<S>,
+    seq: u64,
+    completions: Vec<Callback>,
+    signal: &Signal,
+    result: Result<(), Error>,
+) {
+    {
+        let mut o = lock(&shared.order);
+        while o.done + 1 < seq {
+            o.waiting += 1;
+            o = shared.order_turn.wait(o).unwrap_or_else(|p| p.into_inner());
+            o.waiting -= 1;
+        }
+    }
+    complete(completions, signal, result);
+    let mut o = lock(&shared.order);
+    o.done = o.done.max(seq);
+    if o.waiting > 0 {
+        shared.order_turn.notify_all();
+    }
+}
+
 /// Whether the syncer has nothing written-but-uncompleted.
 fn syncer_idle<S: Storage>(shared: &Shared<S>) -> bool {
     let q = lock(&shared.sync);
     q.items.is_empty() && !q.busy
 }
 
-/// A written frame's records, waiting for a sync (or failed already).
-type Pending = (Vec<Callback>, Arc<Signal>, Option<Error>);
+/// A written frame's records, waiting for a sync (or failed already), and
+/// its `seq`.
+type Pending = (Vec<Callback>, Arc<Signal>, Option<Error>, u64);
 
 /// The syncer thread: takes every frame written so far, syncs once per
 /// segment they are in, takes what was written meanwhile (so the flusher
@@ -745,8 +804,8 @@ fn syncer_loop<S: Storage>(shared: &Shared<S>) {
         let done = sync_items(shared, items, &mut handle, &mut failed);
         // What was written during that sync, taken before the callbacks run.
         let next = take_items(shared, false);
-        for (completions, signal, err) in done {
-            complete(completions, &signal, err.map_or(Ok(()), Err));
+        for (completions, signal, err, seq) in done {
+            complete_in_order(shared, seq, completions, &signal, err.map_or(Ok(()), Err));
         }
         items = match next {
             Some(next) => next,
@@ -806,7 +865,7 @@ fn sync_items<S: Storage>(
                 *failed = Some(e);
             }
         }
-        for (_, _, f) in ready.iter_mut() {
+        for (_, _, f, _) in ready.iter_mut() {
             if f.is_none() {
                 *f = failed.clone();
             }
@@ -829,9 +888,10 @@ fn sync_items<S: Storage>(
                 completions,
                 signal,
                 failed: own,
+                seq,
             } => {
                 dirty |= own.is_none();
-                ready.push((completions, signal, own));
+                ready.push((completions, signal, own, seq));
             }
         }
     }
