@@ -663,8 +663,7 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
                     written,
                     deferred,
                     sealed,
-                    &batch.signal,
-                    batch.seq,
+                    &batch,
                 )
             }
         }
@@ -704,8 +703,7 @@ fn hand_over<S: Storage>(
     segment: Result<SegmentId, Error>,
     deferred: bool,
     sealed: Sealed<Callback>,
-    signal: &Arc<Signal>,
-    seq: u64,
+    batch: &Batch,
 ) -> (Result<(), Error>, Option<Vec<Callback>>) {
     let mut q = lock(&shared.sync);
     while q.items.len() >= MAX_UNSYNCED && !q.closing {
@@ -733,9 +731,9 @@ fn hand_over<S: Storage>(
     }
     q.items.push_back(SyncItem::Batch {
         completions: sealed.completions,
-        signal: signal.clone(),
+        signal: batch.signal.clone(),
         failed: result.clone().err(),
-        seq,
+        seq: batch.seq,
     });
     shared.sync_work.notify_one();
     (result, None)
