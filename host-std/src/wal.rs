@@ -370,7 +370,9 @@ where
     /// error that stopped it. A refused write calls it with the error it
     /// returns. Callbacks run, in write order, on whichever thread completes
     /// the frame (the WAL's syncer or flusher, or a thread waiting on a
-    /// handle): keep them short.
+    /// handle): keep them short, and never wait in one for another write
+    /// or a flush of this WAL (later records complete only after this
+    /// callback returns, so the wait would never end).
     pub fn write_with(
         &self,
         series_id: u64,
