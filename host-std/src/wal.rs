@@ -501,11 +501,7 @@ fn push<S: Storage>(
         .push(series_id, timestamp, value, now, callback)?;
     let signal = st.current.signal.clone();
     if bytes >= shared.config.buffer_size {
-        let fresh = Batch::new(st.spare.pop().unwrap_or_default());
-        let mut full = std::mem::replace(&mut st.current, fresh);
-        st.last_seq += 1;
-        full.seq = st.last_seq;
-        st.last_handed = Some(full.signal.clone());
+        let full = take_current(&mut st);
         st.sealed.push_back(full);
         shared.work.notify_one();
     }
