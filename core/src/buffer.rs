@@ -9,31 +9,49 @@
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use hashbrown::hash_map::Entry;
 use hashbrown::HashMap;
 
 use crate::codec::{frame, ENTRY_OVERHEAD, MAX_VALUE_LEN, RECORD_OVERHEAD};
 use crate::error::Error;
 use crate::segment::FrameStats;
 
-#[derive(Debug, Default)]
+/// One series' entry-to-be: its records are a chain through `records`.
+#[derive(Debug, Clone, Copy)]
 struct Slot {
     series_id: u64,
-    timestamps: Vec<i64>,
-    /// Where each of its values lies in the buffer's `values` (start, end).
-    spans: Vec<(usize, usize)>,
+    /// Its first and last record (indexes into `records`).
+    first: usize,
+    last: usize,
+    count: usize,
     /// The bytes its values take encoded: (u16 length, bytes) each.
     values_len: usize,
 }
+
+/// One buffered record.
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    timestamp: i64,
+    /// Where its encoded value ((u16 length, bytes)) starts in `values`.
+    start: usize,
+    /// The next record of the same series (`NONE` for the last).
+    next: usize,
+}
+
+const NONE: usize = usize::MAX;
 
 /// Buffered records and their completions (`C`: whatever the host uses to
 /// tell a writer how its record fared).
 #[derive(Debug)]
 pub struct WriteBuffer<C> {
     index: HashMap<u64, usize>,
-    /// Slots in first-arrival order; `slots[..used]` are live, the rest keep
-    /// their capacity for the next round.
+    /// Slots in first-arrival order.
     slots: Vec<Slot>,
-    used: usize,
+    /// Records in arrival order, each linked to its series' next one: flat
+    /// vectors that keep their capacity from one buffer to the next (no
+    /// vector per series, which a reused buffer would keep at the largest
+    /// size that series ever needed).
+    records: Vec<Record>,
     /// Every buffered value as encoded ((u16 length, bytes) each), in
     /// arrival order: one allocation that stays about `buffer_size` long,
     /// where values kept per series would each keep the largest capacity
@@ -42,7 +60,11 @@ pub struct WriteBuffer<C> {
     values: Vec<u8>,
     completions: Vec<C>,
     payload_bytes: usize,
+    /// Entries and records so far (timestamps are kept below, without the
+    /// `Option`s, and go into the frame's stats when it is sealed).
     stats: FrameStats,
+    min_timestamp: i64,
+    max_timestamp: i64,
     oldest: Option<Duration>,
 }
 
@@ -67,11 +89,13 @@ impl<C> WriteBuffer<C> {
         WriteBuffer {
             index: HashMap::new(),
             slots: Vec::new(),
-            used: 0,
+            records: Vec::new(),
             values: Vec::new(),
             completions: Vec::new(),
             payload_bytes: 0,
             stats: FrameStats::default(),
+            min_timestamp: i64::MAX,
+            max_timestamp: i64::MIN,
             oldest: None,
         }
     }
@@ -99,41 +123,43 @@ impl<C> WriteBuffer<C> {
         completion: Option<C>,
     ) -> Result<usize, Error> {
         Self::check_value(value)?;
-        let slot = match self.index.get(&series_id) {
-            Some(&i) => &mut self.slots[i],
-            None => {
-                let i = self.used;
-                if i == self.slots.len() {
-                    self.slots.push(Slot::default());
-                }
-                self.used += 1;
-                self.index.insert(series_id, i);
+        let this = self.records.len();
+        let start = self.values.len();
+        let encoded = 2 + value.len();
+        match self.index.entry(series_id) {
+            Entry::Occupied(o) => {
+                let slot = &mut self.slots[*o.get()];
+                self.records[slot.last].next = this;
+                slot.last = this;
+                slot.count += 1;
+                slot.values_len += encoded;
+            }
+            Entry::Vacant(v) => {
+                v.insert(self.slots.len());
+                self.slots.push(Slot {
+                    series_id,
+                    first: this,
+                    last: this,
+                    count: 1,
+                    values_len: encoded,
+                });
                 self.payload_bytes += ENTRY_OVERHEAD;
                 self.stats.entries += 1;
-                let slot = &mut self.slots[i];
-                slot.series_id = series_id;
-                slot
             }
-        };
-        slot.timestamps.push(timestamp);
-        let start = self.values.len();
+        }
+        self.records.push(Record {
+            timestamp,
+            start,
+            next: NONE,
+        });
+        self.values.reserve(encoded);
         self.values
             .extend_from_slice(&(value.len() as u16).to_le_bytes());
         self.values.extend_from_slice(value);
-        slot.spans.push((start, self.values.len()));
-        slot.values_len += 2 + value.len();
         self.payload_bytes += RECORD_OVERHEAD + value.len();
         self.stats.records += 1;
-        self.stats.min_timestamp = Some(
-            self.stats
-                .min_timestamp
-                .map_or(timestamp, |m| m.min(timestamp)),
-        );
-        self.stats.max_timestamp = Some(
-            self.stats
-                .max_timestamp
-                .map_or(timestamp, |m| m.max(timestamp)),
-        );
+        self.min_timestamp = self.min_timestamp.min(timestamp);
+        self.max_timestamp = self.max_timestamp.max(timestamp);
         if self.oldest.is_none() {
             self.oldest = Some(now);
         }
@@ -182,21 +208,31 @@ impl<C> WriteBuffer<C> {
         out.clear();
         out.reserve(frame::HEADER_LEN + self.payload_bytes);
         out.resize(frame::HEADER_LEN, 0);
-        for slot in &self.slots[..self.used] {
-            let len = 12 + 8 * slot.timestamps.len() + slot.values_len;
+        for slot in &self.slots {
+            let len = 12 + 8 * slot.count + slot.values_len;
             out.extend_from_slice(&(len as u64).to_le_bytes());
             out.extend_from_slice(&slot.series_id.to_le_bytes());
-            out.extend_from_slice(&(slot.timestamps.len() as u32).to_le_bytes());
-            for ts in &slot.timestamps {
-                out.extend_from_slice(&ts.to_le_bytes());
+            out.extend_from_slice(&(slot.count as u32).to_le_bytes());
+            let mut r = slot.first;
+            while r != NONE {
+                let rec = &self.records[r];
+                out.extend_from_slice(&rec.timestamp.to_le_bytes());
+                r = rec.next;
             }
-            for &(start, end) in &slot.spans {
-                out.extend_from_slice(&self.values[start..end]);
+            let mut r = slot.first;
+            while r != NONE {
+                let rec = &self.records[r];
+                let len = u16::from_le_bytes([self.values[rec.start], self.values[rec.start + 1]]);
+                out.extend_from_slice(&self.values[rec.start..rec.start + 2 + len as usize]);
+                r = rec.next;
             }
         }
         debug_assert_eq!(out.len(), frame::HEADER_LEN + self.payload_bytes);
+        let any = !self.is_empty();
         let stats = FrameStats {
             payload_bytes: self.payload_bytes as u64,
+            min_timestamp: any.then_some(self.min_timestamp),
+            max_timestamp: any.then_some(self.max_timestamp),
             ..self.stats
         };
         // The next buffer likely holds as many records: start it with room
@@ -211,16 +247,14 @@ impl<C> WriteBuffer<C> {
     }
 
     fn reset(&mut self) {
-        for slot in &mut self.slots[..self.used] {
-            slot.timestamps.clear();
-            slot.spans.clear();
-            slot.values_len = 0;
-        }
+        self.slots.clear();
+        self.records.clear();
         self.values.clear();
-        self.used = 0;
         self.index.clear();
         self.payload_bytes = 0;
         self.stats = FrameStats::default();
+        self.min_timestamp = i64::MAX;
+        self.max_timestamp = i64::MIN;
         self.oldest = None;
     }
 }
