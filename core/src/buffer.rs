@@ -5,6 +5,13 @@
 //! The map from series ID to slot is only ever looked up, never iterated:
 //! entries are encoded in slot order, which is the order in which each series
 //! first arrived, so the same writes give the same bytes on every host.
+//!
+//! Each record is stored as it arrives as a one-record entry, after room
+//! for the frame header: while no series repeats, that is the frame
+//! already, and sealing hands it over without copying a byte (a buffer of
+//! many series, each written once, the usual shape of metrics ingest).
+//! Once a series repeats, sealing regroups the records into one entry per
+//! series from the same bytes.
 
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -32,13 +39,17 @@ struct Slot {
 #[derive(Debug, Clone, Copy)]
 struct Record {
     timestamp: i64,
-    /// Where its encoded value ((u16 length, bytes)) starts in `values`.
+    /// Where its one-record entry starts in `values`.
     start: usize,
     /// The next record of the same series (`NONE` for the last).
     next: usize,
 }
 
 const NONE: usize = usize::MAX;
+
+/// Bytes of a one-record entry before its value: the entry's `len`,
+/// `series_id` and `count`, the timestamp and the value's length.
+const ONE_RECORD_ENTRY: usize = ENTRY_OVERHEAD + RECORD_OVERHEAD;
 
 /// Buffered records and their completions (`C`: whatever the host uses to
 /// tell a writer how its record fared).
@@ -52,12 +63,12 @@ pub struct WriteBuffer<C> {
     /// vector per series, which a reused buffer would keep at the largest
     /// size that series ever needed).
     records: Vec<Record>,
-    /// Every buffered value as encoded ((u16 length, bytes) each), in
-    /// arrival order: one allocation that stays about `buffer_size` long,
-    /// where values kept per series would each keep the largest capacity
-    /// that series slot ever needed (a reused buffer then grows with the
-    /// data written).
+    /// The frame header's room, then every record as a one-record entry
+    /// (`ONE_RECORD_ENTRY` bytes, then the value), in arrival order: one
+    /// allocation about `buffer_size` long (empty until the first push).
     values: Vec<u8>,
+    /// A series has more than one record: sealing must regroup.
+    regroup: bool,
     completions: Vec<C>,
     payload_bytes: usize,
     /// Entries and records so far (timestamps are kept below, without the
@@ -91,6 +102,7 @@ impl<C> WriteBuffer<C> {
             slots: Vec::new(),
             records: Vec::new(),
             values: Vec::new(),
+            regroup: false,
             completions: Vec::new(),
             payload_bytes: 0,
             stats: FrameStats::default(),
@@ -123,6 +135,9 @@ impl<C> WriteBuffer<C> {
         completion: Option<C>,
     ) -> Result<usize, Error> {
         Self::check_value(value)?;
+        if self.values.is_empty() {
+            self.values.resize(frame::HEADER_LEN, 0);
+        }
         let this = self.records.len();
         let start = self.values.len();
         let encoded = 2 + value.len();
@@ -133,6 +148,7 @@ impl<C> WriteBuffer<C> {
                 slot.last = this;
                 slot.count += 1;
                 slot.values_len += encoded;
+                self.regroup = true;
             }
             Entry::Vacant(v) => {
                 v.insert(self.slots.len());
@@ -152,9 +168,16 @@ impl<C> WriteBuffer<C> {
             start,
             next: NONE,
         });
-        self.values.reserve(encoded);
-        self.values
-            .extend_from_slice(&(value.len() as u16).to_le_bytes());
+        // The record as an entry of its own: len, series_id, count (1),
+        // timestamp, value length, value.
+        let mut head = [0u8; ONE_RECORD_ENTRY];
+        head[0..8].copy_from_slice(&((ONE_RECORD_ENTRY - 8 + value.len()) as u64).to_le_bytes());
+        head[8..16].copy_from_slice(&series_id.to_le_bytes());
+        head[16..20].copy_from_slice(&1u32.to_le_bytes());
+        head[20..28].copy_from_slice(&timestamp.to_le_bytes());
+        head[28..30].copy_from_slice(&(value.len() as u16).to_le_bytes());
+        self.values.reserve(ONE_RECORD_ENTRY + value.len());
+        self.values.extend_from_slice(&head);
         self.values.extend_from_slice(value);
         self.payload_bytes += RECORD_OVERHEAD + value.len();
         self.stats.records += 1;
@@ -205,26 +228,35 @@ impl<C> WriteBuffer<C> {
     /// header bytes left for the log to fill in, then the entries. Empties the
     /// buffer, keeping its allocations.
     pub fn seal_into(&mut self, out: &mut Vec<u8>) -> Sealed<C> {
-        out.clear();
-        out.reserve(frame::HEADER_LEN + self.payload_bytes);
-        out.resize(frame::HEADER_LEN, 0);
-        for slot in &self.slots {
-            let len = 12 + 8 * slot.count + slot.values_len;
-            out.extend_from_slice(&(len as u64).to_le_bytes());
-            out.extend_from_slice(&slot.series_id.to_le_bytes());
-            out.extend_from_slice(&(slot.count as u32).to_le_bytes());
-            let mut r = slot.first;
-            while r != NONE {
-                let rec = &self.records[r];
-                out.extend_from_slice(&rec.timestamp.to_le_bytes());
-                r = rec.next;
-            }
-            let mut r = slot.first;
-            while r != NONE {
-                let rec = &self.records[r];
-                let len = u16::from_le_bytes([self.values[rec.start], self.values[rec.start + 1]]);
-                out.extend_from_slice(&self.values[rec.start..rec.start + 2 + len as usize]);
-                r = rec.next;
+        if !self.regroup && !self.values.is_empty() {
+            // Every entry holds one record: the arena is the frame. The
+            // caller's vector becomes the next arena.
+            core::mem::swap(out, &mut self.values);
+        } else {
+            out.clear();
+            out.reserve(frame::HEADER_LEN + self.payload_bytes);
+            out.resize(frame::HEADER_LEN, 0);
+            for slot in &self.slots {
+                let len = 12 + 8 * slot.count + slot.values_len;
+                out.extend_from_slice(&(len as u64).to_le_bytes());
+                out.extend_from_slice(&slot.series_id.to_le_bytes());
+                out.extend_from_slice(&(slot.count as u32).to_le_bytes());
+                let mut r = slot.first;
+                while r != NONE {
+                    let rec = &self.records[r];
+                    out.extend_from_slice(&rec.timestamp.to_le_bytes());
+                    r = rec.next;
+                }
+                let mut r = slot.first;
+                while r != NONE {
+                    let rec = &self.records[r];
+                    // The value with its length, after the record's entry
+                    // head.
+                    let at = rec.start + ONE_RECORD_ENTRY - 2;
+                    let len = u16::from_le_bytes([self.values[at], self.values[at + 1]]);
+                    out.extend_from_slice(&self.values[at..at + 2 + len as usize]);
+                    r = rec.next;
+                }
             }
         }
         debug_assert_eq!(out.len(), frame::HEADER_LEN + self.payload_bytes);
@@ -250,6 +282,7 @@ impl<C> WriteBuffer<C> {
         self.slots.clear();
         self.records.clear();
         self.values.clear();
+        self.regroup = false;
         self.index.clear();
         self.payload_bytes = 0;
         self.stats = FrameStats::default();
