@@ -16,8 +16,10 @@
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use hashbrown::hash_map::Entry;
-use hashbrown::HashMap;
+use core::hash::BuildHasher;
+
+use hashbrown::hash_table::Entry;
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::codec::{frame, ENTRY_OVERHEAD, MAX_VALUE_LEN, RECORD_OVERHEAD};
 use crate::error::Error;
@@ -55,7 +57,10 @@ const ONE_RECORD_ENTRY: usize = ENTRY_OVERHEAD + RECORD_OVERHEAD;
 /// tell a writer how its record fared).
 #[derive(Debug)]
 pub struct WriteBuffer<C> {
-    index: HashMap<u64, usize>,
+    /// Series ID to slot: one probe per push, new series or not (a map's
+    /// `entry` probes again to insert).
+    index: HashTable<(u64, usize)>,
+    hasher: DefaultHashBuilder,
     /// Slots in first-arrival order.
     slots: Vec<Slot>,
     /// Records in arrival order, each linked to its series' next one: flat
@@ -98,7 +103,8 @@ impl<C> WriteBuffer<C> {
     /// An empty buffer.
     pub fn new() -> Self {
         WriteBuffer {
-            index: HashMap::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
             slots: Vec::new(),
             records: Vec::new(),
             values: Vec::new(),
@@ -141,9 +147,14 @@ impl<C> WriteBuffer<C> {
         let this = self.records.len();
         let start = self.values.len();
         let encoded = 2 + value.len();
-        match self.index.entry(series_id) {
+        let hasher = &self.hasher;
+        match self.index.entry(
+            hasher.hash_one(series_id),
+            |&(s, _)| s == series_id,
+            |&(s, _)| hasher.hash_one(s),
+        ) {
             Entry::Occupied(o) => {
-                let slot = &mut self.slots[*o.get()];
+                let slot = &mut self.slots[o.get().1];
                 self.records[slot.last].next = this;
                 slot.last = this;
                 slot.count += 1;
@@ -151,7 +162,7 @@ impl<C> WriteBuffer<C> {
                 self.regroup = true;
             }
             Entry::Vacant(v) => {
-                v.insert(self.slots.len());
+                v.insert((series_id, self.slots.len()));
                 self.slots.push(Slot {
                     series_id,
                     first: this,
