@@ -470,12 +470,23 @@ pub fn cpu(quick: bool) -> Vec<Row> {
         rows.push(r);
     }
     let c = median(&secs[runs.len()]);
+    // Ours (snappy, no callbacks) against snap round by round: how much
+    // the ratio moves between neighbouring runs.
+    let mut by_round: Vec<f64> = secs[runs.len()]
+        .iter()
+        .zip(&secs[2])
+        .map(|(snap, ours)| snap / ours)
+        .collect();
+    by_round.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let mut r = Row::new("cpu", "snappy compress only", "snap");
     r.records_per_s = Some(n as f64 / c);
     r.payload_mb_per_s = Some((n * 128) as f64 / c / 1e6);
     r.note = format!(
-        "{} frames, median of {rounds} interleaved rounds",
-        frames.len()
+        "{} frames, median of {rounds} interleaved rounds; snappy ours/snap by round: min {:.2}, median {:.2}, max {:.2}",
+        frames.len(),
+        by_round[0],
+        median(&by_round),
+        by_round[by_round.len() - 1]
     );
     rows.push(r);
     rows
