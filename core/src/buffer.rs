@@ -132,6 +132,7 @@ impl<C> WriteBuffer<C> {
     /// clock when the buffer is not empty. Refuses a value over 65535 bytes
     /// (nothing is buffered then). Returns the encoded payload size
     /// afterwards.
+    #[inline]
     pub fn push(
         &mut self,
         series_id: u64,

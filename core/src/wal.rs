@@ -208,7 +208,9 @@ impl<S: Storage> Wal<S> {
     /// Whether a buffered or written-but-unsynced record has waited
     /// `flush_interval` at `now`.
     fn late(&self, now: Duration) -> bool {
-        self.next_deadline().is_some_and(|d| now >= d)
+        // Without time-based flushing nothing is ever late (checked first:
+        // this runs on every write).
+        self.config.flush_interval.is_some() && self.next_deadline().is_some_and(|d| now >= d)
     }
 
     /// Writes a full buffer's frame without syncing it; its completions wait
