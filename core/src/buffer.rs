@@ -236,9 +236,11 @@ impl<C> WriteBuffer<C> {
         done
     }
 
-    /// Encodes the buffer as a raw frame into `frame` (cleared first): 16
-    /// header bytes left for the log to fill in, then the entries. Empties the
-    /// buffer, keeping its allocations.
+    /// Encodes the buffer as a raw frame into `out` (whatever it held is
+    /// replaced): 16 header bytes left for the log to fill in, then the
+    /// entries. Empties the buffer. When no series repeated, the buffer's
+    /// own vector already holds the frame and is swapped with `out`, whose
+    /// allocation the buffer then reuses.
     pub fn seal_into(&mut self, out: &mut Vec<u8>) -> Sealed<C> {
         if !self.regroup && !self.values.is_empty() {
             // Every entry holds one record: the arena is the frame. The
