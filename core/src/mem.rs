@@ -111,6 +111,10 @@ struct Disk {
     power_off_at: Option<u64>,
     /// Every mutating operation so far, in order.
     op_log: Vec<Op>,
+    /// The allocation of the largest file removed, emptied, for the next
+    /// file created (as a disk reuses freed blocks): a log that deletes
+    /// segments as it goes does not grow each new one from nothing.
+    spare: Vec<u8>,
 }
 
 /// A mutating operation, as recorded in [`MemStorage::op_log`].
@@ -329,7 +333,9 @@ impl MemStorage {
         if !replace && disk.files.contains_key(&key) {
             return Err(EXISTS);
         }
-        disk.files.insert(key, FileData::synced(Vec::new()));
+        let mut data = core::mem::take(&mut disk.spare);
+        data.clear();
+        disk.files.insert(key, FileData::synced(data));
         drop(disk);
         Ok(self.file(key))
     }
@@ -368,10 +374,11 @@ impl Storage for MemStorage {
         if disk.next_op(Op::Remove(FileKey::Segment(id))).is_some() {
             return Err(INJECTED);
         }
-        disk.files
-            .remove(&FileKey::Segment(id))
-            .map(|_| ())
-            .ok_or(NOT_FOUND)
+        let removed = disk.files.remove(&FileKey::Segment(id)).ok_or(NOT_FOUND)?;
+        if removed.data.capacity() > disk.spare.capacity() {
+            disk.spare = removed.data;
+        }
+        Ok(())
     }
 
     fn create_torn(&mut self, id: SegmentId, offset: u64) -> Result<MemFile, MemError> {

@@ -18,6 +18,9 @@ enum Op {
     },
     Truncate(usize),
     Sync,
+    /// Removes the file and creates it again: it starts empty (the storage
+    /// reuses a removed file's allocation, never its bytes).
+    Recreate,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -25,6 +28,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0usize..300, 0usize..80, any::<u8>()).prop_map(|(at, len, byte)| Op::Write { at, len, byte }),
         1 => (0usize..300).prop_map(Op::Truncate),
         1 => Just(Op::Sync),
+        1 => Just(Op::Recreate),
     ]
 }
 
@@ -57,6 +61,12 @@ proptest! {
                 Op::Sync => {
                     file.sync().unwrap();
                     durable = data.clone();
+                }
+                Op::Recreate => {
+                    storage.remove(id).unwrap();
+                    file = storage.create(id).unwrap();
+                    data.clear();
+                    durable.clear();
                 }
             }
             prop_assert_eq!(storage.contents(key).unwrap(), data.clone(), "contents after op {}", i);
