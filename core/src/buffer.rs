@@ -2,21 +2,20 @@
 //! with the exact size of the entries they will encode to, and the
 //! completions waiting on them.
 //!
-//! The map from series ID to slot is only ever looked up, never iterated:
+//! The table from series ID to slot is only ever looked up, never iterated:
 //! entries are encoded in slot order, which is the order in which each series
 //! first arrived, so the same writes give the same bytes on every host.
 //!
 //! Each record is stored as it arrives as a one-record entry, after room
 //! for the frame header: while no series repeats, that is the frame
-//! already, and sealing hands it over without copying a byte (a buffer of
-//! many series, each written once, the usual shape of metrics ingest).
+//! already, and sealing hands it over without copying a byte (many series,
+//! each written once per buffer, as a metrics scrape writes them).
 //! Once a series repeats, sealing regroups the records into one entry per
 //! series from the same bytes.
 
 use alloc::vec::Vec;
-use core::time::Duration;
-
 use core::hash::BuildHasher;
+use core::time::Duration;
 
 use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
