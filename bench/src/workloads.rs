@@ -249,6 +249,18 @@ fn median(v: &[f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// `a[i] / b[i]` round by round, as "min .., median .., max ..".
+fn spread_by_round(a: &[f64], b: &[f64]) -> String {
+    let mut r: Vec<f64> = a.iter().zip(b).map(|(a, b)| a / b).collect();
+    r.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    format!(
+        "min {:.2}, median {:.2}, max {:.2}",
+        r[0],
+        median(&r),
+        r[r.len() - 1]
+    )
+}
+
 /// Workload 2: small durable writes: each thread writes a 128-byte record
 /// and waits until it is durable, over and over.
 ///
@@ -472,21 +484,14 @@ pub fn cpu(quick: bool) -> Vec<Row> {
     let c = median(&secs[runs.len()]);
     // Ours (snappy, no callbacks) against snap round by round: how much
     // the ratio moves between neighbouring runs.
-    let mut by_round: Vec<f64> = secs[runs.len()]
-        .iter()
-        .zip(&secs[2])
-        .map(|(snap, ours)| snap / ours)
-        .collect();
-    by_round.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let mut r = Row::new("cpu", "snappy compress only", "snap");
     r.records_per_s = Some(n as f64 / c);
     r.payload_mb_per_s = Some((n * 128) as f64 / c / 1e6);
     r.note = format!(
-        "{} frames, median of {rounds} interleaved rounds; snappy ours/snap by round: min {:.2}, median {:.2}, max {:.2}",
+        "{} frames, median of {rounds} interleaved rounds; snappy ours/snap by round: {}",
         frames.len(),
-        by_round[0],
-        median(&by_round),
-        by_round[by_round.len() - 1]
+        // Seconds of snap over seconds of ours (snappy, no callbacks).
+        spread_by_round(&secs[runs.len()], &secs[2])
     );
     rows.push(r);
     rows
@@ -749,12 +754,6 @@ pub fn wasi(quick: bool) -> Vec<Row> {
         wasis.push(t.elapsed().as_secs_f64());
         assert_eq!(o.code, 0);
     }
-    let mut by_round: Vec<f64> = wasis
-        .iter()
-        .zip(&same_natives)
-        .map(|(w, s)| w / s)
-        .collect();
-    by_round.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let (native, same_native, wasi) = (median(&natives), median(&same_natives), median(&wasis));
     let mut rn = Row::new("wasi", "append, native", "wal");
     rn.records_per_s = Some(n as f64 / native);
@@ -768,12 +767,10 @@ pub fn wasi(quick: bool) -> Vec<Row> {
     rw.records_per_s = Some(n as f64 / wasi);
     rw.threads = Some(1);
     rw.note = format!(
-        "wasmtime/native time {:.2}x (same code), {:.2}x (thread-safe WAL); median of {rounds} interleaved rounds; same code by round: min {:.2}, median {:.2}, max {:.2}",
+        "wasmtime/native time {:.2}x (same code), {:.2}x (thread-safe WAL); median of {rounds} interleaved rounds; same code by round: {}",
         wasi / same_native,
         wasi / native,
-        by_round[0],
-        median(&by_round),
-        by_round[by_round.len() - 1]
+        spread_by_round(&wasis, &same_natives)
     );
     vec![rn, rs, rw]
 }
