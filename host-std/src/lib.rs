@@ -8,6 +8,7 @@
 
 pub mod fs;
 pub mod tool;
+pub mod waiting;
 pub mod wal;
 
 pub use fs::{FsOptions, FsStorage};
