@@ -14,7 +14,8 @@ use wal_host_std::FsStorage;
 
 use crate::baselines;
 use crate::measure::{
-    ingest_count, peak_rss_mb, percentile_us, reset_peak_rss, settle, Counting, IngestGen, Row,
+    ingest_count, peak_rss_mb, percentile_us, reset_peak_rss, rss_mb, settle, Counting, IngestGen,
+    Row,
 };
 
 /// A baseline run over records in synced batches: seconds taken.
@@ -47,6 +48,7 @@ fn ingest_ours(
     };
     settle();
     reset_peak_rss();
+    let rss_at_start = rss_mb();
     let wal = wal_host_std::Wal::with_storage(storage, cfg).unwrap();
     pattern.lock().unwrap().reset_idle();
     let epoch = Instant::now();
@@ -100,6 +102,10 @@ fn ingest_ours(
         disk / 1_000_000,
         p.zero_bytes.load(Ordering::Relaxed) / 1_000_000
     );
+    if let Some(start) = rss_at_start {
+        // The peak includes what the process held already.
+        r.note += &format!(", RSS at start {start:.0} MB");
+    }
     if let Some(max) = nanos.last() {
         r.note += &format!(", max completion latency {:.1} ms", *max as f64 / 1e6);
     }
