@@ -1084,7 +1084,9 @@ impl<S: Storage> WriteHandle<S> {
     /// other handle waits on the same batch, the waiting thread writes its
     /// batch itself instead of handing it to the flusher and sleeping: a
     /// lone synchronous writer pays for one sync, not for two thread
-    /// switches on top of it.
+    /// switches on top of it. While many threads wait at once (16 or more
+    /// per CPU), a waiter yields the CPU for a short while before it blocks
+    /// (see [`crate::waiting`]).
     pub fn wait(self) -> Result<(), Error> {
         if let Some(batch) = self.take_if_idle() {
             write_batch(&self.shared, batch, true);
