@@ -115,6 +115,15 @@ fn a_lone_waiting_writer_is_not_held_back_by_the_flush_interval() {
 }
 
 #[test]
+fn a_timeout_too_long_for_the_clock_waits_as_long_as_it_takes() {
+    let wal = on_memory(Config::default());
+    let h = wal.write(1, 1, b"v").unwrap();
+    // Instant + Duration::MAX overflows: this once panicked.
+    assert_eq!(h.wait_timeout(Duration::MAX), Some(Ok(())));
+    assert_eq!(read_all(&wal).len(), 1);
+}
+
+#[test]
 fn a_waiter_writing_its_own_batch_completes_after_the_batch_before_it() {
     // The flusher completes a batch it synced itself (flushed on time) with
     // a slow callback; meanwhile a waiter finds the WAL idle and writes the

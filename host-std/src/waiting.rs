@@ -25,7 +25,7 @@
 //! depends on the yield.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Waiting threads per CPU at which waiters start yielding.
 pub const YIELD_WAITERS_PER_CPU: usize = 16;
@@ -98,6 +98,15 @@ impl WaitPolicy {
             old.saturating_mul(7).saturating_add(ns) / 8
         };
         self.write_ns.store(new, Ordering::Relaxed);
+    }
+
+    /// Runs a frame's write and sync (or a sync alone), recording how long
+    /// it took.
+    pub(crate) fn timed<T>(&self, write: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = write();
+        self.record_write(start.elapsed());
+        out
     }
 
     /// Counts a wait that ended while its thread yielded.

@@ -652,12 +652,12 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
         let sealed = batch.buffer.seal_into(frame);
         match log.as_mut() {
             None => (Err(Error::Closed), Some(sealed.completions)),
-            Some(log) if !shared.pipelined => {
-                let start = Instant::now();
-                let written = log.append(frame, &sealed.stats).map(|_| ());
-                shared.waits.record_write(start.elapsed());
-                (written, Some(sealed.completions))
-            }
+            Some(log) if !shared.pipelined => (
+                shared
+                    .waits
+                    .timed(|| log.append(frame, &sealed.stats).map(|_| ())),
+                Some(sealed.completions),
+            ),
             Some(log) => {
                 if let Some(e) = lock(&shared.sync).failed.clone() {
                     log.fail(e);
@@ -666,10 +666,7 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
                 let written = if deferred {
                     log.append_unsynced(frame, &sealed.stats)
                 } else {
-                    let start = Instant::now();
-                    let written = log.append(frame, &sealed.stats);
-                    shared.waits.record_write(start.elapsed());
-                    written
+                    shared.waits.timed(|| log.append(frame, &sealed.stats))
                 };
                 let written = written.map(|at| at.segment);
                 hand_over(
@@ -870,12 +867,10 @@ fn sync_items<S: Storage>(
                 ready: &mut Vec<Pending>,
                 failed: &mut Option<Error>| {
         if failed.is_none() {
-            let start = Instant::now();
-            let r = match handle.as_mut() {
+            let r = shared.waits.timed(|| match handle.as_mut() {
                 Some((id, f)) => f.sync().map_err(|e| Error::storage("sync", Some(*id), e)),
                 None => Err(Error::LogicBug("a frame before any sync handle")),
-            };
-            shared.waits.record_write(start.elapsed());
+            });
             if let Err(e) = r {
                 fail_log(shared, &e);
                 *failed = Some(e);
@@ -1001,7 +996,8 @@ fn wait_signal(
     timeout: Option<Duration>,
 ) -> Option<Result<(), Error>> {
     let start = Instant::now();
-    let deadline = timeout.map(|t| start + t);
+    // A timeout too long to add to the clock is no deadline at all.
+    let deadline = timeout.and_then(|t| start.checked_add(t));
     let waiting = waits.enter();
     if !waiting.budget.is_zero() {
         let until = start + waiting.budget.min(timeout.unwrap_or(Duration::MAX));
