@@ -121,11 +121,7 @@ impl Drop for RawLoop {
 }
 
 /// okaywal: `batch` records per entry (one chunk each), one commit per entry.
-pub fn okaywal_batches(
-    dir: &Path,
-    records: &[(u64, Vec<u8>)],
-    batch: usize,
-) -> std::io::Result<f64> {
+pub fn okaywal_batches(dir: &Path, records: &[(u64, &[u8])], batch: usize) -> std::io::Result<f64> {
     let log = okaywal::WriteAheadLog::recover(dir, okaywal::LogVoid)?;
     let t = Instant::now();
     for chunk in records.chunks(batch.max(1)) {
@@ -144,7 +140,7 @@ pub fn okaywal_batches(
 /// per record), each batch written with sync.
 pub fn raft_engine_batches(
     dir: &Path,
-    records: &[(u64, Vec<u8>)],
+    records: &[(u64, &[u8])],
     batch: usize,
 ) -> std::io::Result<f64> {
     let engine = open_raft_engine(dir)?;
@@ -154,7 +150,7 @@ pub fn raft_engine_batches(
         let mut b = raft_engine::LogBatch::default();
         for (s, v) in chunk {
             key += 1;
-            b.put(*s + 1, key.to_be_bytes().to_vec(), v.clone())
+            b.put(*s + 1, key.to_be_bytes().to_vec(), v.to_vec())
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
         }
         engine

@@ -19,7 +19,7 @@ use crate::measure::{
 };
 
 /// A baseline run over records in synced batches: seconds taken.
-type BatchRun = fn(&Path, &[(u64, Vec<u8>)], usize) -> std::io::Result<f64>;
+type BatchRun = fn(&Path, &[(u64, &[u8])], usize) -> std::io::Result<f64>;
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir_in(
@@ -166,7 +166,8 @@ pub fn ingest(quick: bool) -> Vec<Row> {
             // The same records, synced as often (one batch per buffer's
             // worth); made after our run, so that they are not in memory
             // during it.
-            let records = IngestGen::new(1).take(n);
+            let mut gen = IngestGen::new(1);
+            let records = gen.take(n);
             payload = records.iter().map(|r| r.1.len() as u64).sum();
             let systems: [BatchRun; 2] =
                 [baselines::okaywal_batches, baselines::raft_engine_batches];
