@@ -47,7 +47,9 @@ pub(crate) struct WaitPolicy {
     write_ns: AtomicU64,
     /// Waiting threads needed before they yield.
     min_waiters: usize,
-    /// Waits that ended while yielding (their thread was never woken).
+    /// Tests: waits that ended while yielding (their thread was never
+    /// woken).
+    #[cfg(test)]
     yield_hits: AtomicU64,
     /// Tests: every waiter yields this long (nanoseconds; 0: the policy
     /// decides), whatever the machine's load.
@@ -75,6 +77,7 @@ impl WaitPolicy {
             waiting: AtomicUsize::new(0),
             write_ns: AtomicU64::new(0),
             min_waiters: YIELD_WAITERS_PER_CPU.saturating_mul(cpus.max(1)),
+            #[cfg(test)]
             yield_hits: AtomicU64::new(0),
             #[cfg(test)]
             forced_ns: AtomicU64::new(0),
@@ -109,8 +112,10 @@ impl WaitPolicy {
         out
     }
 
-    /// Counts a wait that ended while its thread yielded.
+    /// Counts a wait that ended while its thread yielded (tests only: a
+    /// counter every waiter touches is a contended cache line).
     pub(crate) fn record_yield_hit(&self) {
+        #[cfg(test)]
         self.yield_hits.fetch_add(1, Ordering::Relaxed);
     }
 
