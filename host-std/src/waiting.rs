@@ -22,9 +22,11 @@
 //! never when that time is over [`MAX_YIELD_WRITE`] (a slow disk's sync
 //! dwarfs the wake-ups, and yielding through it would only burn CPU).
 //! Then it blocks as before, and is woken as before: correctness never
-//! depends on the yield.
+//! depends on the yield. [`crate::Wal::set_yield_when_crowded`] turns
+//! yielding off, for a process whose spare CPU is worth more than the
+//! throughput of a crowd of durable writers.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Waiting threads per CPU at which waiters start yielding.
@@ -47,6 +49,8 @@ pub(crate) struct WaitPolicy {
     write_ns: AtomicU64,
     /// Waiting threads needed before they yield.
     min_waiters: usize,
+    /// Yielding is allowed at all ([`crate::Wal::set_yield_when_crowded`]).
+    enabled: AtomicBool,
     /// Tests: waits that ended while yielding (their thread was never
     /// woken).
     #[cfg(test)]
@@ -77,6 +81,7 @@ impl WaitPolicy {
             waiting: AtomicUsize::new(0),
             write_ns: AtomicU64::new(0),
             min_waiters: YIELD_WAITERS_PER_CPU.saturating_mul(cpus.max(1)),
+            enabled: AtomicBool::new(true),
             #[cfg(test)]
             yield_hits: AtomicU64::new(0),
             #[cfg(test)]
@@ -87,6 +92,11 @@ impl WaitPolicy {
     /// The policy for this machine.
     pub(crate) fn for_this_machine() -> Self {
         Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// Allows or forbids yielding from now on.
+    pub(crate) fn set_enabled(&self, on: bool) {
+        self.enabled.store(on, Ordering::Relaxed);
     }
 
     /// Records how long a frame's write and sync took (or a sync alone).
@@ -137,13 +147,16 @@ impl WaitPolicy {
     pub(crate) fn enter(&self) -> Waiting<'_> {
         let waiting = self.waiting.fetch_add(1, Ordering::Relaxed) + 1;
         let write = Duration::from_nanos(self.write_ns.load(Ordering::Relaxed));
-        #[allow(unused_mut)]
-        let mut budget = yield_budget(waiting, self.min_waiters, write);
+        let budget = if self.enabled.load(Ordering::Relaxed) {
+            yield_budget(waiting, self.min_waiters, write)
+        } else {
+            Duration::ZERO
+        };
         #[cfg(test)]
-        match self.forced_ns.load(Ordering::Relaxed) {
-            0 => {}
-            ns => budget = Duration::from_nanos(ns),
-        }
+        let budget = match self.forced_ns.load(Ordering::Relaxed) {
+            0 => budget,
+            ns => Duration::from_nanos(ns),
+        };
         Waiting {
             policy: self,
             budget,
@@ -196,6 +209,22 @@ mod tests {
         drop(held);
         assert_eq!(p.enter().budget, Duration::ZERO, "guards uncounted");
         assert_eq!(WaitPolicy::new(0).min_waiters, YIELD_WAITERS_PER_CPU);
+    }
+
+    #[test]
+    fn turned_off_nobody_yields() {
+        let p = WaitPolicy::new(1);
+        p.record_write(100 * US);
+        let held: Vec<_> = (0..16).map(|_| p.enter()).collect();
+        assert_eq!(
+            held[15].budget,
+            300 * US,
+            "the 16th of 16 on one CPU yields"
+        );
+        p.set_enabled(false);
+        assert_eq!(p.enter().budget, Duration::ZERO);
+        p.set_enabled(true);
+        assert_eq!(p.enter().budget, 300 * US);
     }
 
     #[test]

@@ -362,6 +362,15 @@ where
         &self.handle.shared.config
     }
 
+    /// Whether waiting threads may yield the CPU before they block when
+    /// many of them wait at once (on by default; see [`crate::waiting`]
+    /// for the rule). Turn it off where spare CPU matters more than
+    /// durable-write throughput under a crowd of writers: every waiter
+    /// then blocks at once, and completing a batch wakes each of them.
+    pub fn set_yield_when_crowded(&self, on: bool) {
+        self.handle.shared.waits.set_enabled(on);
+    }
+
     /// Buffers a record and returns at once with a handle that can be waited
     /// on ([`WriteHandle::wait`]) or awaited. Errors (value too long, closed,
     /// poisoned) are returned here, and nothing is buffered then.
