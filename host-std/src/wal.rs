@@ -1171,6 +1171,10 @@ mod tests {
         });
         assert!(waits().yield_hits() > 0, "no wait ended while yielding");
         assert_eq!(lock(&acked).len() as u64, threads * PER as u64);
+        assert!(
+            images.iter().any(|(before, _)| !before.is_empty()),
+            "every power cut came before the first acknowledgement"
+        );
         for (k, (before, image)) in images.into_iter().enumerate() {
             let mut reopened = wal_core::Wal::open(image, cfg).unwrap();
             let mut found = HashSet::new();
