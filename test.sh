@@ -51,6 +51,8 @@ cargo build --release --target wasm32-wasip1 -p wal-host-wasi --bin wal-wasi --b
 
 step "tests, native: core, memory, files, threads, tool, doc tests"
 cargo test --workspace --exclude wal-host-wasi --exclude wal-bench
+# The benchmark harness's own statistics (its verdicts' arithmetic).
+cargo test -p wal-bench --bins
 # The core without std and snappy (the software CRC path; snappy frames are
 # refused with a clear error). Doc examples use the default config, which
 # needs snappy, so they run in the step above.

@@ -15,7 +15,7 @@ use wal_host_std::FsStorage;
 use crate::baselines;
 use crate::measure::{
     ingest_count, peak_rss_mb, percentile_us, reset_peak_rss, rss_mb, settle, Counting, IngestGen,
-    Row,
+    Paired, Row,
 };
 
 /// A baseline run over records in synced batches: seconds taken.
@@ -125,13 +125,18 @@ fn ingest_ours(
 
 /// The ingest workload at 64 KiB and 1 MiB buffers. Every system runs once
 /// per round (ours, the raw loops replaying that round's writes and syncs,
-/// okaywal, raft-engine), 3 rounds (1 with `--quick`), and each row is its
+/// okaywal, raft-engine), 5 rounds (1 with `--quick`), and each row is its
 /// system's median round: this disk has slow spells of a second or more,
 /// and a system measured once fell into one or not (ours at 0.66x the raw
-/// append loop in one full run, 1.8x-3.8x in the others).
+/// append loop in one full run, 1.8x-3.8x in the others). Our row also
+/// keeps its ratio to the raw append loop round by round (`Row::paired`):
+/// the raw loop runs right after ours in each round, so a slow spell moves
+/// both, where the medians of the two columns can come from different
+/// spells (0.82x from the medians in one run whose rounds read 0.80, 0.99
+/// and 1.05).
 pub fn ingest(quick: bool) -> Vec<Row> {
     let bytes: u64 = if quick { 48 << 20 } else { 1 << 30 };
-    let rounds = if quick { 1 } else { 3 };
+    let rounds = if quick { 1 } else { 5 };
     let n = ingest_count(bytes);
     let mut payload = 0;
     let mut rows = vec![];
@@ -202,6 +207,11 @@ pub fn ingest(quick: bool) -> Vec<Row> {
                 idle_by_round.join(", ")
             );
         }
+        // The same bytes each round: the ratio of MB/s is that of seconds.
+        ours.paired = Some(Paired {
+            against: format!("raw-disk {variant}, append"),
+            ratios: secs[1].iter().zip(&secs[0]).map(|(r, o)| r / o).collect(),
+        });
         rows.push(ours);
         for (k, mut raw) in raw_rows.into_iter().enumerate() {
             rows.push(raw.swap_remove(pick(&secs[1 + k])));
@@ -413,12 +423,13 @@ fn durable_at(threads: usize, value: &[u8], slice: Duration, slices: usize) -> V
     }
     let batch_run = our_records as f64 / our_syncs.max(1) as f64;
     // Ours against okaywal slice by slice: the spread of the comparison.
-    let mut paired: Vec<f64> = cs[0]
+    let by_slice: Vec<f64> = cs[0]
         .rates
         .iter()
         .zip(&cs[3].rates)
         .map(|(w, o)| w / o)
         .collect();
+    let mut paired = by_slice.clone();
     paired.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let q = |p: f64| paired[((paired.len() - 1) as f64 * p).round() as usize];
     let how = format!(
@@ -432,6 +443,10 @@ fn durable_at(threads: usize, value: &[u8], slice: Duration, slices: usize) -> V
             let mut r = c.row(threads, value.len());
             if system == "wal" {
                 r.fsyncs_per_s = Some(our_syncs as f64 / our_secs);
+                r.paired = Some(Paired {
+                    against: format!("okaywal {threads} threads"),
+                    ratios: by_slice.clone(),
+                });
                 r.note = format!(
                     "{batch_run:.1} records per fsync; vs okaywal by slice: p10 {:.2}, median {:.2}, p90 {:.2} ({how})",
                     q(0.1),
