@@ -3,8 +3,9 @@
 //!
 //! ```text
 //!  writers ──push──▶ [ buffer ] ──seal (full)──▶ [ sealed queue, ≤ MAX_SEALED ] ──▶ flusher thread
-//!            (short lock: State)                                                    encode, compress,
-//!                                                                                   append (Log lock)
+//!            (short lock: State)   encoded by the                                   (encode a partial
+//!                                  writer that                                      buffer), compress,
+//!                                  filled it                                        append (Log lock)
 //!                                                                                        │ written frames
 //!                                                                                        ▼
 //!                                                  [ unsynced queue, ≤ MAX_UNSYNCED ] ──▶ syncer thread
@@ -13,8 +14,12 @@
 //! ```
 //!
 //! Writers only ever take the `State` lock, for as long as it takes to copy a
-//! record into the buffer; the flusher does the encoding and writing under
-//! the `Log` lock. Under `SyncPolicy::Always`, a full buffer's frame is
+//! record into the buffer. The write that fills a buffer also encodes it
+//! into a frame, outside the lock (other writers carry on with the next
+//! buffer), and queues it in write order; the flusher compresses and
+//! writes frames under the `Log` lock (and encodes the partly filled
+//! buffers it takes itself). At large buffers the flusher's thread is then
+//! busy with the writes alone: the kernel's copy into the page cache. Under `SyncPolicy::Always`, a full buffer's frame is
 //! synced by the syncer through a second handle on the segment, so that the
 //! next frames are encoded and written while it syncs, and one sync covers
 //! every frame written before it began: a writer that does not wait for
@@ -100,8 +105,11 @@ struct Batch {
     buffer: WriteBuffer<Callback>,
     signal: Arc<Signal>,
     /// Its place in write order, given when it is handed over for writing
-    /// (from 1); batches complete in this order.
+    /// (from 1); batches are written and complete in this order.
     seq: u64,
+    /// The frame and what it holds, when the writer that filled the buffer
+    /// encoded it (then `buffer` is empty).
+    encoded: Option<(Vec<u8>, Sealed<Callback>)>,
 }
 
 impl Batch {
@@ -110,7 +118,17 @@ impl Batch {
             buffer,
             signal: Arc::new(Signal::default()),
             seq: 0,
+            encoded: None,
         }
+    }
+
+    /// Takes every completion out, encoded or not (to fail them).
+    fn drain_completions(&mut self) -> Vec<Callback> {
+        let mut all = self.buffer.drain_completions();
+        if let Some((_, sealed)) = self.encoded.take() {
+            all.extend(sealed.completions);
+        }
+        all
     }
 }
 
@@ -123,6 +141,15 @@ struct State {
     flush_requested: bool,
     /// Spare buffers, to reuse their allocations (at most `MAX_SEALED + 1`).
     spare: Vec<WriteBuffer<Callback>>,
+    /// Spare frame vectors, for writers that encode the buffer they filled
+    /// (as many).
+    spare_frames: Vec<Vec<u8>>,
+    /// Full buffers taken by the writers that filled them and being
+    /// encoded, outside the lock; each then joins `sealed` in `seq` order.
+    encoding: usize,
+    /// The `seq` of the batch taken for writing last: the next one written
+    /// must be the one after it.
+    taken_seq: u64,
     closing: bool,
     closed: bool,
     poisoned: Option<Error>,
@@ -211,6 +238,12 @@ struct Shared<S: Storage> {
     order_turn: Condvar,
     /// Whether waiting writers yield before they block.
     waits: WaitPolicy,
+    /// Tests: the `seq` of a batch whose encoding takes 100 ms longer.
+    #[cfg(test)]
+    slow_encode: std::sync::atomic::AtomicU64,
+    /// Tests: batches queued ahead of a later one (encoded last).
+    #[cfg(test)]
+    queued_behind: std::sync::atomic::AtomicU64,
     config: Config,
     report: RecoveryReport,
     epoch: Instant,
@@ -287,6 +320,9 @@ where
                 last_handed: None,
                 flush_requested: false,
                 spare: Vec::new(),
+                spare_frames: Vec::new(),
+                encoding: 0,
+                taken_seq: 0,
                 flusher_awaits_idle: false,
                 closing: false,
                 closed: false,
@@ -314,6 +350,10 @@ where
                 segments_at_close: Vec::new(),
             }),
             waits: WaitPolicy::for_this_machine(),
+            #[cfg(test)]
+            slow_encode: Default::default(),
+            #[cfg(test)]
+            queued_behind: Default::default(),
             config,
             report,
             epoch: Instant::now(),
@@ -499,7 +539,7 @@ fn push<S: Storage>(
         return refuse(callback, e);
     }
     let mut st = lock(&shared.state);
-    while st.sealed.len() >= MAX_SEALED && !st.closing && st.poisoned.is_none() {
+    while st.sealed.len() + st.encoding >= MAX_SEALED && !st.closing && st.poisoned.is_none() {
         st = shared.room.wait(st).unwrap_or_else(|p| p.into_inner());
     }
     if st.closing || st.closed {
@@ -523,13 +563,56 @@ fn push<S: Storage>(
         .push(series_id, timestamp, value, now, callback)?;
     let signal = st.current.signal.clone();
     if bytes >= shared.config.buffer_size {
-        let full = take_current(&mut st);
-        st.sealed.push_back(full);
-        shared.work.notify_one();
+        // The writer that filled the buffer encodes it, outside the lock
+        // (other writers go on with the next buffer): the flusher's thread
+        // is left with the writes, which at large buffers keep it busy on
+        // their own.
+        let mut full = take_current(&mut st);
+        let mut frame = st.spare_frames.pop().unwrap_or_default();
+        st.encoding += 1;
+        drop(st);
+        let sealed = full.buffer.seal_into(&mut frame);
+        full.encoded = Some((frame, sealed));
+        #[cfg(test)]
+        if shared.slow_encode.load(Ordering::Relaxed) == full.seq {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let mut st = lock(&shared.state);
+        st.encoding -= 1;
+        if st.closed {
+            // The flusher waits for every batch being encoded before it
+            // stops, so this cannot happen; if it did, fail, never hang.
+            drop(st);
+            fail_batch(
+                full,
+                Error::LogicBug("the WAL closed while a batch was encoded"),
+            );
+        } else {
+            // In `seq` order: another writer may have queued a later batch
+            // meanwhile.
+            let at = st.sealed.partition_point(|b| b.seq < full.seq);
+            #[cfg(test)]
+            if at < st.sealed.len() {
+                shared.queued_behind.fetch_add(1, Ordering::Relaxed);
+            }
+            st.sealed.insert(at, full);
+            shared.work.notify_one();
+        }
     }
     // No wake-up for a new deadline: an idle flusher ticks every
     // `flush_interval`, which wakes it before any record's deadline.
     Ok(signal)
+}
+
+/// Fails every record of a batch that will never be written.
+fn fail_batch(mut b: Batch, e: Error) {
+    for c in b.drain_completions() {
+        let r = Err(e.clone());
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || c(r)));
+    }
+    if b.signal.result().is_none() {
+        b.signal.complete(Err(e));
+    }
 }
 
 /// What the flusher takes next: a sealed batch, or the current one when it is
@@ -549,17 +632,29 @@ fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
             // when idle (a lone synchronous writer writes one batch after
             // another, and waking the flusher after each for nothing
             // costs a thread switch per record).
-            if !st.sealed.is_empty() || wanted || st.closing {
+            if !st.sealed.is_empty() || st.encoding > 0 || wanted || st.closing {
                 st.flusher_awaits_idle = true;
                 st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
                 st.flusher_awaits_idle = false;
                 continue;
             }
         } else {
-            if let Some(b) = st.sealed.pop_front() {
+            // Batches are written in `seq` order: the front of `sealed` is
+            // next unless a writer still encodes an earlier one.
+            let next = st.taken_seq + 1;
+            let ready = st.sealed.front().map(|b| b.seq == next || st.encoding == 0);
+            if ready == Some(true) {
+                let b = st.sealed.pop_front().expect("a sealed batch");
+                debug_assert_eq!(b.seq, next, "batches are written in order");
                 shared.room.notify_all();
                 st.in_flight = true;
+                st.taken_seq = b.seq;
                 return Some((b, false));
+            }
+            if st.encoding > 0 {
+                // The writer encoding the next batch wakes us once it is queued.
+                st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
             }
             if wanted {
                 // A partly filled buffer goes when the syncer is free: while
@@ -568,7 +663,9 @@ fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
                 if st.closing || !shared.pipelined || syncer_idle(shared) {
                     st.flush_requested = false;
                     st.in_flight = true;
-                    return Some((take_current(&mut st), true));
+                    let b = take_current(&mut st);
+                    st.taken_seq = b.seq;
+                    return Some((b, true));
                 }
                 // The syncer wakes us when it is done.
                 st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
@@ -618,7 +715,8 @@ fn ask_flush<S: Storage>(shared: &Shared<S>, st: &mut State) {
     }
 }
 
-/// Hands the current buffer over for writing, leaving a fresh one.
+/// Hands the current buffer over for writing (or, when full, to the writer
+/// that filled it, to encode), leaving a fresh one.
 fn take_current(st: &mut State) -> Batch {
     let fresh = Batch::new(st.spare.pop().unwrap_or_default());
     let mut b = std::mem::replace(&mut st.current, fresh);
@@ -649,6 +747,8 @@ const MAX_UNSYNCED: usize = 32;
 /// free) is synced right here: durable writers gather into it while the
 /// previous sync runs, and pay for one sync and no extra thread switch.
 fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
+    // The frame, when the writer that filled the buffer encoded it.
+    let mut encoded = None;
     // The completions to call here; `None` when the syncer has them.
     let (result, here) = {
         let mut side = lock(&shared.log);
@@ -658,7 +758,13 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
             syncer_segment,
             ..
         } = &mut *side;
-        let sealed = batch.buffer.seal_into(frame);
+        let (frame, sealed) = match batch.encoded.take() {
+            Some((f, sealed)) => (encoded.insert(f), sealed),
+            None => {
+                let sealed = batch.buffer.seal_into(frame);
+                (frame, sealed)
+            }
+        };
         match log.as_mut() {
             None => (Err(Error::Closed), Some(sealed.completions)),
             Some(log) if !shared.pipelined => (
@@ -704,6 +810,11 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
             // while the flusher frees the old ones); no more buffers are
             // alive than at the peak without the pool.
             st.spare.push(std::mem::take(&mut batch.buffer));
+        }
+        if let Some(f) = encoded {
+            if st.spare_frames.len() <= MAX_SEALED {
+                st.spare_frames.push(f);
+            }
         }
         if st.flusher_awaits_idle {
             shared.work.notify_all();
@@ -972,14 +1083,11 @@ fn close<S: Storage>(
     ));
     let poisoned = st.poisoned.clone();
     drop(st);
-    for mut b in leftovers {
-        let e = Error::LogicBug("the flusher stopped before writing this record");
-        for c in b.buffer.drain_completions() {
-            c(Err(e.clone()));
-        }
-        if b.signal.result().is_none() {
-            b.signal.complete(Err(e));
-        }
+    for b in leftovers {
+        fail_batch(
+            b,
+            Error::LogicBug("the flusher stopped before writing this record"),
+        );
     }
     let mut side = lock(&shared.log);
     let Some(mut log) = side.log.take() else {
@@ -1062,6 +1170,7 @@ impl<S: Storage> WriteHandle<S> {
         let mut st = lock(&self.shared.state);
         let idle = !st.in_flight
             && st.sealed.is_empty()
+            && st.encoding == 0
             && !st.closing
             && !st.closed
             && (!self.shared.pipelined || syncer_idle(&self.shared));
@@ -1071,7 +1180,9 @@ impl<S: Storage> WriteHandle<S> {
         if idle && alone && Arc::ptr_eq(&st.current.signal, &self.signal) {
             st.in_flight = true;
             st.flush_requested = false;
-            return Some(take_current(&mut st));
+            let b = take_current(&mut st);
+            st.taken_seq = b.seq;
+            return Some(b);
         }
         None
     }
@@ -1190,6 +1301,72 @@ mod tests {
                 "image {k}: acknowledged records lost: {lost:?}"
             );
         }
+        wal.close().unwrap();
+    }
+
+    /// A writer that encodes the buffer it filled slowly, while another
+    /// writer fills and queues the next two: the flusher writes them in
+    /// order all the same, and their records complete in that order.
+    #[test]
+    fn a_batch_encoded_late_is_still_written_and_completed_first() {
+        let storage = MemStorage::new();
+        let cfg = Config {
+            buffer_size: 256,
+            compression: false,
+            flush_interval: None,
+            ..Config::default()
+        };
+        let wal = Wal::with_storage(storage, cfg).unwrap();
+        let shared = &wal.handle.shared;
+        shared.slow_encode.store(1, Ordering::Relaxed);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let write = |series: u64, i: i64| {
+            let order = order.clone();
+            wal.write_with(series, i, &[series as u8; 40], move |r| {
+                r.unwrap();
+                lock(&order).push((series, i));
+            })
+            .unwrap();
+        };
+        let filled = || lock(&shared.state).last_seq;
+        let (a, b) = std::thread::scope(|s| {
+            let b = s.spawn(|| {
+                // Once the first batch is being encoded, fill two more.
+                let start = Instant::now();
+                while lock(&shared.state).encoding == 0 {
+                    assert!(start.elapsed() < Duration::from_secs(10), "never encoding");
+                    std::thread::yield_now();
+                }
+                let mut n = 0;
+                while filled() < 3 {
+                    write(2, n);
+                    n += 1;
+                }
+                n
+            });
+            // Until a write fills the first buffer (and encodes it, slowly).
+            let mut n = 0;
+            while filled() < 1 {
+                write(1, n);
+                n += 1;
+            }
+            (n, b.join().unwrap())
+        });
+        assert_eq!(shared.queued_behind.load(Ordering::Relaxed), 1);
+        wal.flush().unwrap();
+        let mut read = vec![];
+        for id in wal.segments() {
+            for e in wal.read(id).unwrap() {
+                let e = e.unwrap();
+                read.extend(e.timestamps.iter().map(|t| (e.series_id, *t)));
+            }
+        }
+        let want: Vec<(u64, i64)> = (0..a)
+            .map(|i| (1, i))
+            .chain((0..b).map(|i| (2, i)))
+            .collect();
+        assert_eq!(read, want, "frames in the order their buffers filled");
+        assert_eq!(*lock(&order), want, "completions in write order");
         wal.close().unwrap();
     }
 }
