@@ -218,7 +218,7 @@ pub fn ingest(quick: bool) -> Vec<Row> {
         }
         // The same bytes each round: the ratio of MB/s is that of seconds.
         ours.paired = Some(Paired {
-            against: format!("raw-disk {variant}, append"),
+            against: format!("raw-disk, {variant}, append"),
             ratios: secs[1].iter().zip(&secs[0]).map(|(r, o)| r / o).collect(),
         });
         rows.push(ours);

@@ -19,8 +19,9 @@
 //! buffer), and queues it in write order; the flusher compresses and
 //! writes frames under the `Log` lock (and encodes the partly filled
 //! buffers it takes itself). At large buffers the flusher's thread is then
-//! busy with the writes alone: the kernel's copy into the page cache. Under `SyncPolicy::Always`, a full buffer's frame is
-//! synced by the syncer through a second handle on the segment, so that the
+//! busy with the writes alone: the kernel's copy into the page cache.
+//!
+//! Under `SyncPolicy::Always`, a full buffer's frame is synced by the syncer through a second handle on the segment, so that the
 //! next frames are encoded and written while it syncs, and one sync covers
 //! every frame written before it began: a writer that does not wait for
 //! durability is held back by about one sync at most. A partly filled
@@ -238,7 +239,8 @@ struct Shared<S: Storage> {
     order_turn: Condvar,
     /// Whether waiting writers yield before they block.
     waits: WaitPolicy,
-    /// Tests: the `seq` of a batch whose encoding takes 100 ms longer.
+    /// Tests: the `seq` of a batch whose writer, once it has encoded it,
+    /// holds it back until a later batch is queued (for at most 10 s).
     #[cfg(test)]
     slow_encode: std::sync::atomic::AtomicU64,
     /// Tests: batches queued ahead of a later one (encoded last).
@@ -575,7 +577,12 @@ fn push<S: Storage>(
         full.encoded = Some((frame, sealed));
         #[cfg(test)]
         if shared.slow_encode.load(Ordering::Relaxed) == full.seq {
-            std::thread::sleep(Duration::from_millis(100));
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10)
+                && !lock(&shared.state).sealed.iter().any(|b| b.seq > full.seq)
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
         let mut st = lock(&shared.state);
         st.encoding -= 1;
@@ -1304,9 +1311,10 @@ mod tests {
         wal.close().unwrap();
     }
 
-    /// A writer that encodes the buffer it filled slowly, while another
-    /// writer fills and queues the next two: the flusher writes them in
-    /// order all the same, and their records complete in that order.
+    /// A writer that is slow to queue the buffer it filled and encoded,
+    /// while another writer fills and queues the next two: the flusher
+    /// writes them in order all the same, and their records complete in
+    /// that order.
     #[test]
     fn a_batch_encoded_late_is_still_written_and_completed_first() {
         let storage = MemStorage::new();
@@ -1344,7 +1352,8 @@ mod tests {
                 }
                 n
             });
-            // Until a write fills the first buffer (and encodes it, slowly).
+            // Until a write fills the first buffer (and encodes it, and
+            // holds it until the next one is queued).
             let mut n = 0;
             while filled() < 1 {
                 write(1, n);
