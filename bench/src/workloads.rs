@@ -47,11 +47,10 @@ fn ingest_ours(
     dir: &Path,
     timed: bool,
 ) -> (Row, Vec<(usize, bool)>, u64) {
-    let latencies = timed;
     let n = ingest_count(bytes);
     let storage = Counting::new(FsStorage::open(dir).unwrap());
     let pattern = storage.pattern.clone();
-    pattern.lock().unwrap().quiet = !latencies;
+    pattern.lock().unwrap().quiet = !timed;
     let cfg = Config {
         buffer_size: buffer,
         ..Config::default()
@@ -67,7 +66,7 @@ fn ingest_ours(
     let epoch = Instant::now();
     // Per-record latencies (off for the memory workload: the table would
     // grow with the data and hide what the WAL itself holds).
-    let lat: &'static [AtomicU64] = if latencies {
+    let lat: &'static [AtomicU64] = if timed {
         let table = LATENCIES.get_or_init(|| {
             (0..ingest_count(1 << 30))
                 .map(|_| AtomicU64::new(0))

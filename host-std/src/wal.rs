@@ -613,10 +613,7 @@ fn push<S: Storage>(
 
 /// Fails every record of a batch that will never be written.
 fn fail_batch(mut b: Batch, e: Error) {
-    for c in b.drain_completions() {
-        let r = Err(e.clone());
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || c(r)));
-    }
+    call_all(b.drain_completions(), &Err(e.clone()));
     if b.signal.result().is_none() {
         b.signal.complete(Err(e));
     }
@@ -882,11 +879,16 @@ fn hand_over<S: Storage>(
 /// Calls every completion with `result` (a panicking callback is contained:
 /// it must not stop the thread that completes the others), then the signal.
 fn complete(completions: Vec<Callback>, signal: &Signal, result: Result<(), Error>) {
+    call_all(completions, &result);
+    signal.complete(result);
+}
+
+/// Calls every completion with `result`, containing any that panics.
+fn call_all(completions: Vec<Callback>, result: &Result<(), Error>) {
     for c in completions {
         let r = result.clone();
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || c(r)));
     }
-    signal.complete(result);
 }
 
 /// Calls `complete` for batch `seq` once every batch before it has
