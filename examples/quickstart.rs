@@ -81,8 +81,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         closed.records,
         closed.bytes,
         closed.payload_bytes as f64 / closed.bytes as f64,
-        closed.first_timestamp,
-        closed.last_timestamp,
+        closed.min_timestamp,
+        closed.max_timestamp,
     );
 
     let segments = wal.segments();

@@ -6,9 +6,11 @@
 //! completed. See the README for the on-disk format and the durability
 //! contract.
 //!
-//! This crate re-exports the portable core ([`core`], `wal-core`) and the
-//! host for the target it is built for: the native host (`wal-host-std`:
-//! files, threads) everywhere but WASI, the WASI host on `wasm32-wasip1`.
+//! This crate re-exports the portable core ([`core`], `wal-core`), the file
+//! storage (`wal-fs`) and the WAL for the target it is built for: the
+//! thread-safe [`Wal`] of `wal-host-std` everywhere but WASI, the
+//! single-threaded [`Wal`] of `wal-host-wasi` on WASI (same method names;
+//! there, methods take `&mut self` and `write` returns no handle).
 //!
 //! ```no_run
 //! use wal::{Config, Wal};
@@ -26,16 +28,18 @@
 //! wal.close()?;
 //! # Ok(()) }
 //! ```
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub use wal_core as core;
 pub use wal_core::{
-    Config, Corruption, Entry, Error, RecoveryMode, RecoveryReport, SegmentId, SegmentInfo,
-    SyncPolicy,
+    Config, Corruption, Entry, Error, ErrorKind, RecoveryMode, RecoveryReport, SegmentId,
+    SegmentInfo, SegmentReader, SyncPolicy,
 };
+pub use wal_fs::{FsFile, FsOptions, FsStorage};
 
 #[cfg(not(target_os = "wasi"))]
-pub use wal_host_std::{FsOptions, FsStorage, Wal, WriteHandle};
+pub use wal_host_std::{Wal, WriteHandle};
 
 #[cfg(target_os = "wasi")]
-pub use wal_host_wasi::{FsOptions, FsStorage, WasiWal};
+pub use wal_host_wasi::Wal;

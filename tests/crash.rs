@@ -23,7 +23,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wal_core::mem::{Fault, FileKey, MemStorage, Op};
+use wal_core::testing::{Fault, MemStorage, Op};
+use wal_core::FileName;
 use wal_core::{Config, Error, SegmentId, Wal};
 
 const T0: Duration = Duration::ZERO;
@@ -58,13 +59,11 @@ struct Run {
 }
 
 fn config(compression: bool) -> Config {
-    Config {
-        compression,
-        buffer_size: 1024,
-        file_size: 4096,
-        flush_interval: None,
-        ..Config::default()
-    }
+    Config::default()
+        .with_compression(compression)
+        .with_buffer_size(1024)
+        .with_file_size(4096)
+        .with_flush_interval(None)
 }
 
 impl Run {
@@ -166,7 +165,7 @@ fn check(wal: &mut Wal<MemStorage>, storage: &MemStorage, run: &Run, ctx: &str) 
     // still there (the storage decides, when the delete was in flight).
     let gone: HashSet<usize> = match &run.deleted {
         Some((id, held, ok)) => {
-            let present = storage.files().contains(&FileKey::Segment(*id));
+            let present = storage.files().contains(&FileName::Segment(*id));
             assert!(
                 !(*ok && present),
                 "{ctx}: segment {id} was deleted but came back"
@@ -244,7 +243,7 @@ fn op_count(cfg: Config) -> u64 {
     // The workload does what it claims: rotations by size and by call, a delete.
     let creates = ops
         .iter()
-        .filter(|o| matches!(o, Op::Create(FileKey::Segment(_))))
+        .filter(|o| matches!(o, Op::Create(FileName::Segment(_))))
         .count();
     assert!(creates >= 4, "{creates} segments with {cfg:?}");
     assert!(ops.iter().any(|o| matches!(o, Op::Remove(_))));
@@ -294,7 +293,7 @@ fn a_fault_at_every_operation_acknowledges_nothing_that_is_not_durable() {
                 // error says poisoned, and the count of errors shows it.
                 if matches!(
                     kind,
-                    Op::Write(FileKey::Segment(_)) | Op::Sync(FileKey::Segment(_))
+                    Op::Write(FileName::Segment(_)) | Op::Sync(FileName::Segment(_))
                 ) {
                     let first = run
                         .errors

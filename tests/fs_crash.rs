@@ -78,11 +78,9 @@ fn sidecars(dir: &Path) -> Vec<(String, Vec<u8>)> {
 fn truncation_at_every_byte_of_the_last_frames_is_recovered() {
     let mut points = 0;
     for compression in [false, true] {
-        let cfg = Config {
-            compression,
-            flush_interval: None,
-            ..Config::default()
-        };
+        let cfg = Config::default()
+            .with_compression(compression)
+            .with_flush_interval(None);
         let src = tempfile::tempdir().unwrap();
         let (bytes, ends) = write_frames(src.path(), cfg, 4);
         // Every cut from the end of frame 2 (the last two frames torn) to the full file.
@@ -146,10 +144,7 @@ fn truncation_at_every_byte_of_the_last_frames_is_recovered() {
 
 #[test]
 fn garbage_or_zeros_after_the_last_frame_are_handled() {
-    let cfg = Config {
-        flush_interval: None,
-        ..Config::default()
-    };
+    let cfg = Config::default().with_flush_interval(None);
     let src = tempfile::tempdir().unwrap();
     let (bytes, _) = write_frames(src.path(), cfg, 3);
     let tails: [(&str, Vec<u8>); 5] = [

@@ -55,11 +55,8 @@ fn sweep(body: fn(&[u8]), seed: u64, count: usize, base: &[u8]) {
 /// An input for `recover` that is a valid segment 2 (mode byte 1: the body
 /// adds the header), for mutation.
 fn valid_frames() -> Vec<u8> {
-    let storage = wal_core::mem::MemStorage::new();
-    let cfg = wal_core::Config {
-        flush_interval: None,
-        ..Default::default()
-    };
+    let storage = wal_core::testing::MemStorage::new();
+    let cfg = wal_core::Config::default().with_flush_interval(None);
     let mut wal = wal_core::Wal::open(storage.clone(), cfg).unwrap();
     wal.rotate().unwrap(); // frames go to segment 2
     for i in 0..40 {
@@ -75,9 +72,7 @@ fn valid_frames() -> Vec<u8> {
         }
     }
     wal.close().unwrap();
-    let seg = storage
-        .contents(wal_core::mem::FileKey::Segment(2))
-        .unwrap();
+    let seg = storage.contents(wal_core::FileName::Segment(2)).unwrap();
     [vec![1u8], seg[24..].to_vec()].concat()
 }
 

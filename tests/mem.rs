@@ -7,28 +7,14 @@ mod suite;
 use std::time::Duration;
 
 use suite::{by_series, read_all, workload, Acks, Backend};
-use wal_core::mem::{Fault, FileKey, MemStorage, Op};
-use wal_core::segment::{parse_file_name, torn_file_name};
+use wal_core::testing::{Fault, MemStorage, Op};
+use wal_core::FileName;
 use wal_core::{Config, Error, SyncPolicy, Wal};
 
 struct Mem(MemStorage);
 
-fn key_of(name: &str) -> FileKey {
-    if let Some(id) = parse_file_name(name) {
-        return FileKey::Segment(id);
-    }
-    let (seg, off) = name
-        .split_once(".torn-")
-        .expect("a segment or sidecar name");
-    let id = parse_file_name(seg).unwrap();
-    FileKey::Torn(id, off.parse().unwrap())
-}
-
-fn name_of(key: FileKey) -> String {
-    match key {
-        FileKey::Segment(id) => wal_core::segment::file_name(id),
-        FileKey::Torn(id, off) => torn_file_name(id, off),
-    }
+fn key_of(name: &str) -> FileName {
+    FileName::parse(name).expect("a segment or sidecar name")
 }
 
 impl Backend for Mem {
@@ -46,7 +32,7 @@ impl Backend for Mem {
         self.0.put(key_of(name), bytes.to_vec())
     }
     fn names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.0.files().into_iter().map(name_of).collect();
+        let mut v: Vec<String> = self.0.files().iter().map(FileName::to_string).collect();
         v.sort();
         v
     }
@@ -59,18 +45,11 @@ const T0: Duration = Duration::ZERO;
 #[test]
 fn a_completion_fires_only_once_its_frame_is_durable() {
     let storage = MemStorage::new();
-    let mut wal = Wal::open(
-        storage.clone(),
-        Config {
-            compression: false,
-            ..Config::default()
-        },
-    )
-    .unwrap();
+    let mut wal = Wal::open(storage.clone(), Config::default().with_compression(false)).unwrap();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
     let (s, probe) = (seen.clone(), storage.clone());
     wal.write_with(1, 1, b"must be durable", T0, move |r| {
-        let durable = probe.durable_contents(FileKey::Segment(1)).unwrap();
+        let durable = probe.durable_contents(FileName::Segment(1)).unwrap();
         *s.lock().unwrap() = Some((r, durable));
     })
     .unwrap();
@@ -136,10 +115,7 @@ fn a_torn_write_poisons_and_recovery_cuts_the_half_frame() {
     let storage = MemStorage::new();
     // No reserved space, so the torn frame is the whole tail (the suite's
     // reservation test covers torn frames inside reserved zeros).
-    let cfg = Config {
-        reserve: 0,
-        ..Config::default()
-    };
+    let cfg = Config::default().with_reserve(0);
     let mut wal = Wal::open(storage.clone(), cfg).unwrap();
     let acks = Acks::default();
     let recs = workload(200, 5, 1);
@@ -177,14 +153,7 @@ fn a_torn_write_poisons_and_recovery_cuts_the_half_frame() {
 #[test]
 fn storage_full_fails_the_batch_with_a_clear_error() {
     let storage = MemStorage::new();
-    let mut wal = Wal::open(
-        storage.clone(),
-        Config {
-            compression: false,
-            ..Config::default()
-        },
-    )
-    .unwrap();
+    let mut wal = Wal::open(storage.clone(), Config::default().with_compression(false)).unwrap();
     let acks = Acks::default();
     storage.set_capacity(Some(2000));
     for i in 0..40 {
@@ -199,11 +168,9 @@ fn storage_full_fails_the_batch_with_a_clear_error() {
 #[test]
 fn acknowledged_records_survive_a_power_cut() {
     let storage = MemStorage::new();
-    let cfg = Config {
-        buffer_size: 2048,
-        file_size: 16 * 1024,
-        ..Config::default()
-    };
+    let cfg = Config::default()
+        .with_buffer_size(2048)
+        .with_file_size(16 * 1024);
     let mut wal = Wal::open(storage.clone(), cfg).unwrap();
     let acks = Acks::default();
     let recs = workload(1000, 13, 3);
@@ -228,22 +195,24 @@ fn acknowledged_records_survive_a_power_cut() {
 #[test]
 fn sync_never_acknowledges_without_syncing_until_close() {
     let storage = MemStorage::new();
-    let cfg = Config {
-        sync: SyncPolicy::Never,
-        reserve: 0,
-        ..Config::default()
-    };
+    let cfg = Config::default()
+        .with_sync(SyncPolicy::Never)
+        .with_reserve(0);
     let mut wal = Wal::open(storage.clone(), cfg).unwrap();
     let acks = Acks::default();
     wal.write_with(1, 1, b"page cache", T0, acks.callback())
         .unwrap();
     wal.flush().unwrap();
     assert_eq!(acks.ok(), 1);
-    let durable = storage.durable_contents(FileKey::Segment(1)).unwrap();
+    let durable = storage.durable_contents(FileName::Segment(1)).unwrap();
     assert_eq!(durable.len(), 24, "only the header was synced");
     wal.close().unwrap();
     assert!(
-        storage.durable_contents(FileKey::Segment(1)).unwrap().len() > 24,
+        storage
+            .durable_contents(FileName::Segment(1))
+            .unwrap()
+            .len()
+            > 24,
         "close syncs"
     );
 }
@@ -254,19 +223,17 @@ fn sync_never_acknowledges_without_syncing_until_close() {
 fn syncs_since(storage: &MemStorage, from: usize) -> usize {
     storage.op_log()[from..]
         .iter()
-        .filter(|op| matches!(op, Op::Sync(FileKey::Segment(_))))
+        .filter(|op| matches!(op, Op::Sync(FileName::Segment(_))))
         .count()
 }
 
 /// 64-byte buffers, so each 100-byte record fills one; a 10 ms interval.
 fn shared_sync_config() -> Config {
-    Config {
-        compression: false,
-        buffer_size: 64,
-        flush_interval: Some(Duration::from_millis(10)),
-        reserve: 0,
-        ..Config::default()
-    }
+    Config::default()
+        .with_compression(false)
+        .with_buffer_size(64)
+        .with_flush_interval(Some(Duration::from_millis(10)))
+        .with_reserve(0)
 }
 
 fn record(i: u64) -> Vec<u8> {
@@ -296,7 +263,7 @@ fn full_buffers_are_written_at_once_and_share_one_sync_within_the_interval() {
         let (o, probe) = (order.clone(), storage.clone());
         let at = Duration::from_millis(i);
         wal.write_with(i, i as i64, &record(i), at, move |r| {
-            let durable = probe.durable_contents(FileKey::Segment(1)).unwrap();
+            let durable = probe.durable_contents(FileName::Segment(1)).unwrap();
             let needle = record(i);
             let synced = durable.windows(needle.len()).any(|w| w == needle);
             o.lock().unwrap().push((i, r, synced));
@@ -304,7 +271,7 @@ fn full_buffers_are_written_at_once_and_share_one_sync_within_the_interval() {
         .unwrap();
     }
     // Three frames written, none synced, nothing completed.
-    let written = storage.contents(FileKey::Segment(1)).unwrap();
+    let written = storage.contents(FileName::Segment(1)).unwrap();
     for i in 0..3 {
         let needle = record(i);
         assert!(
@@ -357,10 +324,7 @@ fn a_batch_of_full_buffers_is_synced_without_waiting_for_time() {
     assert_eq!(acks.ok(), batch as usize);
     // And by bytes: frames of 600 KiB buffers, two pass SYNC_BATCH_BYTES.
     let storage = MemStorage::new();
-    let cfg = Config {
-        buffer_size: 600 << 10,
-        ..shared_sync_config()
-    };
+    let cfg = shared_sync_config().with_buffer_size(600 << 10);
     let mut wal = Wal::open(storage.clone(), cfg).unwrap();
     let acks = Acks::default();
     let big = vec![7u8; 60_000];
@@ -399,7 +363,7 @@ fn flush_rotate_and_close_sync_the_waiting_frames_first() {
             "{end}"
         );
         assert!(syncs_since(&storage, from) >= 1, "{end}");
-        let durable = storage.durable_contents(FileKey::Segment(1)).unwrap();
+        let durable = storage.durable_contents(FileName::Segment(1)).unwrap();
         assert!(durable.windows(7).any(|w| w == b"partial"), "{end}");
     }
     // A flush with only written frames waiting syncs them.
@@ -458,10 +422,7 @@ fn a_power_cut_before_the_shared_sync_keeps_every_acknowledged_record() {
 #[test]
 fn without_a_flush_interval_every_full_buffer_is_synced_as_it_is_written() {
     let storage = MemStorage::new();
-    let cfg = Config {
-        flush_interval: None,
-        ..shared_sync_config()
-    };
+    let cfg = shared_sync_config().with_flush_interval(None);
     let mut wal = Wal::open(storage.clone(), cfg).unwrap();
     let from = storage.op_log().len();
     let acks = Acks::default();

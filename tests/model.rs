@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use proptest::prelude::*;
-use wal_core::mem::{Fault, MemStorage};
+use wal_core::testing::{Fault, MemStorage};
 use wal_core::{Config, Error, SegmentId, Wal};
 
 #[derive(Clone, Debug)]
@@ -170,13 +170,11 @@ fn reopen(storage: &MemStorage, cfg: Config) -> Wal<MemStorage> {
 /// Runs `steps`; with `timed`, buffers are also flushed on a 10 ms
 /// interval, and full buffers share syncs (see `wal_core::wal`).
 fn run(steps: Vec<Step>, compression: bool, timed: bool) {
-    let cfg = Config {
-        compression,
-        buffer_size: 512,
-        file_size: 2048,
-        flush_interval: timed.then_some(Duration::from_millis(10)),
-        ..Config::default()
-    };
+    let cfg = Config::default()
+        .with_compression(compression)
+        .with_buffer_size(512)
+        .with_file_size(2048)
+        .with_flush_interval(timed.then_some(Duration::from_millis(10)));
     let mut now = Duration::ZERO;
     let mut storage = MemStorage::new();
     let mut wal = Wal::open(storage.clone(), cfg).unwrap();

@@ -10,15 +10,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use wal::core::mem::MemStorage;
+use wal::core::testing::MemStorage;
 use wal::{Config, Error, Wal};
 
 /// Every record of every segment: (series, timestamp, value), in read order.
-fn read_all<S>(wal: &wal_host_std::Wal<S>) -> Vec<(u64, i64, Vec<u8>)>
-where
-    S: wal::core::Storage + Send + 'static,
-    S::File: Send,
-{
+fn read_all<S: wal_host_std::ThreadedStorage>(
+    wal: &wal_host_std::Wal<S>,
+) -> Vec<(u64, i64, Vec<u8>)> {
     let mut out = vec![];
     for id in wal.segments() {
         for e in wal.read(id).unwrap() {
@@ -34,12 +32,10 @@ where
 #[test]
 fn many_threads_writing_and_waiting_lose_nothing_and_keep_each_threads_order() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Config {
-        file_size: 256 * 1024,
-        buffer_size: 4096,
-        compression: false,
-        ..Config::default()
-    };
+    let cfg = Config::default()
+        .with_file_size(256 * 1024)
+        .with_buffer_size(4096)
+        .with_compression(false);
     let wal = Wal::open(dir.path(), cfg).unwrap();
     let callbacks = Arc::new(AtomicUsize::new(0));
     const THREADS: u64 = 8;
@@ -102,10 +98,7 @@ fn many_threads_writing_and_waiting_lose_nothing_and_keep_each_threads_order() {
 #[test]
 fn a_lone_waiting_writer_is_not_held_back_by_the_flush_interval() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Config {
-        flush_interval: Some(Duration::from_secs(3600)),
-        ..Config::default()
-    };
+    let cfg = Config::default().with_flush_interval(Some(Duration::from_secs(3600)));
     let wal = Wal::open(dir.path(), cfg).unwrap();
     let h = wal.write(1, 1, b"now").unwrap();
     // With an hour-long interval only the wait's flush request can complete it.
@@ -130,10 +123,7 @@ fn a_waiter_writing_its_own_batch_completes_after_the_batch_before_it() {
     // next batch itself. The callbacks of one writer still fire in write
     // order across the two.
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Config {
-        flush_interval: Some(Duration::from_millis(1)),
-        ..Config::default()
-    };
+    let cfg = Config::default().with_flush_interval(Some(Duration::from_millis(1)));
     let wal = Wal::open(dir.path(), cfg).unwrap();
     // The syncer gets its handle on the segment with the first frame.
     wal.write(9, 0, b"warm-up").unwrap().wait().unwrap();
@@ -166,10 +156,7 @@ fn many_waiters_are_all_flushed_by_their_requests_alone() {
     // must still end (a lost wake-up would leave one hanging here).
     for flush_interval in [None, Some(Duration::from_secs(3600))] {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = Config {
-            flush_interval,
-            ..Config::default()
-        };
+        let cfg = Config::default().with_flush_interval(flush_interval);
         let wal = Wal::open(dir.path(), cfg).unwrap();
         const THREADS: u64 = 16;
         const PER: i64 = 300;
@@ -197,10 +184,7 @@ fn many_waiters_are_all_flushed_by_their_requests_alone() {
 fn time_based_flush_completes_callbacks_without_any_request() {
     let wal = wal_host_std::Wal::with_storage(
         MemStorage::new(),
-        Config {
-            flush_interval: Some(Duration::from_millis(5)),
-            ..Config::default()
-        },
+        Config::default().with_flush_interval(Some(Duration::from_millis(5))),
     )
     .unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -231,14 +215,7 @@ fn block_on<F: Future>(f: F) -> F::Output {
 #[test]
 fn a_write_handle_can_be_awaited_without_a_runtime() {
     let dir = tempfile::tempdir().unwrap();
-    let wal = Wal::open(
-        dir.path(),
-        Config {
-            flush_interval: None,
-            ..Config::default()
-        },
-    )
-    .unwrap();
+    let wal = Wal::open(dir.path(), Config::default().with_flush_interval(None)).unwrap();
     let handles: Vec<_> = (0..10)
         .map(|i| wal.write(i, i as i64, b"async").unwrap())
         .collect();
@@ -253,10 +230,7 @@ fn a_failed_sync_poisons_every_pending_write_and_later_ones() {
     let storage = MemStorage::new();
     let wal = wal_host_std::Wal::with_storage(
         storage.clone(),
-        Config {
-            flush_interval: None,
-            ..Config::default()
-        },
+        Config::default().with_flush_interval(None),
     )
     .unwrap();
     wal.write(1, 1, b"fine").unwrap().wait().unwrap();
@@ -282,14 +256,7 @@ fn dropping_the_last_handle_closes_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let done = Arc::new(AtomicUsize::new(0));
     {
-        let wal = Wal::open(
-            dir.path(),
-            Config {
-                flush_interval: None,
-                ..Config::default()
-            },
-        )
-        .unwrap();
+        let wal = Wal::open(dir.path(), Config::default().with_flush_interval(None)).unwrap();
         let clone = wal.clone();
         for i in 0..100 {
             let d = done.clone();
@@ -345,11 +312,9 @@ fn backpressure_holds_writers_back_without_losing_anything() {
     let dir = tempfile::tempdir().unwrap();
     let wal = Wal::open(
         dir.path(),
-        Config {
-            buffer_size: 64,
-            compression: false,
-            ..Config::default()
-        },
+        Config::default()
+            .with_buffer_size(64)
+            .with_compression(false),
     )
     .unwrap();
     std::thread::scope(|s| {
@@ -368,10 +333,7 @@ fn backpressure_holds_writers_back_without_losing_anything() {
 
 #[test]
 fn a_panicking_callback_does_not_stop_the_flusher() {
-    let wal = on_memory(Config {
-        flush_interval: None,
-        ..Config::default()
-    });
+    let wal = on_memory(Config::default().with_flush_interval(None));
     wal.write_with(1, 1, b"x", |_| panic!("user bug")).unwrap();
     wal.flush().unwrap();
     wal.write(1, 2, b"y").unwrap().wait().unwrap();
@@ -387,13 +349,11 @@ fn power_cuts_while_many_threads_write_lose_no_acknowledged_record() {
     // and check every record acknowledged before each image is in it.
     for round in 0..4u64 {
         let storage = MemStorage::new();
-        let cfg = Config {
-            buffer_size: 512,
-            file_size: 16 * 1024,
-            compression: round % 2 == 0,
-            flush_interval: Some(Duration::from_millis(1)),
-            ..Config::default()
-        };
+        let cfg = Config::default()
+            .with_buffer_size(512)
+            .with_file_size(16 * 1024)
+            .with_compression(round % 2 == 0)
+            .with_flush_interval(Some(Duration::from_millis(1)));
         let wal = wal_host_std::Wal::with_storage(storage.clone(), cfg).unwrap();
         let acked = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -465,11 +425,11 @@ fn on_memory(config: Config) -> wal_host_std::Wal<MemStorage> {
 
 #[test]
 fn callbacks_fire_in_write_order_for_one_writer() {
-    let wal = on_memory(Config {
-        buffer_size: 256,
-        file_size: 8 * 1024,
-        ..Config::default()
-    });
+    let wal = on_memory(
+        Config::default()
+            .with_buffer_size(256)
+            .with_file_size(8 * 1024),
+    );
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     for i in 0..5_000i64 {
         let seen = seen.clone();
@@ -493,11 +453,11 @@ fn flushes_between_full_buffers_complete_without_a_timer() {
     // No time-based flushing: a flush request that finds the syncer busy
     // with full buffers must still be served once it is free (no timer
     // will wake the flusher), and every record completes.
-    let wal = on_memory(Config {
-        buffer_size: 1024,
-        flush_interval: None,
-        ..Config::default()
-    });
+    let wal = on_memory(
+        Config::default()
+            .with_buffer_size(1024)
+            .with_flush_interval(None),
+    );
     let done = Arc::new(AtomicUsize::new(0));
     std::thread::scope(|s| {
         for t in 0..3u64 {
@@ -528,10 +488,7 @@ fn callbacks_complete_on_time_while_a_waiter_writes_its_own_batches() {
     // A waiter on an idle WAL writes its own batch; meanwhile the flusher
     // must still flush other writers' records on time (it sleeps through
     // those writes instead of being woken after each one).
-    let wal = on_memory(Config {
-        flush_interval: Some(Duration::from_millis(5)),
-        ..Config::default()
-    });
+    let wal = on_memory(Config::default().with_flush_interval(Some(Duration::from_millis(5))));
     let done = Arc::new(AtomicUsize::new(0));
     let n = 400;
     std::thread::scope(|s| {

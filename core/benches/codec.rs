@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use embedded_io::Write;
-use wal_core::buffer::WriteBuffer;
-use wal_core::codec::{self, Codec};
-use wal_core::compress::Compressor;
-use wal_core::mem::MemStorage;
-use wal_core::segment::FrameScanner;
+use wal_core::format::{self, Codec};
+use wal_core::host::Compressor;
+use wal_core::host::WriteBuffer;
+use wal_core::scan::FrameScanner;
 use wal_core::storage::Storage;
+use wal_core::testing::MemStorage;
+use wal_core::FileName;
 
 const RECORDS: usize = 8192;
 const SERIES: u64 = 1000;
@@ -46,8 +47,8 @@ fn fill_series(buf: &mut WriteBuffer<()>, values: &[Vec<u8>], series: u64) {
 /// One segment holding `frames` frames of RECORDS records each.
 fn segment(values: &[Vec<u8>], compression: bool, frames: usize) -> MemStorage {
     let mut storage = MemStorage::new();
-    let mut file = storage.create(1).unwrap();
-    file.write_all(&codec::encode_segment_header(1)).unwrap();
+    let mut file = storage.create(FileName::Segment(1)).unwrap();
+    file.write_all(&format::header::encode(1)).unwrap();
     let mut buf = WriteBuffer::<()>::new();
     let mut comp = Compressor::new();
     let (mut frame, mut scratch) = (Vec::new(), Vec::new());
@@ -64,7 +65,7 @@ fn segment(values: &[Vec<u8>], compression: bool, frames: usize) -> MemStorage {
         } else {
             (Codec::Raw, &mut frame[..])
         };
-        codec::seal_frame(bytes, c, 1);
+        format::frame::seal(bytes, c, 1);
         file.write_all(bytes).unwrap();
     }
     storage
@@ -115,7 +116,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             fill(&mut buf, &values);
             buf.seal_into(&mut frame);
-            codec::seal_frame(&mut frame, Codec::Raw, 1);
+            format::frame::seal(&mut frame, Codec::Raw, 1);
             black_box(&frame);
         })
     });
@@ -128,7 +129,7 @@ fn bench(c: &mut Criterion) {
             fill(&mut buf, &values);
             buf.seal_into(&mut frame);
             let len = comp.compress(&frame, &mut scratch).expect("compressible");
-            codec::seal_frame(&mut scratch[..len], Codec::Snappy, 1);
+            format::frame::seal(&mut scratch[..len], Codec::Snappy, 1);
             black_box(&scratch);
         })
     });
@@ -137,9 +138,10 @@ fn bench(c: &mut Criterion) {
         let mut storage = segment(&values, compression, 1);
         g.bench_function(name, |b| {
             b.iter(|| {
-                let mut scanner = FrameScanner::new(1, storage.open(1).unwrap(), None)
-                    .unwrap()
-                    .unwrap();
+                let mut scanner =
+                    FrameScanner::new(1, storage.open(FileName::Segment(1)).unwrap(), None)
+                        .unwrap()
+                        .unwrap();
                 let f = scanner.next_frame().unwrap().unwrap().unwrap();
                 let mut n = 0usize;
                 for e in f.entries() {

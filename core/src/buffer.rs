@@ -20,9 +20,28 @@ use core::time::Duration;
 use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use crate::codec::{frame, ENTRY_OVERHEAD, MAX_VALUE_LEN, RECORD_OVERHEAD};
+use crate::config::Config;
 use crate::error::Error;
-use crate::segment::FrameStats;
+use crate::format::entry::{ENTRY_OVERHEAD, RECORD_OVERHEAD};
+use crate::format::{frame, MAX_VALUE_LEN};
+use crate::summary::FrameStats;
+
+/// Whether a buffer holding `payload_bytes` of entries, whose oldest record
+/// arrived at `oldest`, must be flushed at `now`. The one flush rule, shared
+/// by every host.
+pub fn flush_due(
+    config: &Config,
+    payload_bytes: usize,
+    oldest: Option<Duration>,
+    now: Duration,
+) -> bool {
+    payload_bytes >= config.buffer_size || deadline(config, oldest).is_some_and(|d| now >= d)
+}
+
+/// When a buffer whose oldest record arrived at `oldest` becomes due by time.
+pub fn deadline(config: &Config, oldest: Option<Duration>) -> Option<Duration> {
+    Some(oldest?.saturating_add(config.flush_interval?))
+}
 
 /// One series' entry-to-be: its records are a chain through `records`.
 #[derive(Debug, Clone, Copy)]

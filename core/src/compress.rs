@@ -13,9 +13,8 @@
 use alloc::vec::Vec;
 
 #[cfg(feature = "snappy")]
-use crate::codec::frame;
-use crate::codec::Codec;
-use crate::error::Corruption;
+use crate::format::frame;
+use crate::format::Corruption;
 
 /// Compresses frame payloads. One per log, so that scratch tables are reused.
 pub struct Compressor {
@@ -66,8 +65,8 @@ impl Compressor {
     /// Given `raw`, a frame (16 header bytes, then the entries), tries to
     /// compress its payload into `scratch` (laid out the same way). Returns
     /// `Some(len)` when `scratch[..len]` now holds a frame whose payload is
-    /// at least an eighth smaller (to be stored as [`Codec::Snappy`]),
-    /// `None` when `raw` should be written as it is ([`Codec::Raw`]).
+    /// at least an eighth smaller (to be stored as [`Codec::Snappy`](crate::format::Codec::Snappy)),
+    /// `None` when `raw` should be written as it is ([`Codec::Raw`](crate::format::Codec::Raw)).
     /// `scratch` keeps its length from call to call, so it is not zeroed
     /// again for every frame.
     pub fn compress(&mut self, raw: &[u8], scratch: &mut Vec<u8>) -> Option<usize> {
@@ -112,70 +111,34 @@ impl Compressor {
 /// of its stored length. Snappy's densest element (a 3-byte copy of 64
 /// bytes) expands about 21x, so a larger claim is corrupt; checking it keeps
 /// a bad length field from sizing an allocation.
+#[cfg(feature = "snappy")]
 const MAX_SNAPPY_EXPANSION: u64 = 24;
-
-/// Decompresses a stored payload into `out` (cleared first). For a raw
-/// payload this is a copy; callers that can use the stored bytes directly
-/// should do so instead.
-pub fn decompress(codec: Codec, stored: &[u8], out: &mut Vec<u8>) -> Result<(), Corruption> {
-    out.clear();
-    match codec {
-        Codec::Raw => {
-            out.extend_from_slice(stored);
-            Ok(())
-        }
-        Codec::Snappy => decompress_snappy(stored, out),
-    }
-}
 
 /// Decompresses a snappy payload into the front of `out`, growing `out`
 /// only when it is too small (so a reused buffer is not zeroed again), and
-/// returns the decompressed length.
+/// returns the decompressed length. A claimed length over 24 times the
+/// stored one is refused before anything is allocated.
 pub fn decompress_into(stored: &[u8], out: &mut Vec<u8>) -> Result<usize, Corruption> {
-    decompress_snappy_into(stored, out)
-}
-
-#[cfg(feature = "snappy")]
-fn decompress_snappy_into(stored: &[u8], out: &mut Vec<u8>) -> Result<usize, Corruption> {
-    let n = snap::raw::decompress_len(stored).map_err(|_| Corruption::SnappyInvalid)?;
-    if n as u64 > MAX_SNAPPY_EXPANSION * stored.len() as u64 + 64 {
-        return Err(Corruption::SnappyInvalid);
+    #[cfg(feature = "snappy")]
+    {
+        let n = snap::raw::decompress_len(stored).map_err(|_| Corruption::SnappyInvalid)?;
+        if n as u64 > MAX_SNAPPY_EXPANSION * stored.len() as u64 + 64 {
+            return Err(Corruption::SnappyInvalid);
+        }
+        if out.len() < n {
+            out.resize(n, 0);
+        }
+        let written = snap::raw::Decoder::new()
+            .decompress(stored, &mut out[..n])
+            .map_err(|_| Corruption::SnappyInvalid)?;
+        if written != n {
+            return Err(Corruption::SnappyInvalid);
+        }
+        Ok(n)
     }
-    if out.len() < n {
-        out.resize(n, 0);
+    #[cfg(not(feature = "snappy"))]
+    {
+        let _ = (stored, out);
+        Err(Corruption::SnappyUnavailable)
     }
-    let written = snap::raw::Decoder::new()
-        .decompress(stored, &mut out[..n])
-        .map_err(|_| Corruption::SnappyInvalid)?;
-    if written != n {
-        return Err(Corruption::SnappyInvalid);
-    }
-    Ok(n)
-}
-
-#[cfg(not(feature = "snappy"))]
-fn decompress_snappy_into(_stored: &[u8], _out: &mut Vec<u8>) -> Result<usize, Corruption> {
-    Err(Corruption::SnappyUnavailable)
-}
-
-#[cfg(feature = "snappy")]
-fn decompress_snappy(stored: &[u8], out: &mut Vec<u8>) -> Result<(), Corruption> {
-    let n = snap::raw::decompress_len(stored).map_err(|_| Corruption::SnappyInvalid)?;
-    if n as u64 > MAX_SNAPPY_EXPANSION * stored.len() as u64 + 64 {
-        return Err(Corruption::SnappyInvalid);
-    }
-    out.resize(n, 0);
-    let written = snap::raw::Decoder::new()
-        .decompress(stored, out)
-        .map_err(|_| Corruption::SnappyInvalid)?;
-    if written != n {
-        return Err(Corruption::SnappyInvalid);
-    }
-    Ok(())
-}
-
-#[cfg(not(feature = "snappy"))]
-fn decompress_snappy(_stored: &[u8], _out: &mut Vec<u8>) -> Result<(), Corruption> {
-    let _ = MAX_SNAPPY_EXPANSION;
-    Err(Corruption::SnappyUnavailable)
 }

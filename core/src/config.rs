@@ -3,8 +3,8 @@
 use alloc::format;
 use core::time::Duration;
 
-use crate::codec::{frame, header};
 use crate::error::Error;
+use crate::format::{frame, header};
 
 /// When appended frames are made durable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,7 +35,20 @@ pub enum RecoveryMode {
 
 /// The WAL's settings. Field names follow BanyanDB's (`wal_compression`,
 /// `wal_file_size`, `wal_buffer_size`) without the prefix.
+///
+/// Start from [`Config::default`] and change what you need with the
+/// `with_*` setters; the struct is `#[non_exhaustive]`, so new settings
+/// can be added without breaking callers.
+///
+/// ```
+/// use wal_core::{Config, SyncPolicy};
+/// let config = Config::default()
+///     .with_buffer_size(1 << 20)
+///     .with_sync(SyncPolicy::Never);
+/// assert_eq!(config.buffer_size, 1 << 20);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// Compress frames with snappy (stored raw when that does not shrink them).
     pub compression: bool,
@@ -76,6 +89,38 @@ impl Default for Config {
             reserve: 1024 * 1024,
         }
     }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $field:ident: $ty:ty;)*) => {
+        impl Config {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub fn $name(mut self, value: $ty) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    /// Sets [`Config::compression`].
+    with_compression: compression: bool;
+    /// Sets [`Config::file_size`].
+    with_file_size: file_size: u64;
+    /// Sets [`Config::buffer_size`].
+    with_buffer_size: buffer_size: usize;
+    /// Sets [`Config::flush_interval`].
+    with_flush_interval: flush_interval: Option<Duration>;
+    /// Sets [`Config::sync`].
+    with_sync: sync: SyncPolicy;
+    /// Sets [`Config::recovery`].
+    with_recovery: recovery: RecoveryMode;
+    /// Sets [`Config::reserve`].
+    with_reserve: reserve: u64;
 }
 
 /// The smallest `buffer_size` accepted.

@@ -1,21 +1,21 @@
-//! The crate's one error type.
+//! The crate's one error type, and the kinds a caller can match on.
 //!
 //! Errors are `Clone` because one failure (a failed sync, say) is delivered
 //! to the completion of every record of the batch it hit. A storage backend's
-//! own error is therefore captured as its [`embedded_io::ErrorKind`] and its
-//! message, together with the operation and the segment involved.
+//! own error is therefore captured as its [`ErrorKind`] and its message,
+//! together with the operation and the segment involved.
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 
-use crate::segment::SegmentId;
+use crate::format::{Corruption, FileName, SegmentId};
 
 /// Everything that can go wrong in the WAL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
-    /// A value longer than [`crate::MAX_VALUE_LEN`] bytes was written; nothing was buffered.
+    /// A value longer than [`crate::format::MAX_VALUE_LEN`] bytes was written; nothing was buffered.
     ValueTooLarge {
         /// The length of the refused value.
         len: usize,
@@ -61,6 +61,63 @@ pub enum Error {
     LogicBug(&'static str),
 }
 
+/// What kind of failure an [`Error`] is, for callers that act on it
+/// (retry elsewhere when the disk is full, wait for a lock, give up on
+/// corruption) without parsing messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The call's input was refused (a value too large, a bad config, the
+    /// active segment passed to `delete`); nothing was done.
+    InvalidInput,
+    /// The WAL is closed.
+    Closed,
+    /// An earlier failure poisoned the WAL ([`Error::cause`] tells which).
+    Poisoned,
+    /// A segment's bytes are not a valid log.
+    Corrupt,
+    /// A segment, file or directory that does not exist.
+    NotFound,
+    /// The storage is full (`ENOSPC`, a quota, a capacity limit).
+    StorageFull,
+    /// Another writer holds the WAL directory's lock.
+    Locked,
+    /// The storage refused access (permissions, a read-only file system).
+    PermissionDenied,
+    /// Any other failure of the storage backend.
+    Io,
+    /// An internal invariant did not hold: a bug in the WAL.
+    Bug,
+}
+
+/// A storage backend's error type: `embedded-io`'s error, plus the
+/// [`ErrorKind`] the WAL reports for it. The default maps `embedded-io`'s
+/// kinds; a backend that can tell a full disk or a held lock says so.
+pub trait BackendError: embedded_io::Error {
+    /// The kind of WAL error this backend error becomes.
+    fn wal_kind(&self) -> ErrorKind {
+        match self.kind() {
+            embedded_io::ErrorKind::NotFound => ErrorKind::NotFound,
+            embedded_io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+            _ => ErrorKind::Io,
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl BackendError for std::io::Error {
+    fn wal_kind(&self) -> ErrorKind {
+        use std::io::ErrorKind as K;
+        match self.kind() {
+            K::StorageFull | K::QuotaExceeded | K::FileTooLarge => ErrorKind::StorageFull,
+            K::ResourceBusy | K::WouldBlock => ErrorKind::Locked,
+            K::PermissionDenied | K::ReadOnlyFilesystem => ErrorKind::PermissionDenied,
+            K::NotFound => ErrorKind::NotFound,
+            _ => ErrorKind::Io,
+        }
+    }
+}
+
 /// A storage backend failure: what was being done, to which segment, and the
 /// backend's own account of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,35 +126,35 @@ pub struct StorageError {
     pub op: &'static str,
     /// The segment it concerned, when there was one.
     pub segment: Option<SegmentId>,
-    /// The backend error's kind.
-    pub kind: embedded_io::ErrorKind,
+    /// What kind of failure the backend reported.
+    pub kind: ErrorKind,
     /// The backend error's message.
     pub message: String,
 }
 
 impl StorageError {
     /// Captures a backend error `err` raised by `op` on `segment`.
-    pub fn new<E: embedded_io::Error>(
-        op: &'static str,
-        segment: Option<SegmentId>,
-        err: E,
-    ) -> Self {
+    pub fn new<E: BackendError>(op: &'static str, segment: Option<SegmentId>, err: E) -> Self {
         StorageError {
             op,
             segment,
-            kind: err.kind(),
+            kind: err.wal_kind(),
             message: alloc::format!("{err}"),
         }
     }
 }
 
+/// A `map_err` adapter: wraps the backend error of `op` on segment `id`.
+pub(crate) fn storage_err<E: BackendError>(
+    op: &'static str,
+    id: SegmentId,
+) -> impl FnOnce(E) -> Error {
+    move |e| Error::storage(op, Some(id), e)
+}
+
 impl Error {
     /// Wraps a backend error raised by `op` on `segment`.
-    pub fn storage<E: embedded_io::Error>(
-        op: &'static str,
-        segment: Option<SegmentId>,
-        err: E,
-    ) -> Self {
+    pub fn storage<E: BackendError>(op: &'static str, segment: Option<SegmentId>, err: E) -> Self {
         Error::Storage(StorageError::new(op, segment, err))
     }
 
@@ -110,95 +167,30 @@ impl Error {
             },
         }
     }
-}
 
-/// Why a segment's bytes are not a valid log (see FORMAT.md, "Validity").
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Corruption {
-    /// The file is shorter than the 24-byte segment header.
-    HeaderTruncated {
-        /// How many bytes the file has.
-        len: u64,
-    },
-    /// The header does not start with `WALSEG`.
-    BadMagic,
-    /// The header's version is not one this reader knows.
-    UnsupportedVersion(u16),
-    /// The header sets flag bits this reader does not know.
-    UnknownFlags(u32),
-    /// The header CRC does not match bytes 0..20.
-    HeaderCrcMismatch {
-        /// CRC stored in the header.
-        stored: u32,
-        /// CRC computed over the header.
-        computed: u32,
-    },
-    /// The header names another segment ID than the file name.
-    SegmentIdMismatch {
-        /// The ID in the header.
-        found: SegmentId,
-    },
-    /// Fewer than 16 bytes remain for a frame header.
-    FrameHeaderTruncated {
-        /// Bytes left in the file.
-        remaining: u64,
-    },
-    /// The frame's `len` runs past the end of the file.
-    FrameLengthPastEnd {
-        /// The stored payload length.
-        len: u64,
-        /// Bytes left after the frame header.
-        remaining: u64,
-    },
-    /// The frame's `len` is zero.
-    EmptyFrame,
-    /// The frame CRC does not match.
-    FrameCrcMismatch {
-        /// CRC stored in the frame.
-        stored: u32,
-        /// CRC computed over the frame.
-        computed: u32,
-    },
-    /// The frame's codec byte is not 0 (raw) or 1 (snappy).
-    UnknownCodec(u8),
-    /// The three reserved bytes of the frame header are not zero.
-    ReservedNonZero,
-    /// The frame is snappy-compressed but this build has no snappy support
-    /// (the core's `snappy` feature is off).
-    SnappyUnavailable,
-    /// The snappy payload does not decompress.
-    SnappyInvalid,
-    /// An entry inside the frame's payload is malformed.
-    BadEntry {
-        /// Offset of the entry inside the decompressed payload.
-        at: u64,
-        /// What is wrong with it.
-        what: EntryFault,
-    },
-    /// Bytes other than zeros follow the last valid frame of a segment that
-    /// is not the newest (or in a read of one).
-    TrailingGarbage,
-}
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::ValueTooLarge { .. }
+            | Error::InvalidConfig { .. }
+            | Error::ActiveSegment { .. } => ErrorKind::InvalidInput,
+            Error::Closed => ErrorKind::Closed,
+            Error::Poisoned { .. } => ErrorKind::Poisoned,
+            Error::Corrupt { .. } => ErrorKind::Corrupt,
+            Error::UnknownSegment { .. } => ErrorKind::NotFound,
+            Error::Storage(e) => e.kind,
+            Error::LogicBug(_) => ErrorKind::Bug,
+        }
+    }
 
-/// What is wrong with a malformed entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum EntryFault {
-    /// Fewer than 8 bytes remain for the entry's `len`.
-    LenTruncated,
-    /// The entry's `len` runs past the end of the payload.
-    LenPastPayload,
-    /// The entry is too short for its series ID and count.
-    TooShort,
-    /// The entry's record count is zero.
-    ZeroCount,
-    /// The timestamps of `count` records do not fit in the entry.
-    TimestampsPastEntry,
-    /// A value's length runs past the end of the entry.
-    ValuePastEntry,
-    /// The values end before the entry does.
-    TrailingBytes,
+    /// The failure at the root of this one: for [`Error::Poisoned`], the
+    /// error that poisoned the WAL; otherwise `self`.
+    pub fn cause(&self) -> &Error {
+        match self {
+            Error::Poisoned { cause } => cause.cause(),
+            e => e,
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -207,7 +199,7 @@ impl fmt::Display for Error {
             Error::ValueTooLarge { len } => write!(
                 f,
                 "value of {len} bytes is longer than the maximum of {} bytes; nothing was written",
-                crate::MAX_VALUE_LEN
+                crate::format::MAX_VALUE_LEN
             ),
             Error::Closed => f.write_str("the WAL is closed"),
             Error::Poisoned { cause } => write!(
@@ -221,7 +213,7 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "corrupt segment {} at byte offset {offset}: {reason}",
-                crate::segment::file_name(*segment)
+                FileName::Segment(*segment)
             ),
             Error::UnknownSegment { id } => write!(f, "no segment with ID {id} exists"),
             Error::ActiveSegment { id } => {
@@ -243,78 +235,21 @@ impl fmt::Display for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "storage {} failed", self.op)?;
         if let Some(id) = self.segment {
-            write!(f, " on {}", crate::segment::file_name(id))?;
+            write!(f, " on {}", FileName::Segment(id))?;
         }
-        write!(f, ": {} ({:?})", self.message, self.kind)
+        write!(f, ": {}", self.message)
     }
 }
 
-impl fmt::Display for Corruption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
-            Corruption::HeaderTruncated { len } => {
-                write!(f, "segment header truncated: file has {len} of 24 bytes")
-            }
-            Corruption::BadMagic => {
-                f.write_str("bad magic: segment header does not start with WALSEG")
-            }
-            Corruption::UnsupportedVersion(v) => write!(f, "unsupported format version {v}"),
-            Corruption::UnknownFlags(flags) => write!(f, "unknown header flags {flags:#010x}"),
-            Corruption::HeaderCrcMismatch { stored, computed } => {
-                write!(
-                    f,
-                    "header CRC mismatch: stored {stored:#010x}, computed {computed:#010x}"
-                )
-            }
-            Corruption::SegmentIdMismatch { found } => {
-                write!(
-                    f,
-                    "header holds segment ID {found}, which does not match the file name"
-                )
-            }
-            Corruption::FrameHeaderTruncated { remaining } => {
-                write!(f, "frame header truncated: {remaining} of 16 bytes present")
-            }
-            Corruption::FrameLengthPastEnd { len, remaining } => write!(
-                f,
-                "frame length {len} runs past the end of the file ({remaining} bytes remain)"
-            ),
-            Corruption::EmptyFrame => f.write_str("frame length is zero"),
-            Corruption::FrameCrcMismatch { stored, computed } => {
-                write!(
-                    f,
-                    "frame CRC mismatch: stored {stored:#010x}, computed {computed:#010x}"
-                )
-            }
-            Corruption::UnknownCodec(c) => write!(f, "unknown frame codec {c}"),
-            Corruption::ReservedNonZero => f.write_str("reserved frame header bytes are not zero"),
-            Corruption::SnappyUnavailable => {
-                f.write_str("frame is snappy-compressed but this build lacks snappy support")
-            }
-            Corruption::SnappyInvalid => f.write_str("snappy payload does not decompress"),
-            Corruption::BadEntry { at, what } => {
-                write!(f, "bad entry at payload offset {at}: {what}")
-            }
-            Corruption::TrailingGarbage => {
-                f.write_str("non-zero bytes follow the last valid frame")
-            }
+            Error::Poisoned { cause } => Some(&**cause),
+            Error::Corrupt { reason, .. } => Some(reason),
+            Error::Storage(e) => Some(e),
+            _ => None,
         }
     }
 }
 
-impl fmt::Display for EntryFault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            EntryFault::LenTruncated => "entry length truncated",
-            EntryFault::LenPastPayload => "entry length runs past the frame payload",
-            EntryFault::TooShort => "entry too short for series ID and count",
-            EntryFault::ZeroCount => "entry has a record count of zero",
-            EntryFault::TimestampsPastEntry => "timestamps run past the entry",
-            EntryFault::ValuePastEntry => "a value runs past the entry",
-            EntryFault::TrailingBytes => "bytes left in the entry after its values",
-        })
-    }
-}
-
-impl core::error::Error for Error {}
 impl core::error::Error for StorageError {}

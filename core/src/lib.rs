@@ -1,11 +1,12 @@
 //! `wal-core`: all the logic of the portable write-ahead log, in
 //! `#![no_std]` with `alloc`: the on-disk format, the write buffer, segments,
 //! recovery, and a single-threaded WAL, behind a [`Storage`] trait that
-//! hosts implement.
+//! hosts implement. It never names a file path, a thread, a clock or an OS
+//! error: time comes in as a parameter.
 //!
 //! ```
 //! use core::time::Duration;
-//! use wal_core::{Config, Wal, mem::MemStorage};
+//! use wal_core::{Config, Wal, testing::MemStorage};
 //!
 //! let mut wal = Wal::open(MemStorage::new(), Config::default()).unwrap();
 //! let now = Duration::ZERO; // the host's monotonic clock
@@ -19,10 +20,35 @@
 //! wal.close().unwrap();
 //! ```
 //!
-//! Features: `std` (hardware CRC-32C), `snappy` (frame compression; needs
-//! std), `mem` (the in-memory backend [`mem::MemStorage`]). With none of
-//! them the crate builds for bare-metal targets.
+//! # Layers
+//!
+//! Modules in the order they build on each other; each imports only from
+//! the ones above it.
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`checksum`] | CRC-32C |
+//! | [`format`] | FORMAT.md as values and bytes: names, header, frame, entry, corruption |
+//! | [`error`] | the one [`Error`] and its [`ErrorKind`] |
+//! | [`compress`] | snappy per frame, and when to try it |
+//! | [`config`] | [`Config`], checked at open |
+//! | [`storage`] | the [`Storage`] and [`SegmentFile`] traits and their power-loss contracts |
+//! | `summary` | [`SegmentInfo`]: what a segment holds |
+//! | [`scan`] | reading frames: the scanner, whole-segment checks, inspection |
+//! | `recovery` | what open does with the newest segment; [`RecoveryReport`] |
+//! | `reader` | [`SegmentReader`]: a segment as a stream of entries |
+//! | `log` | the segment log: append, rotate, delete |
+//! | `buffer` | the write buffer and the flush rule |
+//! | `wal` | the single-threaded [`Wal`] |
+//! | [`host`] | the pieces above that a host builds its own front from |
+//! | [`testing`] | `MemStorage` (feature `mem`) |
+//!
+//! Features: `std` (hardware CRC-32C, `std::error` and `std::io` errors),
+//! `snappy` (frame compression; needs std), `mem` (the in-memory backend
+//! [`testing::MemStorage`]; off by default, for tests). With none of them
+//! the crate builds for bare-metal targets.
 #![no_std]
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(clippy::host_endian_bytes)]
 
@@ -30,25 +56,38 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod buffer;
 pub mod checksum;
-pub mod codec;
+pub mod format;
+
+pub mod error;
+
 pub mod compress;
 pub mod config;
-pub mod error;
-pub mod log;
-#[cfg(feature = "mem")]
-pub mod mem;
-pub mod recovery;
-pub mod segment;
 pub mod storage;
-pub mod wal;
 
-pub use codec::{Entry, EntryRef, MAX_VALUE_LEN};
+mod summary;
+
+pub mod scan;
+
+mod recovery;
+
+mod reader;
+
+mod log;
+
+mod buffer;
+
+mod wal;
+
+pub mod host;
+#[cfg(any(test, feature = "mem"))]
+pub mod testing;
+
 pub use config::{Config, RecoveryMode, SyncPolicy};
-pub use error::{Corruption, EntryFault, Error, StorageError};
-pub use log::{FrameLocation, SegmentLog, SegmentReader};
+pub use error::{BackendError, Error, ErrorKind, StorageError};
+pub use format::{Corruption, Entry, EntryFault, EntryRef, FileName, SegmentId, MAX_VALUE_LEN};
+pub use reader::SegmentReader;
 pub use recovery::{RecoveryReport, TornTail};
-pub use segment::{SegmentId, SegmentInfo};
 pub use storage::{SegmentFile, Storage};
+pub use summary::SegmentInfo;
 pub use wal::{Completion, Wal, SYNC_BATCH_BYTES, SYNC_BATCH_FRAMES};

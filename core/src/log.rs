@@ -10,14 +10,15 @@ use alloc::vec::Vec;
 
 use embedded_io::{Seek, SeekFrom, Write};
 
-use crate::codec::{self, header, Codec, Entry};
 use crate::compress::Compressor;
-
-use crate::config::{Config, RecoveryMode, SyncPolicy};
-use crate::error::Error;
-use crate::recovery::{RecoveryReport, TornTail};
-use crate::segment::{self, FrameScanner, FrameStats, Invalid, SegmentId, SegmentInfo};
-use crate::storage::{SegmentFile, Storage};
+use crate::config::{Config, SyncPolicy};
+use crate::error::{storage_err, Error};
+use crate::format::{frame, header, Codec, FileName, SegmentId};
+use crate::reader::SegmentReader;
+use crate::recovery::{recover_newest, Recovered, RecoveryReport};
+use crate::scan;
+use crate::storage::{create_segment, SegmentFile, Storage};
+use crate::summary::{FrameStats, SegmentInfo};
 
 struct Active<F> {
     file: F,
@@ -64,8 +65,15 @@ impl<S: Storage> core::fmt::Debug for SegmentLog<S> {
     }
 }
 
-fn st<E: embedded_io::Error>(op: &'static str, id: SegmentId) -> impl FnOnce(E) -> Error {
-    move |e| Error::storage(op, Some(id), e)
+impl<F> Active<F> {
+    /// A segment just created: its header and nothing else.
+    fn created(file: F, id: SegmentId) -> Self {
+        Active {
+            file,
+            info: SegmentInfo::empty(id),
+            file_len: header::LEN as u64,
+        }
+    }
 }
 
 impl<S: Storage> SegmentLog<S> {
@@ -74,9 +82,15 @@ impl<S: Storage> SegmentLog<S> {
     /// Older segments are not read.
     pub fn open(mut storage: S, config: Config) -> Result<(Self, RecoveryReport), Error> {
         config.validate()?;
-        let mut ids = storage
+        let mut ids: Vec<SegmentId> = storage
             .list()
-            .map_err(|e| Error::storage("list", None, e))?;
+            .map_err(|e| Error::storage("list", None, e))?
+            .into_iter()
+            .filter_map(|name| match name {
+                FileName::Segment(id) => Some(id),
+                FileName::TornTail(..) => None,
+            })
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         let mut report = RecoveryReport {
@@ -86,9 +100,18 @@ impl<S: Storage> SegmentLog<S> {
         let active = match ids.pop() {
             None => {
                 report.created = true;
-                create_segment(&mut storage, 1)?
+                Active::created(create_segment(&mut storage, 1)?, 1)
             }
-            Some(id) => recover_newest(&mut storage, id, config.recovery, &mut report)?,
+            Some(id) => {
+                let Recovered { file, info } =
+                    recover_newest(&mut storage, id, config.recovery, &mut report)?;
+                let file_len = info.bytes;
+                Active {
+                    file,
+                    info,
+                    file_len,
+                }
+            }
         };
         report.active_segment = active.info.id;
         report.first_segment = ids.first().copied().unwrap_or(active.info.id);
@@ -178,8 +201,8 @@ impl<S: Storage> SegmentLog<S> {
     }
 
     /// As [`SegmentLog::append`], but never syncs the frame, whatever the
-    /// policy: the caller syncs it through a [`SegmentLog::sync_handle`]
-    /// (from another thread, while the next frame is written) before it
+    /// policy: the caller syncs it (through [`SegmentLog::active_file`],
+    /// from another thread, while the next frame is written) before it
     /// completes any of its records. Rotation still syncs the segment it
     /// closes.
     pub fn append_unsynced(
@@ -190,16 +213,15 @@ impl<S: Storage> SegmentLog<S> {
         self.append_frame(frame, stats, false)
     }
 
-    /// A handle that syncs the active segment (see
-    /// [`SegmentFile::sync_handle`]), with that segment's ID.
-    pub fn sync_handle(&mut self) -> Result<(SegmentId, S::File), Error> {
-        let id = self.active.info.id;
-        let f = self.active.file.sync_handle().map_err(st("dup", id))?;
-        Ok((id, f))
+    /// The active segment's ID and open file, for a host that syncs it
+    /// through a second handle of its own (from another thread, while the
+    /// next frame is written).
+    pub fn active_file(&mut self) -> (SegmentId, &mut S::File) {
+        (self.active.info.id, &mut self.active.file)
     }
 
-    /// Records that a sync made through a [`SegmentLog::sync_handle`]
-    /// failed: from now on the log refuses to append (as after any failed
+    /// Records that a sync made by the host outside the log (see
+    /// [`SegmentLog::active_file`]) failed: from now on the log refuses to append (as after any failed
     /// write or sync), since what reached the media is unknown.
     pub fn fail(&mut self, e: Error) {
         if self.poisoned.is_none() {
@@ -215,7 +237,7 @@ impl<S: Storage> SegmentLog<S> {
         sync: bool,
     ) -> Result<FrameLocation, Error> {
         self.check_healthy()?;
-        if bytes.len() <= codec::frame::HEADER_LEN {
+        if bytes.len() <= frame::HEADER_LEN {
             return Err(Error::LogicBug("append of an empty frame"));
         }
         let len = bytes.len() as u64;
@@ -223,7 +245,7 @@ impl<S: Storage> SegmentLog<S> {
             self.rotate()?;
         }
         let id = self.active.info.id;
-        codec::seal_frame(bytes, codec, id);
+        frame::seal(bytes, codec, id);
         let offset = self.active.info.bytes;
         if let Err(e) = self.reserve(offset + len) {
             return Err(self.poison(e));
@@ -238,7 +260,7 @@ impl<S: Storage> SegmentLog<S> {
         }
         self.active
             .info
-            .add_frame(codec, len - codec::frame::HEADER_LEN as u64, stats);
+            .add_frame(codec, len - frame::HEADER_LEN as u64, stats);
         self.active.file_len = self.active.file_len.max(offset + len);
         Ok(FrameLocation {
             segment: id,
@@ -268,18 +290,20 @@ impl<S: Storage> SegmentLog<S> {
             .min(self.config.file_size.max(end));
         a.file
             .seek(SeekFrom::Start(a.file_len))
-            .map_err(st("seek", id))?;
+            .map_err(storage_err("seek", id))?;
         let mut left = target - a.file_len;
         while left > 0 {
             let n = (left as usize).min(ZEROS.len());
-            a.file.write_all(&ZEROS[..n]).map_err(st("write", id))?;
+            a.file
+                .write_all(&ZEROS[..n])
+                .map_err(storage_err("write", id))?;
             left -= n as u64;
         }
-        a.file.sync().map_err(st("sync", id))?;
+        a.file.sync().map_err(storage_err("sync", id))?;
         a.file_len = target;
         a.file
             .seek(SeekFrom::Start(a.info.bytes))
-            .map_err(st("seek", id))?;
+            .map_err(storage_err("seek", id))?;
         Ok(())
     }
 
@@ -289,10 +313,12 @@ impl<S: Storage> SegmentLog<S> {
         let a = &mut self.active;
         let id = a.info.id;
         if a.file_len > a.info.bytes {
-            a.file.truncate(a.info.bytes).map_err(st("truncate", id))?;
+            a.file
+                .truncate(a.info.bytes)
+                .map_err(storage_err("truncate", id))?;
             a.file_len = a.info.bytes;
         }
-        a.file.sync().map_err(st("sync", id))
+        a.file.sync().map_err(storage_err("sync", id))
     }
 
     /// Makes everything appended so far durable.
@@ -319,7 +345,7 @@ impl<S: Storage> SegmentLog<S> {
             .checked_add(1)
             .ok_or(Error::LogicBug("segment IDs exhausted"))?;
         let new = match create_segment(&mut self.storage, next) {
-            Ok(a) => a,
+            Ok(file) => Active::created(file, next),
             Err(e) => return Err(self.poison(e)),
         };
         let old = core::mem::replace(&mut self.active, new);
@@ -352,7 +378,7 @@ impl<S: Storage> SegmentLog<S> {
     pub fn read(&mut self, id: SegmentId) -> Result<SegmentReader<S::File>, Error> {
         self.check_known(id)?;
         let limit = (id == self.active.info.id).then_some(self.active.info.bytes);
-        let file = self.storage.open(id).map_err(st("open", id))?;
+        let file = self.open_segment(id)?;
         SegmentReader::new(id, file, limit)
     }
 
@@ -363,8 +389,8 @@ impl<S: Storage> SegmentLog<S> {
         if id == self.active.info.id {
             return Ok(self.active.info.clone());
         }
-        let file = self.storage.open(id).map_err(st("open", id))?;
-        segment::scan_info(id, file)
+        let file = self.open_segment(id)?;
+        scan::scan_info(id, file)
     }
 
     /// Deletes closed segment `id`. The active segment cannot be deleted.
@@ -376,7 +402,9 @@ impl<S: Storage> SegmentLog<S> {
             .closed
             .binary_search(&id)
             .map_err(|_| Error::UnknownSegment { id })?;
-        self.storage.remove(id).map_err(st("remove", id))?;
+        self.storage
+            .remove(FileName::Segment(id))
+            .map_err(storage_err("remove", id))?;
         self.closed.remove(pos);
         Ok(())
     }
@@ -390,295 +418,9 @@ impl<S: Storage> SegmentLog<S> {
         Ok(())
     }
 
-    /// The storage, for hosts that need to reach it directly.
-    pub fn storage_mut(&mut self) -> &mut S {
-        &mut self.storage
-    }
-}
-
-fn create_segment<S: Storage>(storage: &mut S, id: SegmentId) -> Result<Active<S::File>, Error> {
-    let mut file = storage.create(id).map_err(st("create", id))?;
-    write_header(&mut file, id)?;
-    Ok(Active {
-        file,
-        info: SegmentInfo::empty(id),
-        file_len: codec::header::LEN as u64,
-    })
-}
-
-fn write_header<F: SegmentFile>(file: &mut F, id: SegmentId) -> Result<(), Error> {
-    file.write_all(&codec::encode_segment_header(id))
-        .map_err(st("write", id))?;
-    file.sync().map_err(st("sync", id))
-}
-
-/// Recovers the newest segment: scans it to the end of its log and sets
-/// aside whatever non-zero bytes follow.
-fn recover_newest<S: Storage>(
-    storage: &mut S,
-    id: SegmentId,
-    mode: RecoveryMode,
-    report: &mut RecoveryReport,
-) -> Result<Active<S::File>, Error> {
-    let file = storage.open(id).map_err(st("open", id))?;
-    let mut info = SegmentInfo::empty(id);
-    let (mut file, stop) = match FrameScanner::new(id, file, None)? {
-        Err(Invalid { reason, .. }) if !header_may_be_torn(&reason) => {
-            // A whole header (its CRC matches) that is not ours: another
-            // version, unknown flags, or a file renamed from another ID.
-            // Not a torn write, so never "repaired": refuse to open.
-            return Err(Error::Corrupt {
-                segment: id,
-                offset: 0,
-                reason,
-            });
-        }
-        Err(inv) => {
-            // The header itself is torn: the file holds no acknowledged data.
-            let file = storage.open(id).map_err(st("open", id))?;
-            (file, Some((inv, false)))
-        }
-        Ok(mut scanner) => {
-            let stop = loop {
-                match scanner.next_frame()? {
-                    Ok(Some(f)) => info.add_frame(f.codec, f.stored_len, &f.stats),
-                    Ok(None) => break None,
-                    Err(inv) => {
-                        let zeros = scanner.rest_is_zero()?;
-                        break Some((inv, zeros));
-                    }
-                }
-            };
-            (scanner.into_file(), stop)
-        }
-    };
-    let len = file.len().map_err(st("len", id))?;
-    if let Some((Invalid { offset, reason }, zeros)) = stop {
-        if zeros {
-            // Reserved space, not damage: release it.
-            file.truncate(offset).map_err(st("truncate", id))?;
-            file.sync().map_err(st("sync", id))?;
-            report.released_zero_bytes = len - offset;
-        } else {
-            if mode == RecoveryMode::Strict {
-                return Err(Error::Corrupt {
-                    segment: id,
-                    offset,
-                    reason,
-                });
-            }
-            let (frames_after, records_after) = frames_in(&mut file, id, offset, len)?;
-            let sidecar = if len > offset {
-                set_aside(storage, &mut file, id, offset, len)?
-            } else {
-                Default::default()
-            };
-            file.truncate(offset).map_err(st("truncate", id))?;
-            file.sync().map_err(st("sync", id))?;
-            report.cut = Some(TornTail {
-                segment: id,
-                offset,
-                bytes: len - offset,
-                reason,
-                sidecar,
-                frames_after,
-                records_after,
-            });
-        }
-        if offset < header::LEN as u64 {
-            // Header torn or invalid: start the segment over.
-            file.truncate(0).map_err(st("truncate", id))?;
-            file.seek(SeekFrom::Start(0)).map_err(st("seek", id))?;
-            write_header(&mut file, id)?;
-            info = SegmentInfo::empty(id);
-        }
-    }
-    // What recovery accepts must not vanish in a later power cut: frames
-    // written before a crash but never synced (so never acknowledged) are
-    // made durable now, before anyone can read them.
-    file.sync().map_err(st("sync", id))?;
-    file.seek(SeekFrom::Start(info.bytes))
-        .map_err(st("seek", id))?;
-    let file_len = info.bytes;
-    Ok(Active {
-        file,
-        info,
-        file_len,
-    })
-}
-
-/// Whether an invalid header can be the result of a torn write (as opposed
-/// to a complete header, CRC and all, that this reader must not touch).
-pub(crate) fn header_may_be_torn(reason: &crate::error::Corruption) -> bool {
-    use crate::error::Corruption::*;
-    matches!(
-        reason,
-        HeaderTruncated { .. } | BadMagic | HeaderCrcMismatch { .. }
-    )
-}
-
-/// Looks for valid frames of segment `id` inside `file[offset..len]`, the
-/// bytes about to be cut (past the invalid frame at `offset`), at every byte
-/// position: a torn write leaves none. Returns (frames, records). Regions
-/// larger than 256 MiB are not searched.
-fn frames_in<F: SegmentFile>(
-    file: &mut F,
-    id: SegmentId,
-    offset: u64,
-    len: u64,
-) -> Result<(u64, u64), Error> {
-    if len <= offset || len - offset > 256 << 20 {
-        return Ok((0, 0));
-    }
-    let mut region = alloc::vec![0u8; (len - offset) as usize];
-    file.seek(SeekFrom::Start(offset)).map_err(st("seek", id))?;
-    let mut done = 0;
-    while done < region.len() {
-        let n = file.read(&mut region[done..]).map_err(st("read", id))?;
-        if n == 0 {
-            return Err(Error::LogicBug("segment shorter than its reported length"));
-        }
-        done += n;
-    }
-    let (mut frames, mut records) = (0, 0);
-    let mut p = 1;
-    let mut payload = Vec::new();
-    while p + codec::frame::HEADER_LEN <= region.len() {
-        let rest = (region.len() - p - codec::frame::HEADER_LEN) as u64;
-        let header = &region[p..p + codec::frame::HEADER_LEN];
-        if let Ok(fh) = codec::FrameHeader::parse(header, rest) {
-            let start = p + codec::frame::HEADER_LEN;
-            let stored = &region[start..start + fh.len as usize];
-            if codec::check_frame_crc(id, header, fh.crc, stored).is_ok() {
-                let body: Option<&[u8]> = match fh.codec {
-                    Codec::Raw => Some(stored),
-                    Codec::Snappy => crate::compress::decompress_into(stored, &mut payload)
-                        .ok()
-                        .map(|n| &payload[..n]),
-                };
-                let mut n = 0;
-                if body.is_some_and(|b| codec::for_each_entry(b, |e| n += e.len() as u64).is_ok()) {
-                    frames += 1;
-                    records += n;
-                    p = start + fh.len as usize;
-                    continue;
-                }
-            }
-        }
-        p += 1;
-    }
-    Ok((frames, records))
-}
-
-/// Copies `file[offset..len]` to the torn-tail sidecar and syncs it.
-fn set_aside<S: Storage>(
-    storage: &mut S,
-    file: &mut S::File,
-    id: SegmentId,
-    offset: u64,
-    len: u64,
-) -> Result<alloc::string::String, Error> {
-    use embedded_io::Read;
-    let mut side = storage.create_torn(id, offset).map_err(st("create", id))?;
-    file.seek(SeekFrom::Start(offset)).map_err(st("seek", id))?;
-    let mut chunk = alloc::vec![0u8; 64 * 1024];
-    let mut left = len - offset;
-    while left > 0 {
-        let want = (left as usize).min(chunk.len());
-        let n = file.read(&mut chunk[..want]).map_err(st("read", id))?;
-        if n == 0 {
-            return Err(Error::LogicBug("segment shorter than its reported length"));
-        }
-        side.write_all(&chunk[..n]).map_err(st("write", id))?;
-        left -= n as u64;
-    }
-    side.sync().map_err(st("sync", id))?;
-    Ok(segment::torn_file_name(id, offset))
-}
-
-/// The entries of one segment, read a frame at a time. Each frame is checked
-/// whole (CRC, codec, every entry) before any of its entries is returned.
-pub struct SegmentReader<F> {
-    scanner: FrameScanner<F>,
-    /// Entries of the current frame not yet returned.
-    pending: alloc::collections::VecDeque<Entry>,
-    done: bool,
-}
-
-impl<F: SegmentFile> SegmentReader<F> {
-    /// Reads segment `id` from `file`, up to `limit` bytes when given.
-    pub fn new(id: SegmentId, file: F, limit: Option<u64>) -> Result<Self, Error> {
-        match FrameScanner::new(id, file, limit)? {
-            Ok(scanner) => Ok(SegmentReader {
-                scanner: scanner.with_timestamps(false),
-                pending: Default::default(),
-                done: false,
-            }),
-            Err(Invalid { offset, reason }) => Err(Error::Corrupt {
-                segment: id,
-                offset,
-                reason,
-            }),
-        }
-    }
-
-    /// The segment being read.
-    pub fn segment(&self) -> SegmentId {
-        self.scanner.id()
-    }
-
-    /// Calls `f` on every entry of the next frame, without copying values.
-    /// Returns `Ok(false)` at the end of the segment.
-    pub fn next_frame_with(
-        &mut self,
-        mut f: impl FnMut(codec::EntryRef<'_>),
-    ) -> Result<bool, Error> {
-        if self.done {
-            return Ok(false);
-        }
-        let id = self.scanner.id();
-        match self.scanner.next_frame() {
-            Ok(Ok(Some(frame))) => {
-                frame.entries().for_each(&mut f);
-                Ok(true)
-            }
-            Ok(Ok(None)) => {
-                self.done = true;
-                Ok(false)
-            }
-            Ok(Err(Invalid { offset, reason })) => {
-                self.done = true;
-                if self.scanner.rest_is_zero()? {
-                    return Ok(false);
-                }
-                Err(Error::Corrupt {
-                    segment: id,
-                    offset,
-                    reason,
-                })
-            }
-            Err(e) => {
-                self.done = true;
-                Err(e)
-            }
-        }
-    }
-}
-
-impl<F: SegmentFile> Iterator for SegmentReader<F> {
-    type Item = Result<Entry, Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(e) = self.pending.pop_front() {
-                return Some(Ok(e));
-            }
-            let mut pending = core::mem::take(&mut self.pending);
-            match self.next_frame_with(|e| pending.push_back(e.into())) {
-                Ok(true) => self.pending = pending,
-                Ok(false) => return None,
-                Err(e) => return Some(Err(e)),
-            }
-        }
+    fn open_segment(&mut self, id: SegmentId) -> Result<S::File, Error> {
+        self.storage
+            .open(FileName::Segment(id))
+            .map_err(storage_err("open", id))
     }
 }

@@ -1,62 +1,64 @@
 //! The boundary between the WAL and the bytes it keeps: a directory of
-//! segment files addressed by segment ID.
+//! files named by [`FileName`].
 //!
-//! A host implements [`Storage`] and [`SegmentFile`] (the native host over
-//! `std::fs`, the WASI host over a preopened directory, tests over
-//! [`crate::mem::MemStorage`]). Each method's doc says what survives a power
-//! loss at any point during it; the WAL's durability promises are built on
-//! exactly those sentences and nothing more. Nothing written is durable until
-//! [`SegmentFile::sync`] returns.
+//! A host implements [`Storage`] and [`SegmentFile`] (`wal-fs` over
+//! `std::fs`, natively and under WASI; tests over
+//! [`crate::testing::MemStorage`]). Each method's doc says what survives a
+//! power loss at any point during it; the WAL's durability promises are
+//! built on exactly those sentences and nothing more. Nothing written is
+//! durable until [`SegmentFile::sync`] returns.
+//!
+//! The core names every file; a host maps a [`FileName`] to its own naming
+//! with `Display` and [`FileName::parse`], and never spells a name itself.
 
 use alloc::vec::Vec;
 
-use crate::segment::SegmentId;
+use crate::error::{storage_err, BackendError, Error};
+use crate::format::{header, FileName, SegmentId};
 
-/// A directory of segment files.
+/// A directory of the WAL's files.
 pub trait Storage {
     /// The backend's error.
-    type Error: embedded_io::Error;
-    /// An open segment file (or torn-tail sidecar).
+    type Error: BackendError;
+    /// An open file.
     type File: SegmentFile<Error = Self::Error>;
 
-    /// The IDs of the segment files present, ascending. Files whose names are
-    /// not exactly `seg{16 hex digits}.wal` are not segments and are left out.
+    /// The WAL's files present, in any order: every name in the directory
+    /// that [`FileName::parse`] accepts. Anything else is not the WAL's and
+    /// is left out (and alone).
     ///
     /// Power loss: read-only.
-    fn list(&mut self) -> Result<Vec<SegmentId>, Self::Error>;
+    fn list(&mut self) -> Result<Vec<FileName>, Self::Error>;
 
-    /// Creates segment `id`, empty, failing if it already exists.
+    /// Creates file `name`, empty, failing if it already exists.
     ///
     /// Power loss: before return, the file may or may not exist afterwards
     /// (empty if it does); after return, its name is durable. Its contents are
     /// durable only once synced.
-    fn create(&mut self, id: SegmentId) -> Result<Self::File, Self::Error>;
+    fn create(&mut self, name: FileName) -> Result<Self::File, Self::Error>;
 
-    /// Opens existing segment `id` for reading and writing (positioned at 0).
+    /// Opens existing file `name` for reading and writing (positioned at 0).
     ///
     /// Power loss: changes nothing.
-    fn open(&mut self, id: SegmentId) -> Result<Self::File, Self::Error>;
+    fn open(&mut self, name: FileName) -> Result<Self::File, Self::Error>;
 
-    /// Removes segment `id`.
+    /// Removes file `name`.
     ///
-    /// Power loss: before return, the segment may or may not still exist
+    /// Power loss: before return, the file may or may not still exist
     /// afterwards (whole, if it does); after return, the removal is durable.
-    fn remove(&mut self, id: SegmentId) -> Result<(), Self::Error>;
-
-    /// Creates the sidecar file `seg{id}.wal.torn-{offset}` that keeps the
-    /// torn tail cut from segment `id` at byte `offset`, replacing any file
-    /// of that name.
-    ///
-    /// Power loss: as for [`Storage::create`]; the WAL syncs the sidecar's
-    /// contents before it cuts anything from the segment.
-    fn create_torn(&mut self, id: SegmentId, offset: u64) -> Result<Self::File, Self::Error>;
+    fn remove(&mut self, name: FileName) -> Result<(), Self::Error>;
 }
 
-/// One open segment file: read, appended to, truncated, synced.
+/// One open file: read, appended to, truncated, synced.
 ///
 /// Reads and writes go through the `embedded-io` traits at the position set
-/// by `Seek`. The WAL only ever writes at the end of the file.
-pub trait SegmentFile: embedded_io::Read + embedded_io::Write + embedded_io::Seek {
+/// by `Seek`. The WAL only ever writes at the end of the log.
+pub trait SegmentFile:
+    embedded_io::Read
+    + embedded_io::Write
+    + embedded_io::Seek
+    + embedded_io::ErrorType<Error: BackendError>
+{
     /// The file's current length in bytes (written, not necessarily durable).
     fn len(&mut self) -> Result<u64, Self::Error>;
 
@@ -77,14 +79,21 @@ pub trait SegmentFile: embedded_io::Read + embedded_io::Write + embedded_io::See
     /// reached the media, and the bytes beyond may be lost; after return,
     /// the file's contents and length are durable.
     fn sync(&mut self) -> Result<(), Self::Error>;
+}
 
-    /// A second handle on the same file, used only to [`SegmentFile::sync`]
-    /// it (from another thread) while writes go on through this one. A sync
-    /// through it makes durable everything written through any handle
-    /// before the sync began, with the power-loss contract of `sync`.
-    /// A backend that cannot duplicate a handle returns an error; the WAL
-    /// then syncs on the write path.
-    fn sync_handle(&mut self) -> Result<Self, Self::Error>
-    where
-        Self: Sized;
+/// Creates segment `id` holding just its header, synced: how every segment
+/// starts (at open of an empty storage, and at each rotation).
+pub(crate) fn create_segment<S: Storage>(storage: &mut S, id: SegmentId) -> Result<S::File, Error> {
+    let mut file = storage
+        .create(FileName::Segment(id))
+        .map_err(storage_err("create", id))?;
+    write_header(&mut file, id)?;
+    Ok(file)
+}
+
+/// Writes segment `id`'s header at the file's position and syncs it.
+pub(crate) fn write_header<F: SegmentFile>(file: &mut F, id: SegmentId) -> Result<(), Error> {
+    file.write_all(&header::encode(id))
+        .map_err(storage_err("write", id))?;
+    file.sync().map_err(storage_err("sync", id))
 }

@@ -32,33 +32,18 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use crate::buffer::WriteBuffer;
+use crate::buffer::{deadline, WriteBuffer};
 use crate::config::{Config, SyncPolicy};
 use crate::error::Error;
-use crate::log::{SegmentLog, SegmentReader};
+use crate::format::SegmentId;
+use crate::log::SegmentLog;
+use crate::reader::SegmentReader;
 use crate::recovery::RecoveryReport;
-use crate::segment::{SegmentId, SegmentInfo};
 use crate::storage::Storage;
+use crate::summary::SegmentInfo;
 
 /// A write's completion: called once with the outcome for its record.
 pub type Completion = Box<dyn FnOnce(Result<(), Error>) + Send>;
-
-/// Whether a buffer holding `payload_bytes` of entries, whose oldest record
-/// arrived at `oldest`, must be flushed at `now`. The one flush rule, shared
-/// by every host.
-pub fn flush_due(
-    config: &Config,
-    payload_bytes: usize,
-    oldest: Option<Duration>,
-    now: Duration,
-) -> bool {
-    payload_bytes >= config.buffer_size || deadline(config, oldest).is_some_and(|d| now >= d)
-}
-
-/// When a buffer whose oldest record arrived at `oldest` becomes due by time.
-pub fn deadline(config: &Config, oldest: Option<Duration>) -> Option<Duration> {
-    Some(oldest?.saturating_add(config.flush_interval?))
-}
 
 /// Full buffers whose frames the single-threaded [`Wal`] writes before it
 /// syncs them together (see the module docs).
@@ -371,11 +356,6 @@ impl<S: Storage> Wal<S> {
         self.at_close = (log.segments(), log.active().clone());
         flushed?;
         synced
-    }
-
-    /// The storage underneath (`None` once closed).
-    pub fn storage_mut(&mut self) -> Option<&mut S> {
-        self.log.as_mut().map(SegmentLog::storage_mut)
     }
 }
 

@@ -3,11 +3,12 @@
 
 use embedded_io::Write;
 use proptest::prelude::*;
-use wal_core::buffer::WriteBuffer;
-use wal_core::codec::{self, frame, Codec, Entry};
-use wal_core::mem::{FileKey, MemStorage};
-use wal_core::segment::FrameScanner;
+use wal_core::format::{self, frame, Codec, Entry};
+use wal_core::host::WriteBuffer;
+use wal_core::scan::FrameScanner;
 use wal_core::storage::Storage;
+use wal_core::testing::MemStorage;
+use wal_core::FileName;
 use wal_core::{Config, Corruption, EntryFault, Error, Wal};
 
 fn entry_strategy() -> impl Strategy<Value = Entry> {
@@ -29,7 +30,7 @@ fn encode(entries: &[Entry]) -> Vec<u8> {
     let mut out = Vec::new();
     for e in entries {
         let values: Vec<&[u8]> = e.values.iter().map(|v| v.as_slice()).collect();
-        codec::encode_entry(&mut out, e.series_id, &e.timestamps, &values);
+        format::entry::encode(&mut out, e.series_id, &e.timestamps, &values);
     }
     out
 }
@@ -38,7 +39,7 @@ proptest! {
     #[test]
     fn entries_roundtrip(entries in prop::collection::vec(entry_strategy(), 1..10)) {
         let bytes = encode(&entries);
-        let decoded: Vec<Entry> = codec::decode_entries(&bytes).unwrap().into_iter().map(Entry::from).collect();
+        let decoded: Vec<Entry> = format::entry::decode_all(&bytes).unwrap().into_iter().map(Entry::from).collect();
         prop_assert_eq!(decoded, entries);
     }
 
@@ -88,7 +89,7 @@ proptest! {
 
     #[test]
     fn entry_decoding_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        let _ = codec::decode_entries(&bytes);
+        let _ = format::entry::decode_all(&bytes);
     }
 
     #[test]
@@ -100,7 +101,7 @@ proptest! {
         let cut = cut.index(bytes.len());
         // A cut inside an entry is an error; a cut between entries is the
         // (valid) payload of the entries before it, and nothing more.
-        match codec::decode_entries(&bytes[..cut]) {
+        match format::entry::decode_all(&bytes[..cut]) {
             Err(_) => {}
             Ok(got) => {
                 let got: Vec<Entry> = got.into_iter().map(Entry::from).collect();
@@ -118,9 +119,9 @@ proptest! {
         segment in 1u64..1000,
     ) {
         let mut storage = MemStorage::new();
-        let mut file = storage.create(segment).unwrap();
-        file.write_all(&codec::encode_segment_header(segment)).unwrap();
-        let mut comp = wal_core::compress::Compressor::new();
+        let mut file = storage.create(FileName::Segment(segment)).unwrap();
+        file.write_all(&format::header::encode(segment)).unwrap();
+        let mut comp = wal_core::host::Compressor::new();
         let mut scratch = Vec::new();
         for entries in &frames {
             let mut raw = vec![0u8; frame::HEADER_LEN];
@@ -130,10 +131,10 @@ proptest! {
                 Some(len) => (Codec::Snappy, &mut scratch[..len]),
                 None => (Codec::Raw, &mut raw[..]),
             };
-            codec::seal_frame(bytes, c, segment);
+            format::frame::seal(bytes, c, segment);
             file.write_all(bytes).unwrap();
         }
-        let mut scanner = FrameScanner::new(segment, storage.open(segment).unwrap(), None).unwrap().unwrap();
+        let mut scanner = FrameScanner::new(segment, storage.open(FileName::Segment(segment)).unwrap(), None).unwrap().unwrap();
         for entries in &frames {
             let f = scanner.next_frame().unwrap().unwrap().unwrap();
             let got: Vec<Entry> = f.entries().map(Entry::from).collect();
@@ -145,17 +146,17 @@ proptest! {
     #[test]
     fn scanning_arbitrary_bytes_never_panics(mut bytes in prop::collection::vec(any::<u8>(), 0..600), keep_header in any::<bool>()) {
         if keep_header && bytes.len() >= 24 {
-            bytes[..24].copy_from_slice(&codec::encode_segment_header(1));
+            bytes[..24].copy_from_slice(&format::header::encode(1));
         }
         let _ = scan(bytes);
     }
 
     #[test]
     fn header_roundtrip(id in any::<u64>()) {
-        let h = codec::encode_segment_header(id);
-        prop_assert_eq!(codec::check_segment_header(&h, id), Ok(()));
+        let h = format::header::encode(id);
+        prop_assert_eq!(format::header::check(&h, id), Ok(()));
         prop_assert_eq!(
-            codec::check_segment_header(&h, id.wrapping_add(1)),
+            format::header::check(&h, id.wrapping_add(1)),
             Err(Corruption::SegmentIdMismatch { found: id })
         );
     }
@@ -165,10 +166,7 @@ proptest! {
 /// closes, and returns the storage, the frames' offsets and the segment's bytes.
 fn three_frames() -> (MemStorage, Vec<u64>, Vec<u8>) {
     let storage = MemStorage::new();
-    let cfg = Config {
-        compression: false,
-        ..Config::default()
-    };
+    let cfg = Config::default().with_compression(false);
     let mut wal = Wal::open(storage.clone(), cfg).unwrap();
     let mut offsets = vec![];
     for f in 0..3u64 {
@@ -185,18 +183,19 @@ fn three_frames() -> (MemStorage, Vec<u64>, Vec<u8>) {
         wal.flush().unwrap();
     }
     wal.close().unwrap();
-    let bytes = storage.contents(FileKey::Segment(1)).unwrap();
+    let bytes = storage.contents(FileName::Segment(1)).unwrap();
     (storage, offsets, bytes)
 }
 
 /// Scans `bytes` as segment 1 and returns the valid frame count and where it stopped.
 fn scan(bytes: Vec<u8>) -> (usize, Option<(u64, Corruption)>) {
     let mut s = MemStorage::new();
-    s.put(FileKey::Segment(1), bytes);
-    let mut scanner = match FrameScanner::new(1, s.open(1).unwrap(), None).unwrap() {
-        Ok(sc) => sc,
-        Err(inv) => return (0, Some((inv.offset, inv.reason))),
-    };
+    s.put(FileName::Segment(1), bytes);
+    let mut scanner =
+        match FrameScanner::new(1, s.open(FileName::Segment(1)).unwrap(), None).unwrap() {
+            Ok(sc) => sc,
+            Err(inv) => return (0, Some((inv.offset, inv.reason))),
+        };
     let mut n = 0;
     loop {
         match scanner.next_frame().unwrap() {
@@ -211,7 +210,7 @@ fn scan(bytes: Vec<u8>) -> (usize, Option<(u64, Corruption)>) {
 /// is the one reached (not a CRC mismatch).
 fn fix_crc(bytes: &mut [u8], offset: usize) {
     let len = u64::from_le_bytes(bytes[offset + 8..offset + 16].try_into().unwrap()) as usize;
-    let crc = codec::frame_crc(
+    let crc = format::frame::crc(
         1,
         &bytes[offset + 4..offset + 16],
         &bytes[offset + 16..offset + 16 + len],
@@ -354,7 +353,7 @@ fn corruption_table() {
                 fix_crc(b, o)
             },
             |r| {
-                if wal_core::compress::Compressor::snappy_available() {
+                if wal_core::host::Compressor::snappy_available() {
                     matches!(r, Corruption::SnappyInvalid)
                 } else {
                     matches!(r, Corruption::SnappyUnavailable)
@@ -424,16 +423,10 @@ fn header_corruption_table() {
 fn a_closed_segment_with_damage_is_an_error_naming_segment_offset_and_reason() {
     let (storage, offsets, mut bytes) = three_frames();
     bytes[offsets[1] as usize + 20] ^= 0xFF;
-    storage.put(FileKey::Segment(1), bytes);
+    storage.put(FileName::Segment(1), bytes);
     // Segment 1 is a closed segment once segment 2 exists.
-    storage.put(
-        FileKey::Segment(2),
-        codec::encode_segment_header(2).to_vec(),
-    );
-    let cfg = Config {
-        compression: false,
-        ..Config::default()
-    };
+    storage.put(FileName::Segment(2), format::header::encode(2).to_vec());
+    let cfg = Config::default().with_compression(false);
     let mut wal = Wal::open(storage.clone(), cfg).unwrap();
     assert_eq!(wal.recovery().active_segment, 2);
     let results: Vec<_> = wal.read(1).unwrap().collect();

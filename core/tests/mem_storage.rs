@@ -3,8 +3,9 @@
 
 use embedded_io::{Seek, SeekFrom, Write};
 use proptest::prelude::*;
-use wal_core::mem::{FileKey, MemStorage};
 use wal_core::storage::{SegmentFile, Storage};
+use wal_core::testing::MemStorage;
+use wal_core::FileName;
 use wal_core::SegmentId;
 
 #[derive(Clone, Debug)]
@@ -39,8 +40,8 @@ proptest! {
     fn durable_contents_and_crash_images_match_a_full_copy_model(ops in prop::collection::vec(op(), 0..40)) {
         let mut storage = MemStorage::new();
         let id: SegmentId = 1;
-        let key = FileKey::Segment(id);
-        let mut file = storage.create(id).unwrap();
+        let key = FileName::Segment(id);
+        let mut file = storage.create(FileName::Segment(id)).unwrap();
         let (mut data, mut durable) = (Vec::<u8>::new(), Vec::<u8>::new());
         for (i, op) in ops.iter().enumerate() {
             match *op {
@@ -63,8 +64,8 @@ proptest! {
                     durable = data.clone();
                 }
                 Op::Recreate => {
-                    storage.remove(id).unwrap();
-                    file = storage.create(id).unwrap();
+                    storage.remove(FileName::Segment(id)).unwrap();
+                    file = storage.create(FileName::Segment(id)).unwrap();
                     data.clear();
                     durable.clear();
                 }

@@ -28,7 +28,7 @@
 //! buffer (flushed on request, on time, or by a lone waiter) is written and
 //! synced in one go when the syncer is free, and while a sync runs, durable
 //! writers gather into it (group commit). A buffer is sealed by the write
-//! that fills it (the core's flush rule, [`wal_core::wal::flush_due`]), so a
+//! that fills it (the core's flush rule, [`wal_core::host::flush_due`]), so a
 //! single writer gets the same frames, and the same bytes, as the core's
 //! single-threaded `Wal`. When `MAX_SEALED` sealed buffers wait for the
 //! disk, writers wait (backpressure); nothing is dropped. Completions fire
@@ -49,14 +49,14 @@ use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use wal_core::buffer::{Sealed, WriteBuffer};
-use wal_core::log::{SegmentLog, SegmentReader};
-use wal_core::storage::{SegmentFile, Storage};
-use wal_core::wal::{deadline, flush_due};
-use wal_core::{Config, Error, RecoveryReport, SegmentId, SegmentInfo, SyncPolicy};
+use wal_core::host::{deadline, flush_due, Sealed, SegmentLog, SyncHandle, WriteBuffer};
+use wal_core::{
+    Config, Error, RecoveryReport, SegmentFile, SegmentId, SegmentInfo, SegmentReader, SyncPolicy,
+};
+use wal_fs::FsStorage;
 
-use crate::fs::FsStorage;
 use crate::waiting::WaitPolicy;
+use crate::ThreadedStorage;
 
 /// Sealed buffers that may wait for the disk before writers are held back.
 pub const MAX_SEALED: usize = 4;
@@ -176,7 +176,7 @@ struct Order {
     waiting: usize,
 }
 
-struct LogSide<S: Storage> {
+struct LogSide<S: ThreadedStorage> {
     /// `None` once closed: the storage (and its directory lock) is released.
     log: Option<SegmentLog<S>>,
     frame: Vec<u8>,
@@ -186,7 +186,7 @@ struct LogSide<S: Storage> {
     segments_at_close: Vec<SegmentId>,
 }
 
-impl<S: Storage> LogSide<S> {
+impl<S: ThreadedStorage> LogSide<S> {
     fn log(&mut self) -> Result<&mut SegmentLog<S>, Error> {
         self.log.as_mut().ok_or(Error::Closed)
     }
@@ -217,7 +217,7 @@ struct SyncQueue<F> {
     failed: Option<Error>,
 }
 
-struct Shared<S: Storage> {
+struct Shared<S: ThreadedStorage> {
     state: Mutex<State>,
     /// Frames written and waiting for the syncer (only under
     /// `SyncPolicy::Always`, when the storage can duplicate a handle).
@@ -259,14 +259,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// A thread-safe write-ahead log. Clones are cheap and share the WAL;
 /// dropping the last one closes it cleanly.
-pub struct Wal<S: Storage + Send + 'static = FsStorage>
+pub struct Wal<S: ThreadedStorage = FsStorage>
 where
     S::File: Send,
 {
     handle: Arc<Handle<S>>,
 }
 
-impl<S: Storage + Send + 'static> Clone for Wal<S>
+impl<S: ThreadedStorage> Clone for Wal<S>
 where
     S::File: Send,
 {
@@ -277,7 +277,7 @@ where
     }
 }
 
-struct Handle<S: Storage + Send + 'static>
+struct Handle<S: ThreadedStorage>
 where
     S::File: Send,
 {
@@ -286,7 +286,7 @@ where
     syncer: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl<S: Storage + Send + 'static> Drop for Handle<S>
+impl<S: ThreadedStorage> Drop for Handle<S>
 where
     S::File: Send,
 {
@@ -305,7 +305,7 @@ impl Wal<FsStorage> {
     }
 }
 
-impl<S: Storage + Send + 'static> Wal<S>
+impl<S: ThreadedStorage> Wal<S>
 where
     S::File: Send,
 {
@@ -314,7 +314,7 @@ where
         let (mut log, report) = SegmentLog::open(storage, config)?;
         // Sync on a second thread, overlapping the next frame's encoding
         // and writing, when the storage can give a second handle.
-        let pipelined = config.sync == SyncPolicy::Always && log.sync_handle().is_ok();
+        let pipelined = config.sync == SyncPolicy::Always && sync_handle(&mut log).is_ok();
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 current: Batch::new(WriteBuffer::new()),
@@ -530,7 +530,7 @@ fn refuse(callback: Option<Callback>, e: Error) -> Result<Arc<Signal>, Error> {
 
 /// Adds a record to the current buffer (sealing it when full); returns the
 /// signal of the batch that holds it.
-fn push<S: Storage>(
+fn push<S: ThreadedStorage>(
     shared: &Shared<S>,
     series_id: u64,
     timestamp: i64,
@@ -621,7 +621,7 @@ fn fail_batch(mut b: Batch, e: Error) {
 
 /// What the flusher takes next: a sealed batch, or the current one when it is
 /// due (interval), requested (a waiter), or the WAL is closing.
-fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
+fn next_batch<S: ThreadedStorage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
     let mut st = lock(&shared.state);
     loop {
         let now = shared.epoch.elapsed();
@@ -712,7 +712,7 @@ fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
 /// set it has been woken and will act (a futex wake is a system call
 /// even with nobody to wake; at 64 waiting writers this saved one per
 /// record).
-fn ask_flush<S: Storage>(shared: &Shared<S>, st: &mut State) {
+fn ask_flush<S: ThreadedStorage>(shared: &Shared<S>, st: &mut State) {
     if !st.flush_requested {
         st.flush_requested = true;
         shared.work.notify_one();
@@ -730,7 +730,7 @@ fn take_current(st: &mut State) -> Batch {
     b
 }
 
-fn flusher_loop<S: Storage>(shared: &Shared<S>) {
+fn flusher_loop<S: ThreadedStorage>(shared: &Shared<S>) {
     while let Some((batch, partial)) = next_batch(shared) {
         write_batch(shared, batch, partial);
     }
@@ -750,7 +750,7 @@ const MAX_UNSYNCED: usize = 32;
 /// or one flushed on request or on time, taken only when the syncer is
 /// free) is synced right here: durable writers gather into it while the
 /// previous sync runs, and pay for one sync and no extra thread switch.
-fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
+fn write_batch<S: ThreadedStorage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
     // The frame, when the writer that filled the buffer encoded it.
     let mut encoded = None;
     // The completions to call here; `None` when the syncer has them.
@@ -833,7 +833,7 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
 /// order): gives the syncer a handle on a segment it has not seen, then the
 /// batch written to `segment`, unless it was synced inline (`!deferred`)
 /// with nothing outstanding before it: its completions come back then.
-fn hand_over<S: Storage>(
+fn hand_over<S: ThreadedStorage>(
     shared: &Shared<S>,
     log: &mut SegmentLog<S>,
     syncer_segment: &mut Option<SegmentId>,
@@ -851,7 +851,7 @@ fn hand_over<S: Storage>(
         if *syncer_segment != Some(id) {
             // A new segment (the one before was synced as it was closed):
             // the syncer needs a handle on it.
-            match log.sync_handle() {
+            match sync_handle(log) {
                 Ok((id, f)) => {
                     *syncer_segment = Some(id);
                     q.items.push_back(SyncItem::Handle(id, f));
@@ -876,6 +876,15 @@ fn hand_over<S: Storage>(
     (result, None)
 }
 
+/// A second handle on the active segment, for the syncer, with its ID.
+fn sync_handle<S: ThreadedStorage>(log: &mut SegmentLog<S>) -> Result<(SegmentId, S::File), Error> {
+    let (id, file) = log.active_file();
+    let handle = file
+        .sync_handle()
+        .map_err(|e| Error::storage("dup", Some(id), e))?;
+    Ok((id, handle))
+}
+
 /// Calls every completion with `result` (a panicking callback is contained:
 /// it must not stop the thread that completes the others), then the signal.
 fn complete(completions: Vec<Callback>, signal: &Signal, result: Result<(), Error>) {
@@ -894,7 +903,7 @@ fn call_all(completions: Vec<Callback>, result: &Result<(), Error>) {
 /// Calls `complete` for batch `seq` once every batch before it has
 /// completed, so that callbacks and waits end in write order whichever
 /// thread completes each batch.
-fn complete_in_order<S: Storage>(
+fn complete_in_order<S: ThreadedStorage>(
     shared: &Shared<S>,
     seq: u64,
     completions: Vec<Callback>,
@@ -918,7 +927,7 @@ fn complete_in_order<S: Storage>(
 }
 
 /// Whether the syncer has nothing written-but-uncompleted.
-fn syncer_idle<S: Storage>(shared: &Shared<S>) -> bool {
+fn syncer_idle<S: ThreadedStorage>(shared: &Shared<S>) -> bool {
     let q = lock(&shared.sync);
     q.items.is_empty() && !q.busy
 }
@@ -932,7 +941,7 @@ type Pending = (Vec<Callback>, Arc<Signal>, Option<Error>, u64);
 /// never waits on callbacks), then completes the synced frames in order.
 /// While it syncs, the flusher encodes and writes the next frames, and the
 /// next sync covers them.
-fn syncer_loop<S: Storage>(shared: &Shared<S>) {
+fn syncer_loop<S: ThreadedStorage>(shared: &Shared<S>) {
     let mut handle: Option<(SegmentId, S::File)> = None;
     // The first failed sync: every later frame fails with it.
     let mut failed: Option<Error> = None;
@@ -971,7 +980,10 @@ fn syncer_loop<S: Storage>(shared: &Shared<S>) {
 
 /// Takes every queued item (marking the syncer busy); `wait`s for one
 /// unless closing. `None` when there is none.
-fn take_items<S: Storage>(shared: &Shared<S>, wait: bool) -> Option<Vec<SyncItem<S::File>>> {
+fn take_items<S: ThreadedStorage>(
+    shared: &Shared<S>,
+    wait: bool,
+) -> Option<Vec<SyncItem<S::File>>> {
     let mut q = lock(&shared.sync);
     while wait && q.items.is_empty() && !q.closing {
         q = shared.sync_work.wait(q).unwrap_or_else(|p| p.into_inner());
@@ -986,7 +998,7 @@ fn take_items<S: Storage>(shared: &Shared<S>, wait: bool) -> Option<Vec<SyncItem
 
 /// Syncs what `items` wrote, segment by segment, and returns their batches
 /// with their outcome, in order.
-fn sync_items<S: Storage>(
+fn sync_items<S: ThreadedStorage>(
     shared: &Shared<S>,
     items: Vec<SyncItem<S::File>>,
     handle: &mut Option<(SegmentId, S::File)>,
@@ -1044,14 +1056,14 @@ fn sync_items<S: Storage>(
 
 /// A sync through the syncer's handle failed: the log refuses appends from
 /// now on, and so do writers.
-fn fail_log<S: Storage>(shared: &Shared<S>, e: &Error) {
+fn fail_log<S: ThreadedStorage>(shared: &Shared<S>, e: &Error) {
     lock(&shared.sync).failed.get_or_insert_with(|| e.clone());
     let mut st = lock(&shared.state);
     st.poisoned.get_or_insert_with(|| e.clone());
     shared.room.notify_all();
 }
 
-fn close<S: Storage>(
+fn close<S: ThreadedStorage>(
     shared: &Shared<S>,
     flusher: &Mutex<Option<JoinHandle<()>>>,
     syncer: &Mutex<Option<JoinHandle<()>>>,
@@ -1162,12 +1174,12 @@ fn wait_signal(
 /// timeout), or `.await` it. Waiting asks for an immediate flush, so a lone
 /// writer is not held back by `flush_interval`. Dropping it does not cancel
 /// the write.
-pub struct WriteHandle<S: Storage = FsStorage> {
+pub struct WriteHandle<S: ThreadedStorage = FsStorage> {
     signal: Arc<Signal>,
     shared: Arc<Shared<S>>,
 }
 
-impl<S: Storage> WriteHandle<S> {
+impl<S: ThreadedStorage> WriteHandle<S> {
     /// The outcome, if known yet (never blocks, never asks for a flush).
     pub fn try_result(&self) -> Option<Result<(), Error>> {
         self.signal.result()
@@ -1229,7 +1241,7 @@ impl<S: Storage> WriteHandle<S> {
     }
 }
 
-impl<S: Storage> Future for WriteHandle<S> {
+impl<S: ThreadedStorage> Future for WriteHandle<S> {
     type Output = Result<(), Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -1251,7 +1263,7 @@ impl<S: Storage> Future for WriteHandle<S> {
 mod tests {
     use super::*;
     use std::collections::HashSet;
-    use wal_core::mem::MemStorage;
+    use wal_core::testing::MemStorage;
 
     /// A crowd of durable writers that yield rather than block (forced, so
     /// that the machine's load cannot turn it off): waits end while

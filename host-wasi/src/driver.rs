@@ -3,9 +3,9 @@
 //!
 //! WASI preview 1 has no threads, so there is no background flusher: a
 //! buffer is flushed when it fills, on demand (`flush`, `rotate`, `close`),
-//! and when a call ([`WasiWal::write_with`], [`WasiWal::poll`]) finds that
+//! and when a call ([`Wal::write_with`], [`Wal::poll`]) finds that
 //! `flush_interval` has passed. A host that wants time-based flushing while
-//! idle calls `poll` when [`WasiWal::next_deadline`] passes. Without a
+//! idle calls `poll` when [`Wal::next_deadline`] passes. Without a
 //! syncer thread, the frames of full buffers are written at once and share
 //! one sync (at most 32 frames or 1 MiB, or `flush_interval`; see
 //! [`wal_core::wal`]), which is what keeps the guest near the native host's
@@ -31,30 +31,30 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use wal_core::{
-    Completion, Config, Error, RecoveryReport, SegmentId, SegmentInfo, SegmentReader, Wal,
-};
-use wal_host_std::{FsOptions, FsStorage};
+use wal_core::{Completion, Config, Error, RecoveryReport, SegmentId, SegmentInfo, SegmentReader};
+use wal_fs::{FsFile, FsOptions, FsStorage};
 
-use crate::fs_error;
-
-/// A WAL in a WASI preopened directory.
-pub struct WasiWal {
-    wal: Wal<FsStorage>,
+/// A WAL in a WASI preopened directory: `wal::Wal` on WASI. The same
+/// methods as the native thread-safe `Wal`, taking `&mut self` (there is
+/// one thread); `write` buffers without a handle to wait on (call
+/// [`Wal::flush`], or pass a completion to [`Wal::write_with`]).
+pub struct Wal {
+    wal: wal_core::Wal<FsStorage>,
     epoch: Instant,
 }
 
 /// The storage the WASI host uses: files in `dir`, no lock, no directory
 /// fsync (see the module docs).
 pub fn storage(dir: impl AsRef<Path>) -> Result<FsStorage, Error> {
-    FsStorage::open_with(dir, FsOptions::WASI).map_err(fs_error)
+    FsStorage::open_with(dir, FsOptions::WASI)
+        .map_err(|e| Error::storage("open directory", None, e))
 }
 
-impl WasiWal {
+impl Wal {
     /// Opens (creating or recovering) the WAL in `dir`.
     pub fn open(dir: impl AsRef<Path>, config: Config) -> Result<Self, Error> {
-        Ok(WasiWal {
-            wal: Wal::open(storage(dir)?, config)?,
+        Ok(Wal {
+            wal: wal_core::Wal::open(storage(dir)?, config)?,
             epoch: Instant::now(),
         })
     }
@@ -81,8 +81,8 @@ impl WasiWal {
         self.write_with_at(series_id, timestamp, value, now, done)
     }
 
-    /// As [`WasiWal::write_with`], with the arrival time taken by the
-    /// caller from [`WasiWal::now`]: records that arrived together (one
+    /// As [`Wal::write_with`], with the arrival time taken by the
+    /// caller from [`Wal::now`]: records that arrived together (one
     /// read of input) can share one reading of the clock, which is a host
     /// call under WASI. A `now` earlier than the last one only makes
     /// flushes come sooner.
@@ -125,11 +125,18 @@ impl WasiWal {
     }
 
     /// Streams segment `id`'s entries.
-    pub fn read(
-        &mut self,
-        id: SegmentId,
-    ) -> Result<SegmentReader<wal_host_std::fs::FsFile>, Error> {
+    pub fn read(&mut self, id: SegmentId) -> Result<SegmentReader<FsFile>, Error> {
         self.wal.read(id)
+    }
+
+    /// What segment `id` holds (a closed segment is scanned and checked).
+    pub fn info(&mut self, id: SegmentId) -> Result<SegmentInfo, Error> {
+        self.wal.info(id)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        self.wal.config()
     }
 
     /// Deletes closed segment `id`.

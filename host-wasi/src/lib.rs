@@ -1,26 +1,20 @@
 //! `wal-host-wasi`: the portable WAL inside a WASI runtime, and the native
 //! launcher that runs it.
 //!
-//! - Guest side (any target, built for `wasm32-wasip1`): [`driver::WasiWal`],
+//! - Guest side (any target, built for `wasm32-wasip1`): [`driver::Wal`],
 //!   the core's single-threaded WAL over files in a preopened directory with
 //!   the WASI clock (read its docs for what WASI preview 1 means for
-//!   durability), and the `wal-wasi` command, which runs the same
-//!   subcommands as the native `wal` tool ([`tool::WasiHost`]).
+//!   durability): `wal::Wal` on WASI. The `wal-wasi` command built on it
+//!   lives in `wal-tool`.
 //! - Native side: [`launcher`], which embeds wasmtime and wasmtime-wasi
 //!   (preview 1) to run a guest with exactly the directories given, and the
 //!   `wasi-run` binary built on it, also used as the cargo runner for
 //!   `--target wasm32-wasip1`.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod driver;
 #[cfg(not(target_os = "wasi"))]
 pub mod launcher;
-pub mod tool;
 
-pub use driver::WasiWal;
-pub use wal_host_std::{FsOptions, FsStorage};
-
-/// Wraps a file-system error of opening a WAL directory.
-fn fs_error(e: std::io::Error) -> wal_core::Error {
-    wal_core::Error::storage("open directory", None, e)
-}
+pub use driver::Wal;

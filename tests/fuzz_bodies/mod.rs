@@ -8,28 +8,27 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wal_core::codec::{self, Codec, FrameHeader};
-use wal_core::mem::{Fault, FileKey, MemStorage};
-use wal_core::segment;
-use wal_core::{compress, Config, Error, RecoveryMode, Wal};
+use wal_core::format::{self, FrameHeader};
+use wal_core::testing::{Fault, MemStorage};
+use wal_core::{compress, scan, Config, Error, FileName, RecoveryMode, Wal};
 
 /// Frame and entry decoding over arbitrary bytes.
 pub fn decode(data: &[u8]) {
-    if let Ok(entries) = codec::decode_entries(data) {
+    if let Ok(entries) = format::entry::decode_all(data) {
         // A payload that decodes re-encodes to the same bytes.
         let mut again = Vec::new();
         for e in &entries {
             let ts: Vec<i64> = e.timestamps().collect();
             let vs: Vec<&[u8]> = e.values().collect();
             assert_eq!(ts.len(), vs.len());
-            codec::encode_entry(&mut again, e.series_id, &ts, &vs);
+            format::entry::encode(&mut again, e.series_id, &ts, &vs);
         }
         assert_eq!(again, data, "decode then encode is the identity");
     }
     let _ = FrameHeader::parse(data, data.len() as u64);
-    let _ = codec::check_segment_header(data, 1);
+    let _ = format::header::check(data, 1);
     let mut out = Vec::new();
-    if compress::decompress(Codec::Snappy, data, &mut out).is_ok() {
+    if compress::decompress_into(data, &mut out).is_ok() {
         assert!(
             out.len() as u64 <= 24 * data.len() as u64 + 64,
             "expansion is bounded"
@@ -46,22 +45,22 @@ pub fn recover(data: &[u8]) {
     };
     let mut bytes = Vec::new();
     if mode & 1 == 1 {
-        bytes.extend_from_slice(&codec::encode_segment_header(2));
+        bytes.extend_from_slice(&format::header::encode(2));
     }
     bytes.extend_from_slice(rest);
     let storage = MemStorage::new();
-    storage.put(FileKey::Segment(2), bytes.clone());
+    storage.put(FileName::Segment(2), bytes.clone());
     if mode & 2 == 2 {
         // An older segment with the same bytes: read, never repaired.
-        let mut older = codec::encode_segment_header(1).to_vec();
+        let mut older = format::header::encode(1).to_vec();
         older.extend_from_slice(rest);
-        storage.put(FileKey::Segment(1), older);
+        storage.put(FileName::Segment(1), older);
     }
     // Read-only inspection first (what the tools do).
     for id in [1u64, 2] {
         let mut s = storage.clone();
-        if let Ok(file) = wal_core::Storage::open(&mut s, id) {
-            let _ = segment::inspect(id, file, id == 2, |_, _| {});
+        if let Ok(file) = wal_core::Storage::open(&mut s, FileName::Segment(id)) {
+            let _ = scan::inspect(id, file, id == 2, |_, _| {});
         }
     }
     let recovery = if mode & 4 == 4 {
@@ -69,14 +68,12 @@ pub fn recover(data: &[u8]) {
     } else {
         RecoveryMode::TruncateTail
     };
-    let cfg = Config {
-        recovery,
-        flush_interval: None,
-        // A small reservation keeps that path covered without writing a
-        // MiB of zeros per run.
-        reserve: 4096,
-        ..Config::default()
-    };
+    // A small reservation keeps that path covered without writing a MiB
+    // of zeros per run.
+    let cfg = Config::default()
+        .with_recovery(recovery)
+        .with_flush_interval(None)
+        .with_reserve(4096);
     match Wal::open(storage.clone(), cfg) {
         Ok(mut wal) => {
             // Whatever recovery kept reads back cleanly in the newest segment.
@@ -85,7 +82,7 @@ pub fn recover(data: &[u8]) {
             }
             if let Some(cut) = &wal.recovery().cut {
                 let side = storage
-                    .contents(FileKey::Torn(2, cut.offset))
+                    .contents(FileName::TornTail(2, cut.offset))
                     .unwrap_or_default();
                 assert_eq!(
                     &side[..],
@@ -112,14 +109,12 @@ pub fn recover(data: &[u8]) {
 pub fn ops(data: &[u8]) {
     let mut it = data.iter().copied();
     let compression = it.next().unwrap_or(0) & 1 == 1;
-    let cfg = Config {
-        compression,
-        buffer_size: 256,
-        file_size: 1024,
-        flush_interval: None,
-        reserve: 512,
-        ..Config::default()
-    };
+    let cfg = Config::default()
+        .with_compression(compression)
+        .with_buffer_size(256)
+        .with_file_size(1024)
+        .with_flush_interval(None)
+        .with_reserve(512);
     let mut storage = MemStorage::new();
     let Ok(mut wal) = Wal::open(storage.clone(), cfg) else {
         return;

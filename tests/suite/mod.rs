@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wal_core::segment::{self, SegmentId};
-use wal_core::{Config, Corruption, Entry, Error, RecoveryMode, Storage, SyncPolicy, Wal};
+use wal_core::{
+    Config, Corruption, Entry, Error, FileName, RecoveryMode, SegmentId, Storage, SyncPolicy, Wal,
+};
 
 /// A WAL directory under test.
 pub trait Backend: Sized {
@@ -62,10 +63,7 @@ pub fn workload(n: usize, series: u64, seed: u64) -> Vec<Rec> {
 }
 
 fn raw(cfg: Config) -> Config {
-    Config {
-        compression: false,
-        ..cfg
-    }
+    cfg.with_compression(false)
 }
 
 fn t0() -> Duration {
@@ -320,11 +318,9 @@ pub fn records_group_by_series_in_first_arrival_order<B: Backend>() {
 
 pub fn flushes_when_the_buffer_is_full<B: Backend>() {
     let b = B::fresh();
-    let cfg = raw(Config {
-        buffer_size: 1024,
-        flush_interval: None,
-        ..Config::default()
-    });
+    let cfg = raw(Config::default()
+        .with_buffer_size(1024)
+        .with_flush_interval(None));
     let mut wal = Wal::open(b.storage(), cfg).unwrap();
     let acks = Acks::default();
     // Each record adds 8 + 2 + 100 bytes; one series adds 20 once.
@@ -355,10 +351,7 @@ pub fn flushes_when_the_buffer_is_full<B: Backend>() {
 
 pub fn flushes_when_the_interval_passes<B: Backend>() {
     let b = B::fresh();
-    let cfg = Config {
-        flush_interval: Some(Duration::from_millis(10)),
-        ..Config::default()
-    };
+    let cfg = Config::default().with_flush_interval(Some(Duration::from_millis(10)));
     let mut wal = Wal::open(b.storage(), cfg).unwrap();
     let acks = Acks::default();
     wal.write_with(1, 1, b"x", Duration::from_millis(100), acks.callback())
@@ -383,14 +376,7 @@ pub fn flushes_when_the_interval_passes<B: Backend>() {
 
 pub fn no_time_flush_when_the_interval_is_off<B: Backend>() {
     let b = B::fresh();
-    let mut wal = Wal::open(
-        b.storage(),
-        Config {
-            flush_interval: None,
-            ..Config::default()
-        },
-    )
-    .unwrap();
+    let mut wal = Wal::open(b.storage(), Config::default().with_flush_interval(None)).unwrap();
     wal.write(1, 1, b"x", t0()).unwrap();
     assert_eq!(wal.next_deadline(), None);
     wal.poll(Duration::from_secs(3600)).unwrap();
@@ -430,7 +416,7 @@ pub fn rotate_returns_the_closed_segment<B: Backend>() {
     assert_eq!(info.id, 1);
     assert_eq!((info.frames, info.entries, info.records), (1, 2, 3));
     assert_eq!(
-        (info.first_timestamp, info.last_timestamp),
+        (info.min_timestamp, info.max_timestamp),
         (Some(-5), Some(70))
     );
     assert_eq!(
@@ -440,7 +426,7 @@ pub fn rotate_returns_the_closed_segment<B: Backend>() {
     assert_eq!(wal.segments(), vec![1, 2]);
     let empty = wal.rotate().unwrap();
     assert_eq!(
-        (empty.id, empty.frames, empty.records, empty.first_timestamp),
+        (empty.id, empty.frames, empty.records, empty.min_timestamp),
         (2, 0, 0, None)
     );
     assert_eq!(wal.segments(), vec![1, 2, 3]);
@@ -453,12 +439,10 @@ pub fn rotate_returns_the_closed_segment<B: Backend>() {
 
 pub fn rotates_when_file_size_would_be_passed<B: Backend>() {
     let b = B::fresh();
-    let cfg = Config {
-        file_size: 4096,
-        buffer_size: 512,
-        flush_interval: None,
-        ..raw(Config::default())
-    };
+    let cfg = (raw(Config::default()))
+        .with_file_size(4096)
+        .with_buffer_size(512)
+        .with_flush_interval(None);
     let mut wal = Wal::open(b.storage(), cfg).unwrap();
     let recs = workload(2000, 10, 1);
     write_all(&mut wal, &recs);
@@ -467,7 +451,10 @@ pub fn rotates_when_file_size_would_be_passed<B: Backend>() {
     let ids = wal.segments();
     assert!(ids.len() > 10, "{ids:?}");
     for id in &ids {
-        let len = b.read_file(&segment::file_name(*id)).unwrap().len();
+        let len = b
+            .read_file(&FileName::Segment(*id).to_string())
+            .unwrap()
+            .len();
         assert!(len <= 4096, "segment {id} has {len} bytes");
         let info = wal.info(*id).unwrap();
         assert!(
@@ -481,11 +468,9 @@ pub fn rotates_when_file_size_would_be_passed<B: Backend>() {
 
 pub fn a_frame_larger_than_file_size_gets_its_own_segment<B: Backend>() {
     let b = B::fresh();
-    let cfg = Config {
-        file_size: 4096,
-        buffer_size: 1024,
-        ..raw(Config::default())
-    };
+    let cfg = (raw(Config::default()))
+        .with_file_size(4096)
+        .with_buffer_size(1024);
     let mut wal = Wal::open(b.storage(), cfg).unwrap();
     wal.write(1, 1, b"small", t0()).unwrap();
     wal.flush().unwrap();
@@ -542,7 +527,7 @@ pub fn delete_removes_closed_segments_only<B: Backend>() {
     assert_eq!(wal.delete(one), Err(Error::UnknownSegment { id: one }));
     assert!(matches!(wal.read(one), Err(Error::UnknownSegment { .. })));
     assert_eq!(wal.segments(), vec![two, active]);
-    assert!(b.read_file(&segment::file_name(one)).is_none());
+    assert!(b.read_file(&FileName::Segment(one).to_string()).is_none());
     drop(wal);
     let wal = Wal::open(b.storage(), Config::default()).unwrap();
     assert_eq!(wal.segments(), vec![two, active], "the deletion is durable");
@@ -553,10 +538,7 @@ pub fn delete_removes_closed_segments_only<B: Backend>() {
 pub fn reopen_after_close_keeps_everything<B: Backend>() {
     let b = B::fresh();
     let recs = workload(3000, 20, 6);
-    let cfg = raw(Config {
-        file_size: 64 * 1024,
-        ..Config::default()
-    });
+    let cfg = raw(Config::default().with_file_size(64 * 1024));
     let mut wal = Wal::open(b.storage(), cfg).unwrap();
     write_all(&mut wal, &recs[..1500]);
     wal.close().unwrap();
@@ -572,7 +554,7 @@ pub fn reopen_after_close_keeps_everything<B: Backend>() {
 fn newest_name<B: Backend>(b: &B) -> String {
     b.names()
         .into_iter()
-        .filter(|n| segment::parse_file_name(n).is_some())
+        .filter(|n| matches!(FileName::parse(n), Some(FileName::Segment(_))))
         .max()
         .unwrap()
 }
@@ -646,11 +628,7 @@ pub fn reopen_after_a_torn_tail_cuts_it_and_keeps_it_aside<B: Backend>() {
 
 pub fn damage_in_the_middle_of_the_newest_segment_is_told_apart_from_a_torn_tail<B: Backend>() {
     let b = B::fresh();
-    let cfg = raw(Config {
-        flush_interval: None,
-        reserve: 0,
-        ..Config::default()
-    });
+    let cfg = raw(Config::default().with_flush_interval(None).with_reserve(0));
     let mut wal = Wal::open(b.storage(), cfg).unwrap();
     let mut ends = vec![];
     for f in 0..4 {
@@ -710,10 +688,7 @@ pub fn strict_recovery_refuses_a_torn_tail<B: Backend>() {
     let end = bytes.len() as u64;
     bytes.extend_from_slice(&[0xAB; 5]);
     b.write_file(&name, &bytes);
-    let strict = Config {
-        recovery: RecoveryMode::Strict,
-        ..Config::default()
-    };
+    let strict = Config::default().with_recovery(RecoveryMode::Strict);
     match Wal::open(b.storage(), strict) {
         Err(Error::Corrupt {
             segment: 1,
@@ -785,11 +760,9 @@ pub fn a_whole_foreign_header_on_the_newest_segment_is_refused_not_repaired<B: B
 
 pub fn reserved_space_is_used_then_released<B: Backend>() {
     let b = B::fresh();
-    let cfg = Config {
-        reserve: 64 * 1024,
-        flush_interval: None,
-        ..Config::default()
-    };
+    let cfg = Config::default()
+        .with_reserve(64 * 1024)
+        .with_flush_interval(None);
     let mut wal = Wal::open(b.storage(), cfg).unwrap();
     let recs = workload(300, 5, 11);
     write_all(&mut wal, &recs[..100]);
@@ -846,20 +819,18 @@ pub fn reserved_space_is_used_then_released<B: Backend>() {
 }
 
 fn codec_header(id: u64) -> [u8; 24] {
-    wal_core::codec::encode_segment_header(id)
+    wal_core::format::header::encode(id)
 }
 
 // ---------------------------------------------------------------- determinism and errors
 
 pub fn the_same_writes_give_the_same_bytes<B: Backend>() {
     for compression in [false, true] {
-        let cfg = Config {
-            compression,
-            file_size: 8192,
-            buffer_size: 1024,
-            flush_interval: None,
-            ..Config::default()
-        };
+        let cfg = Config::default()
+            .with_compression(compression)
+            .with_file_size(8192)
+            .with_buffer_size(1024)
+            .with_flush_interval(None);
         let recs = workload(1500, 30, 9);
         let run = || {
             let b = B::fresh();
@@ -927,40 +898,17 @@ pub fn a_write_after_close_is_an_error<B: Backend>() {
 
 pub fn invalid_config_is_refused_at_open_naming_the_field<B: Backend>() {
     let cases = [
+        (Config::default().with_buffer_size(0), "buffer_size"),
+        (Config::default().with_buffer_size(2 << 30), "buffer_size"),
+        (Config::default().with_file_size(1000), "file_size"),
         (
-            Config {
-                buffer_size: 0,
-                ..Config::default()
-            },
-            "buffer_size",
-        ),
-        (
-            Config {
-                buffer_size: 2 << 30,
-                ..Config::default()
-            },
-            "buffer_size",
-        ),
-        (
-            Config {
-                file_size: 1000,
-                ..Config::default()
-            },
+            Config::default()
+                .with_buffer_size(1 << 20)
+                .with_file_size(1 << 19),
             "file_size",
         ),
         (
-            Config {
-                buffer_size: 1 << 20,
-                file_size: 1 << 19,
-                ..Config::default()
-            },
-            "file_size",
-        ),
-        (
-            Config {
-                flush_interval: Some(Duration::ZERO),
-                ..Config::default()
-            },
+            Config::default().with_flush_interval(Some(Duration::ZERO)),
             "flush_interval",
         ),
     ];
@@ -979,10 +927,7 @@ pub fn invalid_config_is_refused_at_open_naming_the_field<B: Backend>() {
 
 pub fn sync_never_still_completes_and_reopens<B: Backend>() {
     let b = B::fresh();
-    let cfg = Config {
-        sync: SyncPolicy::Never,
-        ..Config::default()
-    };
+    let cfg = Config::default().with_sync(SyncPolicy::Never);
     let mut wal = Wal::open(b.storage(), cfg).unwrap();
     let acks = Acks::default();
     for r in workload(100, 4, 10) {

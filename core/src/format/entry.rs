@@ -1,70 +1,11 @@
-//! Encoding and decoding of the on-disk structures of FORMAT.md, over byte
-//! slices. Pure functions: no I/O, no panics on any input (every length is
-//! checked against what remains before it is used).
-//!
-//! ```text
-//! segment header (24 bytes)
-//! +--------+---------+------------+-------+------------+
-//! | WALSEG | ver u16 | seg_id u64 | flags | header_crc |   crc = CRC(bytes 0..20)
-//! +--------+---------+------------+-------+------------+
-//! 0        6         8            16      20           24
-//!
-//! frame (16-byte header + payload)
-//! +---------+-------+----------+---------+-------------------+
-//! | crc u32 | codec | reserved | len u64 | payload (len)     |   crc = CRC(seg_id LE ++ bytes 4..16+len)
-//! +---------+-------+----------+---------+-------------------+
-//! 0         4       5          8         16
-//!
-//! entry (payload = entries back to back)
-//! +---------+---------------+-----------+----------------+--------------------------+
-//! | len u64 | series_id u64 | count u32 | ts i64 * count | (u16 len, bytes) * count |
-//! +---------+---------------+-----------+----------------+--------------------------+
-//! 0         8               16          20
-//! ```
+//! The entries of a frame's decompressed payload: one series' records from
+//! one flush each, back to back, filling the payload exactly.
 
 use alloc::vec::Vec;
-use core::ops::Range;
 
-use crate::checksum::{crc32c, Crc32c};
-use crate::error::{Corruption, EntryFault};
-use crate::segment::SegmentId;
+use super::corruption::{Corruption, EntryFault};
+use super::{u32_at, u64_at};
 
-/// Byte ranges of the segment header fields.
-pub mod header {
-    use core::ops::Range;
-    /// `b"WALSEG"`.
-    pub const MAGIC: Range<usize> = 0..6;
-    /// Format version, u16.
-    pub const VERSION: Range<usize> = 6..8;
-    /// Segment ID, u64.
-    pub const SEGMENT_ID: Range<usize> = 8..16;
-    /// Flags, u32 (all reserved).
-    pub const FLAGS: Range<usize> = 16..20;
-    /// CRC of bytes 0..20.
-    pub const CRC: Range<usize> = 20..24;
-    /// Header length.
-    pub const LEN: usize = 24;
-}
-
-/// Byte ranges of the frame header fields.
-pub mod frame {
-    use core::ops::Range;
-    /// CRC of segment ID ++ bytes 4..16+len.
-    pub const CRC: Range<usize> = 0..4;
-    /// Codec byte.
-    pub const CODEC: usize = 4;
-    /// Three reserved zero bytes.
-    pub const RESERVED: Range<usize> = 5..8;
-    /// Stored payload length, u64.
-    pub const LEN: Range<usize> = 8..16;
-    /// Header length.
-    pub const HEADER_LEN: usize = 16;
-}
-
-/// The segment file magic.
-pub const MAGIC: &[u8; 6] = b"WALSEG";
-/// The format version this crate writes (and the only one it reads).
-pub const VERSION: u16 = 1;
 /// The longest value a record may hold.
 pub const MAX_VALUE_LEN: usize = u16::MAX as usize;
 /// Bytes an entry takes besides its records: `len`, `series_id`, `count`.
@@ -72,170 +13,8 @@ pub const ENTRY_OVERHEAD: usize = 8 + 8 + 4;
 /// Bytes a record adds to its entry besides the value: timestamp and value length.
 pub const RECORD_OVERHEAD: usize = 8 + 2;
 
-fn u16_at(b: &[u8], r: Range<usize>) -> u16 {
-    let mut a = [0u8; 2];
-    a.copy_from_slice(&b[r]);
-    u16::from_le_bytes(a)
-}
-fn u32_at(b: &[u8], r: Range<usize>) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[r]);
-    u32::from_le_bytes(a)
-}
-fn u64_at(b: &[u8], r: Range<usize>) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[r]);
-    u64::from_le_bytes(a)
-}
-
-/// The 24-byte header of segment `id`.
-pub fn encode_segment_header(id: SegmentId) -> [u8; header::LEN] {
-    let mut h = [0u8; header::LEN];
-    h[header::MAGIC].copy_from_slice(MAGIC);
-    h[header::VERSION].copy_from_slice(&VERSION.to_le_bytes());
-    h[header::SEGMENT_ID].copy_from_slice(&id.to_le_bytes());
-    h[header::FLAGS].copy_from_slice(&0u32.to_le_bytes());
-    let crc = crc32c(&h[..header::CRC.start]);
-    h[header::CRC].copy_from_slice(&crc.to_le_bytes());
-    h
-}
-
-/// Checks a segment header (the first bytes of the file, possibly fewer than
-/// 24) against the segment ID its file name gives.
-pub fn check_segment_header(bytes: &[u8], expected: SegmentId) -> Result<(), Corruption> {
-    if bytes.len() < header::LEN {
-        return Err(Corruption::HeaderTruncated {
-            len: bytes.len() as u64,
-        });
-    }
-    let h = &bytes[..header::LEN];
-    if &h[header::MAGIC] != MAGIC {
-        return Err(Corruption::BadMagic);
-    }
-    let stored = u32_at(h, header::CRC);
-    let computed = crc32c(&h[..header::CRC.start]);
-    if stored != computed {
-        return Err(Corruption::HeaderCrcMismatch { stored, computed });
-    }
-    let version = u16_at(h, header::VERSION);
-    if version != VERSION {
-        return Err(Corruption::UnsupportedVersion(version));
-    }
-    let flags = u32_at(h, header::FLAGS);
-    if flags != 0 {
-        return Err(Corruption::UnknownFlags(flags));
-    }
-    let found = u64_at(h, header::SEGMENT_ID);
-    if found != expected {
-        return Err(Corruption::SegmentIdMismatch { found });
-    }
-    Ok(())
-}
-
-/// How a frame's payload is stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Codec {
-    /// Stored as is.
-    Raw = 0,
-    /// Snappy raw block format.
-    Snappy = 1,
-}
-
-impl Codec {
-    /// The codec for a codec byte.
-    pub fn from_byte(b: u8) -> Result<Codec, Corruption> {
-        match b {
-            0 => Ok(Codec::Raw),
-            1 => Ok(Codec::Snappy),
-            other => Err(Corruption::UnknownCodec(other)),
-        }
-    }
-}
-
-/// A parsed, length-checked frame header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FrameHeader {
-    /// The stored CRC.
-    pub crc: u32,
-    /// The codec byte, parsed.
-    pub codec: Codec,
-    /// Stored payload length.
-    pub len: u64,
-}
-
-impl FrameHeader {
-    /// Parses a frame header from `bytes` (at least 16 bytes), given how many
-    /// bytes of the file follow the header. Checks the codec, the reserved
-    /// bytes and that `len` is non-zero and fits in `remaining`.
-    pub fn parse(bytes: &[u8], remaining: u64) -> Result<FrameHeader, Corruption> {
-        if bytes.len() < frame::HEADER_LEN {
-            return Err(Corruption::FrameHeaderTruncated {
-                remaining: bytes.len() as u64,
-            });
-        }
-        let len = u64_at(bytes, frame::LEN);
-        if len == 0 {
-            return Err(Corruption::EmptyFrame);
-        }
-        if len > remaining {
-            return Err(Corruption::FrameLengthPastEnd { len, remaining });
-        }
-        if bytes[frame::RESERVED] != [0, 0, 0] {
-            return Err(Corruption::ReservedNonZero);
-        }
-        let codec = Codec::from_byte(bytes[frame::CODEC])?;
-        Ok(FrameHeader {
-            crc: u32_at(bytes, frame::CRC),
-            codec,
-            len,
-        })
-    }
-}
-
-/// The CRC of a frame: the segment ID, then the frame's bytes from offset 4
-/// (codec, reserved, len) through the payload.
-pub fn frame_crc(segment: SegmentId, header_tail: &[u8], payload: &[u8]) -> u32 {
-    Crc32c::new()
-        .update(&segment.to_le_bytes())
-        .update(header_tail)
-        .update(payload)
-        .value()
-}
-
-/// Fills in the 16-byte header at the start of `frame` (whose payload follows
-/// it) for `codec` in segment `segment`.
-pub fn seal_frame(frame: &mut [u8], codec: Codec, segment: SegmentId) {
-    let len = (frame.len() - frame::HEADER_LEN) as u64;
-    frame[frame::CODEC] = codec as u8;
-    frame[frame::RESERVED].fill(0);
-    frame[frame::LEN].copy_from_slice(&len.to_le_bytes());
-    let crc = Crc32c::new()
-        .update(&segment.to_le_bytes())
-        .update(&frame[frame::CODEC..])
-        .value();
-    frame[frame::CRC].copy_from_slice(&crc.to_le_bytes());
-}
-
-/// Checks a stored frame's CRC against its header bytes and payload.
-pub fn check_frame_crc(
-    segment: SegmentId,
-    header_bytes: &[u8],
-    stored: u32,
-    payload: &[u8],
-) -> Result<(), Corruption> {
-    let computed = frame_crc(
-        segment,
-        &header_bytes[frame::CODEC..frame::HEADER_LEN],
-        payload,
-    );
-    if computed != stored {
-        return Err(Corruption::FrameCrcMismatch { stored, computed });
-    }
-    Ok(())
-}
-
 /// Appends one entry to `out`.
-pub fn encode_entry(out: &mut Vec<u8>, series_id: u64, timestamps: &[i64], values: &[&[u8]]) {
+pub fn encode(out: &mut Vec<u8>, series_id: u64, timestamps: &[i64], values: &[&[u8]]) {
     debug_assert_eq!(timestamps.len(), values.len());
     let values_len: usize = values.iter().map(|v| 2 + v.len()).sum();
     let len = 12 + 8 * timestamps.len() + values_len;
@@ -308,17 +87,14 @@ impl<'a> Iterator for Values<'a> {
 
 /// Decodes and checks every entry of a decompressed payload. Returns the
 /// first fault with its offset inside the payload.
-pub fn decode_entries(payload: &[u8]) -> Result<Vec<EntryRef<'_>>, Corruption> {
+pub fn decode_all(payload: &[u8]) -> Result<Vec<EntryRef<'_>>, Corruption> {
     let mut out = Vec::new();
-    for_each_entry(payload, |e| out.push(e))?;
+    for_each(payload, |e| out.push(e))?;
     Ok(out)
 }
 
 /// Checks every entry of a decompressed payload, calling `f` on each.
-pub fn for_each_entry<'a>(
-    payload: &'a [u8],
-    mut f: impl FnMut(EntryRef<'a>),
-) -> Result<(), Corruption> {
+pub fn for_each<'a>(payload: &'a [u8], mut f: impl FnMut(EntryRef<'a>)) -> Result<(), Corruption> {
     let mut at = 0usize;
     if payload.is_empty() {
         return Err(Corruption::BadEntry {
@@ -338,11 +114,11 @@ pub fn for_each_entry<'a>(
 }
 
 /// The entries of a payload, decoded lazily; stops at the end or at the
-/// first malformed entry (use [`for_each_entry`] to learn about that).
+/// first malformed entry (use [`for_each`] to learn about that).
 #[derive(Clone, Debug)]
 pub struct Entries<'a> {
     rest: &'a [u8],
-    /// The payload already passed [`for_each_entry`]: skip re-walking values.
+    /// The payload already passed [`for_each`]: skip re-walking values.
     checked: bool,
 }
 
@@ -354,7 +130,7 @@ pub fn entries(payload: &[u8]) -> Entries<'_> {
     }
 }
 
-/// Iterates the entries of a payload that [`for_each_entry`] accepted,
+/// Iterates the entries of a payload that [`for_each`] accepted,
 /// without walking each entry's values again (they were checked then). On
 /// any other input it still cannot panic or read out of bounds: [`Values`]
 /// stays checked.
@@ -502,7 +278,7 @@ mod tests {
     }
 
     fn fault_at(payload: &[u8]) -> (u64, EntryFault) {
-        match for_each_entry(payload, |_| {}) {
+        match for_each(payload, |_| {}) {
             Err(Corruption::BadEntry { at, what }) => (at, what),
             other => panic!("expected a bad entry, got {other:?}"),
         }
@@ -511,7 +287,7 @@ mod tests {
     #[test]
     fn every_entry_fault_is_found_and_placed() {
         let mut good = Vec::new();
-        encode_entry(&mut good, 1, &[10, 11], &[b"ab", b""]);
+        encode(&mut good, 1, &[10, 11], &[b"ab", b""]);
         let at = good.len() as u64;
         let cases: Vec<(Vec<u8>, EntryFault)> = vec![
             (vec![1, 2, 3], EntryFault::LenTruncated),
@@ -558,11 +334,11 @@ mod tests {
     #[test]
     fn checked_entries_yield_what_the_check_saw() {
         let mut payload = Vec::new();
-        encode_entry(&mut payload, 1, &[10, 11], &[b"ab", b""]);
-        encode_entry(&mut payload, 2, &[-5], &[&[0xff; 300]]);
-        encode_entry(&mut payload, 3, &[1, 2, 3], &[b"x", b"yz", b"w"]);
+        encode(&mut payload, 1, &[10, 11], &[b"ab", b""]);
+        encode(&mut payload, 2, &[-5], &[&[0xff; 300]]);
+        encode(&mut payload, 3, &[1, 2, 3], &[b"x", b"yz", b"w"]);
         let mut checked = Vec::new();
-        for_each_entry(&payload, |e| checked.push(e)).unwrap();
+        for_each(&payload, |e| checked.push(e)).unwrap();
         let lazy: Vec<_> = entries(&payload).collect();
         let trusted: Vec<_> = checked_entries(&payload).collect();
         assert_eq!(checked, lazy);

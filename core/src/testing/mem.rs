@@ -16,17 +16,9 @@ use core::fmt;
 use embedded_io::{ErrorKind, ErrorType, Read, Seek, SeekFrom, Write};
 use spin::Mutex;
 
-use crate::segment::SegmentId;
+use crate::error::{BackendError, ErrorKind as WalErrorKind};
+use crate::format::FileName;
 use crate::storage::{SegmentFile, Storage};
-
-/// Which file of the directory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FileKey {
-    /// `seg{id}.wal`.
-    Segment(SegmentId),
-    /// `seg{id}.wal.torn-{offset}`.
-    Torn(SegmentId, u64),
-}
 
 /// A file: its current bytes, and what its last sync left durable, kept as
 /// the length at that sync plus the synced bytes changed since (so that
@@ -97,7 +89,7 @@ pub enum Fault {
 
 #[derive(Debug, Default)]
 struct Disk {
-    files: BTreeMap<FileKey, FileData>,
+    files: BTreeMap<FileName, FileData>,
     /// Count of mutating operations (create, write, truncate, sync, remove).
     ops: u64,
     /// Faults keyed by the mutating-operation number they hit.
@@ -121,15 +113,15 @@ struct Disk {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     /// A file was created.
-    Create(FileKey),
+    Create(FileName),
     /// Bytes were written.
-    Write(FileKey),
+    Write(FileName),
     /// A file was cut.
-    Truncate(FileKey),
+    Truncate(FileName),
     /// A file was synced.
-    Sync(FileKey),
-    /// A segment was removed.
-    Remove(FileKey),
+    Sync(FileName),
+    /// A file was removed.
+    Remove(FileName),
 }
 
 impl Disk {
@@ -175,6 +167,15 @@ impl embedded_io::Error for MemError {
         self.kind
     }
 }
+impl BackendError for MemError {
+    fn wal_kind(&self) -> WalErrorKind {
+        match self.kind {
+            ErrorKind::OutOfMemory => WalErrorKind::StorageFull,
+            ErrorKind::NotFound => WalErrorKind::NotFound,
+            _ => WalErrorKind::Io,
+        }
+    }
+}
 
 const INJECTED: MemError = MemError {
     kind: ErrorKind::Other,
@@ -200,23 +201,23 @@ impl MemStorage {
     }
 
     /// The current bytes of a file (written, synced or not).
-    pub fn contents(&self, key: FileKey) -> Option<Vec<u8>> {
+    pub fn contents(&self, key: FileName) -> Option<Vec<u8>> {
         self.disk.lock().files.get(&key).map(|f| f.data.clone())
     }
 
     /// The bytes of a file as of its last sync.
-    pub fn durable_contents(&self, key: FileKey) -> Option<Vec<u8>> {
+    pub fn durable_contents(&self, key: FileName) -> Option<Vec<u8>> {
         self.disk.lock().files.get(&key).map(FileData::durable)
     }
 
     /// Every file on the disk.
-    pub fn files(&self) -> Vec<FileKey> {
+    pub fn files(&self) -> Vec<FileName> {
         self.disk.lock().files.keys().copied().collect()
     }
 
     /// Replaces (or creates) a file's contents, all durable: for building
     /// corrupt or foreign inputs in tests.
-    pub fn put(&self, key: FileKey, bytes: Vec<u8>) {
+    pub fn put(&self, key: FileName, bytes: Vec<u8>) {
         self.disk.lock().files.insert(key, FileData::synced(bytes));
     }
 
@@ -258,7 +259,7 @@ impl MemStorage {
     /// at their count) laid over it, as a power cut in the middle of
     /// in-order writes would leave it. An unsynced truncation is lost.
     /// Faults and limits are not carried over.
-    pub fn crash_with(&self, mut keep: impl FnMut(FileKey, usize) -> usize) -> MemStorage {
+    pub fn crash_with(&self, mut keep: impl FnMut(FileName, usize) -> usize) -> MemStorage {
         let disk = self.disk.lock();
         let mut files = BTreeMap::new();
         for (key, f) in &disk.files {
@@ -315,7 +316,7 @@ impl MemStorage {
         self.disk.lock().power_off_at = Some(op);
     }
 
-    fn file(&self, key: FileKey) -> MemFile {
+    fn file(&self, key: FileName) -> MemFile {
         MemFile {
             disk: self.disk.clone(),
             key,
@@ -323,14 +324,14 @@ impl MemStorage {
         }
     }
 
-    fn create_key(&mut self, key: FileKey, replace: bool) -> Result<MemFile, MemError> {
+    fn create_key(&mut self, key: FileName) -> Result<MemFile, MemError> {
         let mut disk = self.disk.lock();
         match disk.next_op(Op::Create(key)) {
             None => {}
             Some(Fault::Full) => return Err(FULL),
             Some(_) => return Err(INJECTED),
         }
-        if !replace && disk.files.contains_key(&key) {
+        if disk.files.contains_key(&key) {
             return Err(EXISTS);
         }
         let mut data = core::mem::take(&mut disk.spare);
@@ -345,44 +346,31 @@ impl Storage for MemStorage {
     type Error = MemError;
     type File = MemFile;
 
-    fn list(&mut self) -> Result<Vec<SegmentId>, MemError> {
-        let disk = self.disk.lock();
-        Ok(disk
-            .files
-            .keys()
-            .filter_map(|k| match k {
-                FileKey::Segment(id) => Some(*id),
-                FileKey::Torn(..) => None,
-            })
-            .collect())
+    fn list(&mut self) -> Result<Vec<FileName>, MemError> {
+        Ok(self.disk.lock().files.keys().copied().collect())
     }
 
-    fn create(&mut self, id: SegmentId) -> Result<MemFile, MemError> {
-        self.create_key(FileKey::Segment(id), false)
+    fn create(&mut self, name: FileName) -> Result<MemFile, MemError> {
+        self.create_key(name)
     }
 
-    fn open(&mut self, id: SegmentId) -> Result<MemFile, MemError> {
-        let key = FileKey::Segment(id);
-        if !self.disk.lock().files.contains_key(&key) {
+    fn open(&mut self, name: FileName) -> Result<MemFile, MemError> {
+        if !self.disk.lock().files.contains_key(&name) {
             return Err(NOT_FOUND);
         }
-        Ok(self.file(key))
+        Ok(self.file(name))
     }
 
-    fn remove(&mut self, id: SegmentId) -> Result<(), MemError> {
+    fn remove(&mut self, name: FileName) -> Result<(), MemError> {
         let mut disk = self.disk.lock();
-        if disk.next_op(Op::Remove(FileKey::Segment(id))).is_some() {
+        if disk.next_op(Op::Remove(name)).is_some() {
             return Err(INJECTED);
         }
-        let removed = disk.files.remove(&FileKey::Segment(id)).ok_or(NOT_FOUND)?;
+        let removed = disk.files.remove(&name).ok_or(NOT_FOUND)?;
         if removed.data.capacity() > disk.spare.capacity() {
             disk.spare = removed.data;
         }
         Ok(())
-    }
-
-    fn create_torn(&mut self, id: SegmentId, offset: u64) -> Result<MemFile, MemError> {
-        self.create_key(FileKey::Torn(id, offset), true)
     }
 }
 
@@ -390,8 +378,21 @@ impl Storage for MemStorage {
 #[derive(Debug)]
 pub struct MemFile {
     disk: Arc<Mutex<Disk>>,
-    key: FileKey,
+    key: FileName,
     pos: u64,
+}
+
+impl MemFile {
+    /// A second handle on the same file, positioned at 0 (as
+    /// `std::fs::File::try_clone` gives): a host can sync through it while
+    /// another thread writes through this one.
+    pub fn try_clone(&self) -> MemFile {
+        MemFile {
+            disk: self.disk.clone(),
+            key: self.key,
+            pos: 0,
+        }
+    }
 }
 
 impl ErrorType for MemFile {
@@ -503,14 +504,6 @@ impl SegmentFile for MemFile {
             f.dirty_from = f.dirty_from.min(len);
         }
         Ok(())
-    }
-
-    fn sync_handle(&mut self) -> Result<MemFile, MemError> {
-        Ok(MemFile {
-            disk: self.disk.clone(),
-            key: self.key,
-            pos: 0,
-        })
     }
 
     fn sync(&mut self) -> Result<(), MemError> {

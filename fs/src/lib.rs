@@ -1,4 +1,5 @@
-//! `FsStorage`: the core's [`Storage`] on a directory of real files.
+//! `wal-fs`: the core's [`Storage`] on a directory of real files, through
+//! `std::fs`: what the native host and WASI guests both write through.
 //!
 //! - Segments are created with create-new, and the directory is fsynced after
 //!   a segment is created, truncated or removed, so the name (or its absence)
@@ -10,14 +11,17 @@
 //!   processes never write one directory. A read-only storage takes no lock
 //!   and opens files read-only: the inspection tools use it next to a
 //!   running writer.
+//! - A WAL directory that open creates is fsynced into its parent
+//!   (with `sync_dir`), so the directory itself survives a power loss.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use wal_core::segment::{self, SegmentId};
-use wal_core::storage::{SegmentFile, Storage};
+use wal_core::{FileName, SegmentFile, SegmentId, Storage};
 
 /// The lock file's name.
 pub const LOCK_FILE: &str = "LOCK";
@@ -44,6 +48,28 @@ impl FsOptions {
         lock: false,
         sync_dir: false,
     };
+}
+
+/// What a name found in a WAL directory is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// One of the WAL's files: a segment or a torn-tail sidecar.
+    Wal(FileName),
+    /// `LOCK`: the lock a writable native storage holds.
+    Lock,
+    /// Anything else: not the WAL's; left alone.
+    Foreign,
+}
+
+impl FileKind {
+    /// Classifies a name found in a WAL directory (exact patterns only).
+    pub fn of(name: &str) -> FileKind {
+        match FileName::parse(name) {
+            Some(f) => FileKind::Wal(f),
+            None if name == LOCK_FILE => FileKind::Lock,
+            None => FileKind::Foreign,
+        }
+    }
 }
 
 /// A WAL directory on the local file system.
@@ -79,7 +105,7 @@ impl FsStorage {
                 format!("{} is not a directory", dir.display()),
             ));
         }
-        fs::create_dir_all(&dir).map_err(|e| with_path(e, "cannot create WAL directory", &dir))?;
+        create_dir(&dir, options.sync_dir)?;
         if !options.lock {
             return Ok(FsStorage {
                 dir,
@@ -142,19 +168,24 @@ impl FsStorage {
         &self.dir
     }
 
+    /// The path of file `name`.
+    pub fn path(&self, name: FileName) -> PathBuf {
+        self.dir.join(name.to_string())
+    }
+
     /// The path of segment `id`.
     pub fn segment_path(&self, id: SegmentId) -> PathBuf {
-        self.dir.join(segment::file_name(id))
+        self.path(FileName::Segment(id))
     }
 
     /// Every file name in the directory that is not a segment (torn-tail
     /// sidecars, the lock file, foreign files), sorted, with what each is.
-    pub fn other_files(&self) -> io::Result<Vec<(String, segment::NameKind)>> {
+    pub fn other_files(&self) -> io::Result<Vec<(String, FileKind)>> {
         let mut out = vec![];
         for e in fs::read_dir(&self.dir).map_err(|e| with_path(e, "cannot list", &self.dir))? {
             let name = e?.file_name().to_string_lossy().into_owned();
-            match segment::classify_name(&name) {
-                segment::NameKind::Segment(_) => {}
+            match FileKind::of(&name) {
+                FileKind::Wal(FileName::Segment(_)) => {}
                 kind => out.push((name, kind)),
             }
         }
@@ -168,7 +199,7 @@ impl FsStorage {
         Ok(self
             .other_files()?
             .into_iter()
-            .filter(|(_, k)| *k == segment::NameKind::Foreign)
+            .filter(|(_, k)| *k == FileKind::Foreign)
             .map(|(n, _)| n)
             .collect())
     }
@@ -188,16 +219,12 @@ impl FsStorage {
         sync_dir(self.sync_dir.then_some(&self.dir))
     }
 
-    fn create_path(&self, path: &Path, replace: bool) -> io::Result<FsFile> {
+    fn create_path(&self, path: &Path) -> io::Result<FsFile> {
         self.writable()?;
-        let mut o = OpenOptions::new();
-        o.read(true).write(true);
-        if replace {
-            o.create(true).truncate(true);
-        } else {
-            o.create_new(true);
-        }
-        let file = o
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
             .open(path)
             .map_err(|e| with_path(e, "cannot create", path))?;
         self.sync_dir()?;
@@ -206,6 +233,35 @@ impl FsStorage {
             dir: self.sync_dir.then(|| self.dir.clone()),
         })
     }
+}
+
+/// Creates the WAL directory `dir` (and missing parents) if it does not
+/// exist; with `sync`, fsyncs each created directory into its parent, so
+/// that a power loss cannot take the directory (and the segments created in
+/// it) back.
+fn create_dir(dir: &Path, sync: bool) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    // The outermost missing ancestor, so every level created is synced.
+    let mut missing = vec![dir.to_path_buf()];
+    while let Some(parent) = missing.last().and_then(|d| d.parent()) {
+        if parent.as_os_str().is_empty() || parent.is_dir() {
+            break;
+        }
+        missing.push(parent.to_path_buf());
+    }
+    fs::create_dir_all(dir).map_err(|e| with_path(e, "cannot create WAL directory", dir))?;
+    if sync {
+        for created in missing.iter().rev() {
+            let parent = match created.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            sync_dir(Some(parent)).map_err(|e| with_path(e, "cannot sync directory", parent))?;
+        }
+    }
+    Ok(())
 }
 
 /// fsyncs directory `dir`, if given, making created and removed names durable.
@@ -220,24 +276,22 @@ impl Storage for FsStorage {
     type Error = io::Error;
     type File = FsFile;
 
-    fn list(&mut self) -> io::Result<Vec<SegmentId>> {
-        let mut ids = vec![];
+    fn list(&mut self) -> io::Result<Vec<FileName>> {
+        let mut names = vec![];
         for e in fs::read_dir(&self.dir).map_err(|e| with_path(e, "cannot list", &self.dir))? {
-            let e = e?;
-            if let Some(id) = e.file_name().to_str().and_then(segment::parse_file_name) {
-                ids.push(id);
+            if let Some(name) = e?.file_name().to_str().and_then(FileName::parse) {
+                names.push(name);
             }
         }
-        ids.sort_unstable();
-        Ok(ids)
+        Ok(names)
     }
 
-    fn create(&mut self, id: SegmentId) -> io::Result<FsFile> {
-        self.create_path(&self.segment_path(id), false)
+    fn create(&mut self, name: FileName) -> io::Result<FsFile> {
+        self.create_path(&self.path(name))
     }
 
-    fn open(&mut self, id: SegmentId) -> io::Result<FsFile> {
-        let path = self.segment_path(id);
+    fn open(&mut self, name: FileName) -> io::Result<FsFile> {
+        let path = self.path(name);
         let file = OpenOptions::new()
             .read(true)
             .write(self.writable)
@@ -249,15 +303,11 @@ impl Storage for FsStorage {
         })
     }
 
-    fn remove(&mut self, id: SegmentId) -> io::Result<()> {
+    fn remove(&mut self, name: FileName) -> io::Result<()> {
         self.writable()?;
-        let path = self.segment_path(id);
+        let path = self.path(name);
         fs::remove_file(&path).map_err(|e| with_path(e, "cannot remove", &path))?;
         self.sync_dir()
-    }
-
-    fn create_torn(&mut self, id: SegmentId, offset: u64) -> io::Result<FsFile> {
-        self.create_path(&self.dir.join(segment::torn_file_name(id, offset)), true)
     }
 }
 
@@ -274,6 +324,16 @@ impl FsFile {
     /// The underlying file.
     pub fn file(&self) -> &File {
         &self.file
+    }
+
+    /// A second handle on the same open file (`File::try_clone`): a host
+    /// can sync through it while another thread writes through this one;
+    /// a sync through either makes durable what both wrote before it.
+    pub fn try_clone(&self) -> io::Result<FsFile> {
+        Ok(FsFile {
+            file: self.file.try_clone()?,
+            dir: self.dir.clone(),
+        })
     }
 }
 
@@ -330,11 +390,10 @@ impl SegmentFile for FsFile {
     fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()
     }
+}
 
-    fn sync_handle(&mut self) -> io::Result<FsFile> {
-        Ok(FsFile {
-            file: self.file.try_clone()?,
-            dir: self.dir.clone(),
-        })
+impl wal_core::host::SyncHandle for FsFile {
+    fn sync_handle(&self) -> io::Result<FsFile> {
+        self.try_clone()
     }
 }

@@ -1,163 +1,17 @@
-//! Segment files: naming, the frame scanner every reader goes through, and
-//! the summary of a segment's contents ([`SegmentInfo`]).
+//! Reading a segment's frames: the scanner every reader goes through, the
+//! whole-segment check behind `info`, and the read-only inspection behind
+//! the tools. Each frame is checked completely (CRC, codec, every entry)
+//! before it is handed out.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
-use embedded_io::SeekFrom;
+use embedded_io::{ReadExactError, SeekFrom};
 
-use crate::codec::{self, frame, header, Codec, EntryRef, FrameHeader};
-use crate::compress;
-use crate::error::{Corruption, Error};
+use crate::compress::decompress_into;
+use crate::error::{storage_err, Error};
+use crate::format::{entry, frame, header, Codec, Corruption, EntryRef, FrameHeader, SegmentId};
 use crate::storage::SegmentFile;
-
-/// A segment's ID: 1 for the first, one more at each rotation.
-pub type SegmentId = u64;
-
-/// The file name of segment `id`: `seg{ID:016x}.wal`.
-pub fn file_name(id: SegmentId) -> String {
-    alloc::format!("seg{id:016x}.wal")
-}
-
-/// The file name of the torn-tail sidecar of segment `id` cut at `offset`.
-pub fn torn_file_name(id: SegmentId, offset: u64) -> String {
-    alloc::format!("seg{id:016x}.wal.torn-{offset}")
-}
-
-/// The segment ID a file name stands for, when it is exactly
-/// `seg{16 lowercase hex digits}.wal`; anything else is not a segment.
-pub fn parse_file_name(name: &str) -> Option<SegmentId> {
-    let hex = name.strip_prefix("seg")?.strip_suffix(".wal")?;
-    if hex.len() != 16
-        || !hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return None;
-    }
-    u64::from_str_radix(hex, 16).ok()
-}
-
-/// What a file name in a WAL directory stands for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NameKind {
-    /// `seg{ID}.wal`: a segment.
-    Segment(SegmentId),
-    /// `seg{ID}.wal.torn-{OFFSET}`: a torn tail set aside by recovery.
-    TornTail(SegmentId, u64),
-    /// `LOCK`: the native host's lock file.
-    Lock,
-    /// Anything else: not the WAL's; left alone.
-    Foreign,
-}
-
-/// Classifies a file name found in a WAL directory (exact patterns only).
-pub fn classify_name(name: &str) -> NameKind {
-    if name == "LOCK" {
-        return NameKind::Lock;
-    }
-    if let Some(id) = parse_file_name(name) {
-        return NameKind::Segment(id);
-    }
-    if let Some((seg, off)) = name.split_once(".torn-") {
-        let digits = !off.is_empty()
-            && off.bytes().all(|b| b.is_ascii_digit())
-            && (off == "0" || !off.starts_with('0'));
-        if let (Some(id), true) = (parse_file_name(seg), digits) {
-            if let Ok(off) = off.parse() {
-                return NameKind::TornTail(id, off);
-            }
-        }
-    }
-    NameKind::Foreign
-}
-
-/// What a segment holds.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SegmentInfo {
-    /// The segment's ID.
-    pub id: SegmentId,
-    /// Bytes of the segment's log: header and valid frames.
-    pub bytes: u64,
-    /// Frames (buffer flushes) in the segment.
-    pub frames: u64,
-    /// Frames stored snappy-compressed.
-    pub snappy_frames: u64,
-    /// Entries (one series within one frame).
-    pub entries: u64,
-    /// Records.
-    pub records: u64,
-    /// Decompressed payload bytes of all frames (for the compression ratio:
-    /// `payload_bytes` against `bytes`).
-    pub payload_bytes: u64,
-    /// Smallest record timestamp, if any record.
-    pub first_timestamp: Option<i64>,
-    /// Largest record timestamp, if any record.
-    pub last_timestamp: Option<i64>,
-}
-
-impl SegmentInfo {
-    /// An empty segment's info.
-    pub fn empty(id: SegmentId) -> Self {
-        SegmentInfo {
-            id,
-            bytes: header::LEN as u64,
-            ..Default::default()
-        }
-    }
-
-    /// Adds a frame of `stored_len` payload bytes to the summary.
-    pub fn add_frame(&mut self, codec: Codec, stored_len: u64, stats: &FrameStats) {
-        self.bytes += frame::HEADER_LEN as u64 + stored_len;
-        self.frames += 1;
-        self.snappy_frames += u64::from(codec == Codec::Snappy);
-        self.entries += stats.entries;
-        self.records += stats.records;
-        self.payload_bytes += stats.payload_bytes;
-        self.first_timestamp = min_opt(self.first_timestamp, stats.min_timestamp);
-        self.last_timestamp = max_opt(self.last_timestamp, stats.max_timestamp);
-    }
-}
-
-fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// Counts of one frame's contents.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FrameStats {
-    /// Entries in the frame.
-    pub entries: u64,
-    /// Records in the frame.
-    pub records: u64,
-    /// Decompressed payload bytes.
-    pub payload_bytes: u64,
-    /// Smallest timestamp.
-    pub min_timestamp: Option<i64>,
-    /// Largest timestamp.
-    pub max_timestamp: Option<i64>,
-}
-
-impl FrameStats {
-    /// Adds one entry's records.
-    pub fn add_entry(&mut self, e: &EntryRef<'_>) {
-        self.entries += 1;
-        self.records += e.len() as u64;
-        for ts in e.timestamps() {
-            self.min_timestamp = min_opt(self.min_timestamp, Some(ts));
-            self.max_timestamp = max_opt(self.max_timestamp, Some(ts));
-        }
-    }
-}
+use crate::summary::{FrameStats, SegmentInfo};
 
 /// Reads one segment frame by frame, checking each completely (CRC, codec,
 /// every entry) before handing it out. Reads ahead in windows of 256 KiB (or
@@ -207,8 +61,8 @@ pub struct Frame<'a> {
 
 impl<'a> Frame<'a> {
     /// The frame's entries, in order (already checked, so this yields them all).
-    pub fn entries(&self) -> codec::Entries<'a> {
-        codec::checked_entries(self.payload)
+    pub fn entries(&self) -> entry::Entries<'a> {
+        entry::checked_entries(self.payload)
     }
 
     /// Offset just past the frame.
@@ -217,21 +71,17 @@ impl<'a> Frame<'a> {
     }
 }
 
-fn io_err<E: embedded_io::Error>(op: &'static str, id: SegmentId) -> impl FnOnce(E) -> Error {
-    move |e| Error::storage(op, Some(id), e)
-}
-
-/// Reads exactly `buf.len()` bytes; `Ok(false)` if the file ended first.
-fn read_full<F: SegmentFile>(file: &mut F, id: SegmentId, buf: &mut [u8]) -> Result<bool, Error> {
-    let mut done = 0;
-    while done < buf.len() {
-        let n = file.read(&mut buf[done..]).map_err(io_err("read", id))?;
-        if n == 0 {
-            return Ok(false);
-        }
-        done += n;
-    }
-    Ok(true)
+/// Fills `buf` from `file`'s current position. The file ending first is a
+/// bug (callers read only below a length the file reported), not corruption.
+pub(crate) fn read_exact<F: SegmentFile>(
+    file: &mut F,
+    id: SegmentId,
+    buf: &mut [u8],
+) -> Result<(), Error> {
+    file.read_exact(buf).map_err(|e| match e {
+        ReadExactError::UnexpectedEof => Error::LogicBug("file shorter than its reported length"),
+        ReadExactError::Other(e) => Error::storage("read", Some(id), e),
+    })
 }
 
 impl<F: SegmentFile> FrameScanner<F> {
@@ -243,15 +93,14 @@ impl<F: SegmentFile> FrameScanner<F> {
         mut file: F,
         limit: Option<u64>,
     ) -> Result<Result<Self, Invalid>, Error> {
-        let len = file.len().map_err(io_err("len", id))?;
+        let len = file.len().map_err(storage_err("len", id))?;
         let end = limit.map_or(len, |l| l.min(len));
-        file.seek(SeekFrom::Start(0)).map_err(io_err("seek", id))?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(storage_err("seek", id))?;
         let mut h = [0u8; header::LEN];
-        let got = (end as usize).min(header::LEN);
-        if !read_full(&mut file, id, &mut h[..got])? {
-            return Err(Error::LogicBug("file shorter than its reported length"));
-        }
-        if let Err(reason) = codec::check_segment_header(&h[..got], id) {
+        let got = end.min(header::LEN as u64) as usize;
+        read_exact(&mut file, id, &mut h[..got])?;
+        if let Err(reason) = header::check(&h[..got], id) {
             return Ok(Err(Invalid { offset: 0, reason }));
         }
         Ok(Ok(FrameScanner {
@@ -288,10 +137,8 @@ impl<F: SegmentFile> FrameScanner<F> {
         }
         self.file
             .seek(SeekFrom::Start(offset))
-            .map_err(io_err("seek", self.id))?;
-        if !read_full(&mut self.file, self.id, &mut self.win[..want])? {
-            return Err(Error::LogicBug("file shorter than its reported length"));
-        }
+            .map_err(storage_err("seek", self.id))?;
+        read_exact(&mut self.file, self.id, &mut self.win[..want])?;
         self.win_start = offset;
         self.win_len = want;
         Ok(())
@@ -337,12 +184,12 @@ impl<F: SegmentFile> FrameScanner<F> {
         self.load(self.offset, total)?;
         let at = (self.offset - self.win_start) as usize;
         let stored = &self.win[at + frame::HEADER_LEN..at + total];
-        if let Err(reason) = codec::check_frame_crc(self.id, &hb, fh.crc, stored) {
+        if let Err(reason) = frame::check_crc(self.id, &hb, fh.crc, stored) {
             return invalid(self.offset, reason);
         }
         let payload: &[u8] = match fh.codec {
             Codec::Raw => stored,
-            Codec::Snappy => match compress::decompress_into(stored, &mut self.payload) {
+            Codec::Snappy => match decompress_into(stored, &mut self.payload) {
                 Ok(n) => &self.payload[..n],
                 Err(reason) => return invalid(self.offset, reason),
             },
@@ -352,7 +199,7 @@ impl<F: SegmentFile> FrameScanner<F> {
             ..Default::default()
         };
         let timestamps = self.timestamps;
-        let checked = codec::for_each_entry(payload, |e| {
+        let checked = entry::for_each(payload, |e| {
             if timestamps {
                 stats.add_entry(&e)
             } else {
@@ -379,14 +226,12 @@ impl<F: SegmentFile> FrameScanner<F> {
     pub fn rest_is_zero(&mut self) -> Result<bool, Error> {
         self.file
             .seek(SeekFrom::Start(self.offset))
-            .map_err(io_err("seek", self.id))?;
+            .map_err(storage_err("seek", self.id))?;
         let mut left = self.end - self.offset;
         let mut chunk = alloc::vec![0u8; 64 * 1024];
         while left > 0 {
             let n = (left as usize).min(chunk.len());
-            if !read_full(&mut self.file, self.id, &mut chunk[..n])? {
-                return Err(Error::LogicBug("file shorter than its reported length"));
-            }
+            read_exact(&mut self.file, self.id, &mut chunk[..n])?;
             if chunk[..n].iter().any(|&b| b != 0) {
                 return Ok(false);
             }
@@ -481,11 +326,11 @@ pub fn inspect<F: SegmentFile>(
             Ending::Corrupt { offset, reason }
         }
     };
-    let len = file.len().map_err(io_err("len", id))?;
+    let len = file.len().map_err(storage_err("len", id))?;
     let mut scanner = match FrameScanner::new(id, file, None)? {
         Ok(s) => s,
         Err(inv) => {
-            let torn = newest && crate::log::header_may_be_torn(&inv.reason);
+            let torn = newest && header::may_be_torn(&inv.reason);
             info.bytes = 0;
             return Ok((info, ending(0, len, inv.reason, torn)));
         }
@@ -507,30 +352,5 @@ pub fn inspect<F: SegmentFile>(
                 return Ok((info, ending(inv.offset, end, inv.reason, newest)));
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_roundtrip_and_reject_near_misses() {
-        assert_eq!(file_name(1), "seg0000000000000001.wal");
-        assert_eq!(parse_file_name("seg0000000000000001.wal"), Some(1));
-        assert_eq!(parse_file_name(&file_name(u64::MAX)), Some(u64::MAX));
-        for bad in [
-            "seg000000000000001.wal",
-            "seg00000000000000001.wal",
-            "seg000000000000000A.wal",
-            "seg0000000000000001.wal.torn-24",
-            "Seg0000000000000001.wal",
-            "seg+000000000000001.wal",
-            "LOCK",
-            "",
-        ] {
-            assert_eq!(parse_file_name(bad), None, "{bad}");
-        }
-        assert_eq!(torn_file_name(3, 100), "seg0000000000000003.wal.torn-100");
     }
 }

@@ -1,0 +1,92 @@
+//! Reading a segment as a stream of entries, a frame in memory at a time.
+
+use alloc::collections::VecDeque;
+
+use crate::error::Error;
+use crate::format::{Entry, EntryRef, SegmentId};
+use crate::scan::{FrameScanner, Invalid};
+use crate::storage::SegmentFile;
+
+/// The entries of one segment, read a frame at a time. Each frame is checked
+/// whole (CRC, codec, every entry) before any of its entries is returned.
+pub struct SegmentReader<F> {
+    scanner: FrameScanner<F>,
+    /// Entries of the current frame not yet returned.
+    pending: VecDeque<Entry>,
+    done: bool,
+}
+
+impl<F: SegmentFile> SegmentReader<F> {
+    /// Reads segment `id` from `file`, up to `limit` bytes when given.
+    pub fn new(id: SegmentId, file: F, limit: Option<u64>) -> Result<Self, Error> {
+        match FrameScanner::new(id, file, limit)? {
+            Ok(scanner) => Ok(SegmentReader {
+                scanner: scanner.with_timestamps(false),
+                pending: Default::default(),
+                done: false,
+            }),
+            Err(Invalid { offset, reason }) => Err(Error::Corrupt {
+                segment: id,
+                offset,
+                reason,
+            }),
+        }
+    }
+
+    /// The segment being read.
+    pub fn segment(&self) -> SegmentId {
+        self.scanner.id()
+    }
+
+    /// Calls `f` on every entry of the next frame, without copying values.
+    /// Returns `Ok(false)` at the end of the segment.
+    pub fn next_frame_with(&mut self, mut f: impl FnMut(EntryRef<'_>)) -> Result<bool, Error> {
+        if self.done {
+            return Ok(false);
+        }
+        let id = self.scanner.id();
+        match self.scanner.next_frame() {
+            Ok(Ok(Some(frame))) => {
+                frame.entries().for_each(&mut f);
+                Ok(true)
+            }
+            Ok(Ok(None)) => {
+                self.done = true;
+                Ok(false)
+            }
+            Ok(Err(Invalid { offset, reason })) => {
+                self.done = true;
+                if self.scanner.rest_is_zero()? {
+                    return Ok(false);
+                }
+                Err(Error::Corrupt {
+                    segment: id,
+                    offset,
+                    reason,
+                })
+            }
+            Err(e) => {
+                self.done = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl<F: SegmentFile> Iterator for SegmentReader<F> {
+    type Item = Result<Entry, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Some(Ok(e));
+            }
+            let mut pending = core::mem::take(&mut self.pending);
+            match self.next_frame_with(|e| pending.push_back(e.into())) {
+                Ok(true) => self.pending = pending,
+                Ok(false) => return None,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
