@@ -53,16 +53,13 @@ use wal_core::buffer::{Sealed, WriteBuffer};
 use wal_core::log::{SegmentLog, SegmentReader};
 use wal_core::storage::{SegmentFile, Storage};
 use wal_core::wal::{deadline, flush_due};
-use wal_core::{Config, Error, RecoveryReport, SegmentId, SegmentInfo, SyncPolicy};
+use wal_core::{Completion, Config, Error, RecoveryReport, SegmentId, SegmentInfo, SyncPolicy};
 
 use crate::fs::FsStorage;
 use crate::waiting::WaitPolicy;
 
 /// Sealed buffers that may wait for the disk before writers are held back.
 pub const MAX_SEALED: usize = 4;
-
-/// A write's callback.
-type Callback = Box<dyn FnOnce(Result<(), Error>) + Send>;
 
 /// The outcome of one batch (one future frame), shared by its waiters.
 #[derive(Default)]
@@ -103,18 +100,18 @@ impl Signal {
 
 /// A buffer's records, its callbacks and the signal its waiters hold.
 struct Batch {
-    buffer: WriteBuffer<Callback>,
+    buffer: WriteBuffer<Completion>,
     signal: Arc<Signal>,
     /// Its place in write order, given when it is handed over for writing
     /// (from 1); batches are written and complete in this order.
     seq: u64,
     /// The frame and what it holds, when the writer that filled the buffer
     /// encoded it (then `buffer` is empty).
-    encoded: Option<(Vec<u8>, Sealed<Callback>)>,
+    encoded: Option<(Vec<u8>, Sealed<Completion>)>,
 }
 
 impl Batch {
-    fn new(buffer: WriteBuffer<Callback>) -> Self {
+    fn new(buffer: WriteBuffer<Completion>) -> Self {
         Batch {
             buffer,
             signal: Arc::new(Signal::default()),
@@ -124,7 +121,7 @@ impl Batch {
     }
 
     /// Takes every completion out, encoded or not (to fail them).
-    fn drain_completions(&mut self) -> Vec<Callback> {
+    fn drain_completions(&mut self) -> Vec<Completion> {
         let mut all = self.buffer.drain_completions();
         if let Some((_, sealed)) = self.encoded.take() {
             all.extend(sealed.completions);
@@ -141,7 +138,7 @@ struct State {
     /// A waiter asked for the current buffer to be flushed now.
     flush_requested: bool,
     /// Spare buffers, to reuse their allocations (at most `MAX_SEALED + 1`).
-    spare: Vec<WriteBuffer<Callback>>,
+    spare: Vec<WriteBuffer<Completion>>,
     /// Spare frame vectors, for writers that encode the buffer they filled
     /// (as many).
     spare_frames: Vec<Vec<u8>>,
@@ -199,7 +196,7 @@ enum SyncItem<F> {
     /// A written frame's records: complete them once a sync covers them
     /// (or with `failed`, the error that stopped the frame, in order).
     Batch {
-        completions: Vec<Callback>,
+        completions: Vec<Completion>,
         signal: Arc<Signal>,
         failed: Option<Error>,
         seq: u64,
@@ -521,7 +518,7 @@ where
     }
 }
 
-fn refuse(callback: Option<Callback>, e: Error) -> Result<Arc<Signal>, Error> {
+fn refuse(callback: Option<Completion>, e: Error) -> Result<Arc<Signal>, Error> {
     if let Some(c) = callback {
         c(Err(e.clone()));
     }
@@ -535,9 +532,9 @@ fn push<S: Storage>(
     series_id: u64,
     timestamp: i64,
     value: &[u8],
-    callback: Option<Callback>,
+    callback: Option<Completion>,
 ) -> Result<Arc<Signal>, Error> {
-    if let Err(e) = WriteBuffer::<Callback>::check_value(value) {
+    if let Err(e) = WriteBuffer::<Completion>::check_value(value) {
         return refuse(callback, e);
     }
     let mut st = lock(&shared.state);
@@ -839,9 +836,9 @@ fn hand_over<S: Storage>(
     syncer_segment: &mut Option<SegmentId>,
     segment: Result<SegmentId, Error>,
     deferred: bool,
-    sealed: Sealed<Callback>,
+    sealed: Sealed<Completion>,
     batch: &Batch,
-) -> (Result<(), Error>, Option<Vec<Callback>>) {
+) -> (Result<(), Error>, Option<Vec<Completion>>) {
     let mut q = lock(&shared.sync);
     while q.items.len() >= MAX_UNSYNCED && !q.closing {
         q = shared.sync_room.wait(q).unwrap_or_else(|p| p.into_inner());
@@ -878,13 +875,13 @@ fn hand_over<S: Storage>(
 
 /// Calls every completion with `result` (a panicking callback is contained:
 /// it must not stop the thread that completes the others), then the signal.
-fn complete(completions: Vec<Callback>, signal: &Signal, result: Result<(), Error>) {
+fn complete(completions: Vec<Completion>, signal: &Signal, result: Result<(), Error>) {
     call_all(completions, &result);
     signal.complete(result);
 }
 
 /// Calls every completion with `result`, containing any that panics.
-fn call_all(completions: Vec<Callback>, result: &Result<(), Error>) {
+fn call_all(completions: Vec<Completion>, result: &Result<(), Error>) {
     for c in completions {
         let r = result.clone();
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || c(r)));
@@ -897,7 +894,7 @@ fn call_all(completions: Vec<Callback>, result: &Result<(), Error>) {
 fn complete_in_order<S: Storage>(
     shared: &Shared<S>,
     seq: u64,
-    completions: Vec<Callback>,
+    completions: Vec<Completion>,
     signal: &Signal,
     result: Result<(), Error>,
 ) {
@@ -925,7 +922,7 @@ fn syncer_idle<S: Storage>(shared: &Shared<S>) -> bool {
 
 /// A written frame's records, waiting for a sync (or failed already), and
 /// its `seq`.
-type Pending = (Vec<Callback>, Arc<Signal>, Option<Error>, u64);
+type Pending = (Vec<Completion>, Arc<Signal>, Option<Error>, u64);
 
 /// The syncer thread: takes every frame written so far, syncs once per
 /// segment they are in, takes what was written meanwhile (so the flusher
