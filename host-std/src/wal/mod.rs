@@ -43,9 +43,10 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+#[cfg(test)]
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -58,45 +59,12 @@ use wal_core::{Completion, Config, Error, RecoveryReport, SegmentId, SegmentInfo
 use crate::fs::FsStorage;
 use crate::waiting::WaitPolicy;
 
+mod signal;
+
+use signal::{lock, wait_signal, Signal};
+
 /// Sealed buffers that may wait for the disk before writers are held back.
 pub const MAX_SEALED: usize = 4;
-
-/// The outcome of one batch (one future frame), shared by its waiters.
-#[derive(Default)]
-struct Signal {
-    state: Mutex<SignalState>,
-    cond: Condvar,
-    /// Set once `state.result` is: what yielding waiters watch.
-    done: AtomicBool,
-}
-
-#[derive(Default)]
-struct SignalState {
-    result: Option<Result<(), Error>>,
-    wakers: Vec<Waker>,
-    /// Threads blocked on `cond` (a futex wake costs a system call even
-    /// with nobody to wake, so completing skips it when there is none).
-    blocked: usize,
-}
-
-impl Signal {
-    fn complete(&self, r: Result<(), Error>) {
-        let (wakers, blocked) = {
-            let mut s = lock(&self.state);
-            s.result = Some(r);
-            self.done.store(true, Ordering::Release);
-            (std::mem::take(&mut s.wakers), s.blocked > 0)
-        };
-        if blocked {
-            self.cond.notify_all();
-        }
-        wakers.into_iter().for_each(Waker::wake);
-    }
-
-    fn result(&self) -> Option<Result<(), Error>> {
-        lock(&self.state).result.clone()
-    }
-}
 
 /// A buffer's records, its callbacks and the signal its waiters hold.
 struct Batch {
@@ -246,12 +214,6 @@ struct Shared<S: Storage> {
     config: Config,
     report: RecoveryReport,
     epoch: Instant,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic in a user callback must not wedge the WAL: the data under these
-    // locks is kept consistent before any callback runs.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A thread-safe write-ahead log. Clones are cheap and share the WAL;
@@ -1108,50 +1070,6 @@ fn close<S: Storage>(
     match poisoned {
         Some(e) => Err(e.poisoned()),
         None => synced,
-    }
-}
-
-/// Waits for `signal` (yielding first when `waits` says so; see
-/// [`crate::waiting`]); `None` if `timeout` passes first.
-fn wait_signal(
-    waits: &WaitPolicy,
-    signal: &Signal,
-    timeout: Option<Duration>,
-) -> Option<Result<(), Error>> {
-    let start = Instant::now();
-    // A timeout too long to add to the clock is no deadline at all.
-    let deadline = timeout.and_then(|t| start.checked_add(t));
-    let waiting = waits.enter();
-    if !waiting.budget.is_zero() {
-        let until = start + waiting.budget.min(timeout.unwrap_or(Duration::MAX));
-        while !signal.done.load(Ordering::Acquire) && Instant::now() < until {
-            std::thread::yield_now();
-        }
-        if signal.done.load(Ordering::Acquire) {
-            waits.record_yield_hit();
-        }
-    }
-    let mut s = lock(&signal.state);
-    loop {
-        if let Some(r) = &s.result {
-            return Some(r.clone());
-        }
-        let left = match deadline {
-            None => None,
-            Some(d) => Some(d.checked_duration_since(Instant::now())?),
-        };
-        s.blocked += 1;
-        s = match left {
-            None => signal.cond.wait(s).unwrap_or_else(|p| p.into_inner()),
-            Some(left) => {
-                signal
-                    .cond
-                    .wait_timeout(s, left)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0
-            }
-        };
-        s.blocked -= 1;
     }
 }
 
