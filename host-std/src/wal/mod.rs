@@ -59,8 +59,10 @@ use wal_core::{Completion, Config, Error, RecoveryReport, SegmentId, SegmentInfo
 use crate::fs::FsStorage;
 use crate::waiting::WaitPolicy;
 
+mod order;
 mod signal;
 
+use order::{call_all, Order};
 use signal::{lock, wait_signal, Signal};
 
 /// Sealed buffers that may wait for the disk before writers are held back.
@@ -129,18 +131,6 @@ struct State {
     last_seq: u64,
 }
 
-/// Which batches have completed. Batches are written one at a time, but
-/// the thread that wrote one may still be running its callbacks when
-/// another thread (a lone waiter) has written and synced the next: each
-/// completes only after the one before it.
-#[derive(Default)]
-struct Order {
-    /// Every batch up to this `seq` has completed.
-    done: u64,
-    /// Threads waiting for their turn.
-    waiting: usize,
-}
-
 struct LogSide<S: Storage> {
     /// `None` once closed: the storage (and its directory lock) is released.
     log: Option<SegmentLog<S>>,
@@ -200,8 +190,7 @@ struct Shared<S: Storage> {
     room: Condvar,
     log: Mutex<LogSide<S>>,
     /// Completion order across the threads that complete batches.
-    order: Mutex<Order>,
-    order_turn: Condvar,
+    order: Order,
     /// Whether waiting writers yield before they block.
     waits: WaitPolicy,
     /// Tests: the `seq` of a batch whose writer, once it has encoded it,
@@ -291,8 +280,7 @@ where
                 in_flight: false,
                 last_seq: 0,
             }),
-            order: Mutex::new(Order::default()),
-            order_turn: Condvar::new(),
+            order: Order::default(),
             work: Condvar::new(),
             room: Condvar::new(),
             sync: Mutex::new(SyncQueue {
@@ -784,7 +772,9 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
         }
     }
     if let Some(completions) = here {
-        complete_in_order(shared, batch.seq, completions, &batch.signal, result);
+        shared
+            .order
+            .complete_in_order(batch.seq, completions, &batch.signal, result);
     }
 }
 
@@ -835,47 +825,6 @@ fn hand_over<S: Storage>(
     (result, None)
 }
 
-/// Calls every completion with `result` (a panicking callback is contained:
-/// it must not stop the thread that completes the others), then the signal.
-fn complete(completions: Vec<Completion>, signal: &Signal, result: Result<(), Error>) {
-    call_all(completions, &result);
-    signal.complete(result);
-}
-
-/// Calls every completion with `result`, containing any that panics.
-fn call_all(completions: Vec<Completion>, result: &Result<(), Error>) {
-    for c in completions {
-        let r = result.clone();
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || c(r)));
-    }
-}
-
-/// Calls `complete` for batch `seq` once every batch before it has
-/// completed, so that callbacks and waits end in write order whichever
-/// thread completes each batch.
-fn complete_in_order<S: Storage>(
-    shared: &Shared<S>,
-    seq: u64,
-    completions: Vec<Completion>,
-    signal: &Signal,
-    result: Result<(), Error>,
-) {
-    {
-        let mut o = lock(&shared.order);
-        while o.done + 1 < seq {
-            o.waiting += 1;
-            o = shared.order_turn.wait(o).unwrap_or_else(|p| p.into_inner());
-            o.waiting -= 1;
-        }
-    }
-    complete(completions, signal, result);
-    let mut o = lock(&shared.order);
-    o.done = o.done.max(seq);
-    if o.waiting > 0 {
-        shared.order_turn.notify_all();
-    }
-}
-
 /// Whether the syncer has nothing written-but-uncompleted.
 fn syncer_idle<S: Storage>(shared: &Shared<S>) -> bool {
     let q = lock(&shared.sync);
@@ -904,7 +853,9 @@ fn syncer_loop<S: Storage>(shared: &Shared<S>) {
         // What was written during that sync, taken before the callbacks run.
         let next = take_items(shared, false);
         for (completions, signal, err, seq) in done {
-            complete_in_order(shared, seq, completions, &signal, err.map_or(Ok(()), Err));
+            shared
+                .order
+                .complete_in_order(seq, completions, &signal, err.map_or(Ok(()), Err));
         }
         items = match next {
             Some(next) => next,
