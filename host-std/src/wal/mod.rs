@@ -43,12 +43,10 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-#[cfg(test)]
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wal_core::buffer::{Sealed, WriteBuffer};
 use wal_core::log::{SegmentLog, SegmentReader};
@@ -59,77 +57,15 @@ use wal_core::{Completion, Config, Error, RecoveryReport, SegmentId, SegmentInfo
 use crate::fs::FsStorage;
 use crate::waiting::WaitPolicy;
 
+mod batch;
 mod order;
 mod signal;
 
-use order::{call_all, Order};
+pub use batch::MAX_SEALED;
+
+use batch::{ask_flush, fail_batch, push, take_current, Batch, BufferSide};
+use order::Order;
 use signal::{lock, wait_signal, Signal};
-
-/// Sealed buffers that may wait for the disk before writers are held back.
-pub const MAX_SEALED: usize = 4;
-
-/// A buffer's records, its callbacks and the signal its waiters hold.
-struct Batch {
-    buffer: WriteBuffer<Completion>,
-    signal: Arc<Signal>,
-    /// Its place in write order, given when it is handed over for writing
-    /// (from 1); batches are written and complete in this order.
-    seq: u64,
-    /// The frame and what it holds, when the writer that filled the buffer
-    /// encoded it (then `buffer` is empty).
-    encoded: Option<(Vec<u8>, Sealed<Completion>)>,
-}
-
-impl Batch {
-    fn new(buffer: WriteBuffer<Completion>) -> Self {
-        Batch {
-            buffer,
-            signal: Arc::new(Signal::default()),
-            seq: 0,
-            encoded: None,
-        }
-    }
-
-    /// Takes every completion out, encoded or not (to fail them).
-    fn drain_completions(&mut self) -> Vec<Completion> {
-        let mut all = self.buffer.drain_completions();
-        if let Some((_, sealed)) = self.encoded.take() {
-            all.extend(sealed.completions);
-        }
-        all
-    }
-}
-
-struct State {
-    current: Batch,
-    sealed: VecDeque<Batch>,
-    /// The signal of the batch handed to the flusher last (sealed or taken).
-    last_handed: Option<Arc<Signal>>,
-    /// A waiter asked for the current buffer to be flushed now.
-    flush_requested: bool,
-    /// Spare buffers, to reuse their allocations (at most `MAX_SEALED + 1`).
-    spare: Vec<WriteBuffer<Completion>>,
-    /// Spare frame vectors, for writers that encode the buffer they filled
-    /// (as many).
-    spare_frames: Vec<Vec<u8>>,
-    /// Full buffers taken by the writers that filled them and being
-    /// encoded, outside the lock; each then joins `sealed` in `seq` order.
-    encoding: usize,
-    /// The `seq` of the batch taken for writing last: the next one written
-    /// must be the one after it.
-    taken_seq: u64,
-    closing: bool,
-    closed: bool,
-    poisoned: Option<Error>,
-    /// A batch is being written (by the flusher, or by a waiter that found
-    /// the WAL idle): nobody else may start one, so frames keep their order.
-    in_flight: bool,
-    /// The flusher waits for a waiter's own write to end (the only reason
-    /// to wake it when one does).
-    flusher_awaits_idle: bool,
-    /// The `seq` of the batch handed over last.
-    last_seq: u64,
-}
 
 struct LogSide<S: Storage> {
     /// `None` once closed: the storage (and its directory lock) is released.
@@ -173,7 +109,8 @@ struct SyncQueue<F> {
 }
 
 struct Shared<S: Storage> {
-    state: Mutex<State>,
+    /// The buffers writers fill, and their state.
+    buffers: BufferSide,
     /// Frames written and waiting for the syncer (only under
     /// `SyncPolicy::Always`, when the storage can duplicate a handle).
     sync: Mutex<SyncQueue<S::File>>,
@@ -184,25 +121,12 @@ struct Shared<S: Storage> {
     /// Frames are synced by the syncer thread (policy `Always`, and the
     /// storage duplicates handles); otherwise on the write path.
     pipelined: bool,
-    /// The flusher waits here for work.
-    work: Condvar,
-    /// Writers wait here for room in the sealed queue.
-    room: Condvar,
     log: Mutex<LogSide<S>>,
     /// Completion order across the threads that complete batches.
     order: Order,
     /// Whether waiting writers yield before they block.
     waits: WaitPolicy,
-    /// Tests: the `seq` of a batch whose writer, once it has encoded it,
-    /// holds it back until a later batch is queued (for at most 10 s).
-    #[cfg(test)]
-    slow_encode: std::sync::atomic::AtomicU64,
-    /// Tests: batches queued ahead of a later one (encoded last).
-    #[cfg(test)]
-    queued_behind: std::sync::atomic::AtomicU64,
-    config: Config,
     report: RecoveryReport,
-    epoch: Instant,
 }
 
 /// A thread-safe write-ahead log. Clones are cheap and share the WAL;
@@ -264,25 +188,8 @@ where
         // and writing, when the storage can give a second handle.
         let pipelined = config.sync == SyncPolicy::Always && log.sync_handle().is_ok();
         let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                current: Batch::new(WriteBuffer::new()),
-                sealed: VecDeque::new(),
-                last_handed: None,
-                flush_requested: false,
-                spare: Vec::new(),
-                spare_frames: Vec::new(),
-                encoding: 0,
-                taken_seq: 0,
-                flusher_awaits_idle: false,
-                closing: false,
-                closed: false,
-                poisoned: None,
-                in_flight: false,
-                last_seq: 0,
-            }),
+            buffers: BufferSide::new(config),
             order: Order::default(),
-            work: Condvar::new(),
-            room: Condvar::new(),
             sync: Mutex::new(SyncQueue {
                 items: VecDeque::new(),
                 busy: false,
@@ -299,13 +206,7 @@ where
                 segments_at_close: Vec::new(),
             }),
             waits: WaitPolicy::for_this_machine(),
-            #[cfg(test)]
-            slow_encode: Default::default(),
-            #[cfg(test)]
-            queued_behind: Default::default(),
-            config,
             report,
-            epoch: Instant::now(),
         });
         let s = shared.clone();
         let flusher = std::thread::Builder::new()
@@ -348,7 +249,7 @@ where
 
     /// The configuration in force.
     pub fn config(&self) -> &Config {
-        &self.handle.shared.config
+        &self.handle.shared.buffers.config
     }
 
     /// Whether waiting threads may yield the CPU before they block when
@@ -369,7 +270,13 @@ where
         timestamp: i64,
         value: &[u8],
     ) -> Result<WriteHandle<S>, Error> {
-        let signal = push(&self.handle.shared, series_id, timestamp, value, None)?;
+        let signal = push(
+            &self.handle.shared.buffers,
+            series_id,
+            timestamp,
+            value,
+            None,
+        )?;
         Ok(WriteHandle {
             signal,
             shared: self.handle.shared.clone(),
@@ -392,7 +299,7 @@ where
         callback: impl FnOnce(Result<(), Error>) + Send + 'static,
     ) -> Result<(), Error> {
         push(
-            &self.handle.shared,
+            &self.handle.shared.buffers,
             series_id,
             timestamp,
             value,
@@ -405,7 +312,7 @@ where
     pub fn flush(&self) -> Result<(), Error> {
         let shared = &self.handle.shared;
         let signal = {
-            let mut st = lock(&shared.state);
+            let mut st = lock(&shared.buffers.state);
             if st.closed {
                 return Err(Error::Closed);
             }
@@ -415,7 +322,7 @@ where
                     None => return st.poisoned.clone().map_or(Ok(()), |e| Err(e.poisoned())),
                 }
             } else {
-                ask_flush(shared, &mut st);
+                ask_flush(&shared.buffers, &mut st);
                 st.current.signal.clone()
             }
         };
@@ -468,115 +375,22 @@ where
     }
 }
 
-fn refuse(callback: Option<Completion>, e: Error) -> Result<Arc<Signal>, Error> {
-    if let Some(c) = callback {
-        c(Err(e.clone()));
-    }
-    Err(e)
-}
-
-/// Adds a record to the current buffer (sealing it when full); returns the
-/// signal of the batch that holds it.
-fn push<S: Storage>(
-    shared: &Shared<S>,
-    series_id: u64,
-    timestamp: i64,
-    value: &[u8],
-    callback: Option<Completion>,
-) -> Result<Arc<Signal>, Error> {
-    if let Err(e) = WriteBuffer::<Completion>::check_value(value) {
-        return refuse(callback, e);
-    }
-    let mut st = lock(&shared.state);
-    while st.sealed.len() + st.encoding >= MAX_SEALED && !st.closing && st.poisoned.is_none() {
-        st = shared.room.wait(st).unwrap_or_else(|p| p.into_inner());
-    }
-    if st.closing || st.closed {
-        drop(st);
-        return refuse(callback, Error::Closed);
-    }
-    if let Some(e) = st.poisoned.clone() {
-        drop(st);
-        return refuse(callback, e.poisoned());
-    }
-    // The buffer keeps only its oldest record's arrival time: read the
-    // clock for the first record, not for every one.
-    let now = if st.current.buffer.is_empty() {
-        shared.epoch.elapsed()
-    } else {
-        Duration::ZERO
-    };
-    let bytes = st
-        .current
-        .buffer
-        .push(series_id, timestamp, value, now, callback)?;
-    let signal = st.current.signal.clone();
-    if bytes >= shared.config.buffer_size {
-        // The writer that filled the buffer encodes it, outside the lock
-        // (other writers go on with the next buffer): the flusher's thread
-        // is left with the writes, which at large buffers keep it busy on
-        // their own.
-        let mut full = take_current(&mut st);
-        let mut frame = st.spare_frames.pop().unwrap_or_default();
-        st.encoding += 1;
-        drop(st);
-        let sealed = full.buffer.seal_into(&mut frame);
-        full.encoded = Some((frame, sealed));
-        #[cfg(test)]
-        if shared.slow_encode.load(Ordering::Relaxed) == full.seq {
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(10)
-                && !lock(&shared.state).sealed.iter().any(|b| b.seq > full.seq)
-            {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
-        let mut st = lock(&shared.state);
-        st.encoding -= 1;
-        if st.closed {
-            // The flusher waits for every batch being encoded before it
-            // stops, so this cannot happen; if it did, fail, never hang.
-            drop(st);
-            fail_batch(
-                full,
-                Error::LogicBug("the WAL closed while a batch was encoded"),
-            );
-        } else {
-            // In `seq` order: another writer may have queued a later batch
-            // meanwhile.
-            let at = st.sealed.partition_point(|b| b.seq < full.seq);
-            #[cfg(test)]
-            if at < st.sealed.len() {
-                shared.queued_behind.fetch_add(1, Ordering::Relaxed);
-            }
-            st.sealed.insert(at, full);
-            shared.work.notify_one();
-        }
-    }
-    // No wake-up for a new deadline: an idle flusher ticks every
-    // `flush_interval`, which wakes it before any record's deadline.
-    Ok(signal)
-}
-
-/// Fails every record of a batch that will never be written.
-fn fail_batch(mut b: Batch, e: Error) {
-    call_all(b.drain_completions(), &Err(e.clone()));
-    if b.signal.result().is_none() {
-        b.signal.complete(Err(e));
-    }
-}
-
 /// What the flusher takes next: a sealed batch, or the current one when it is
 /// due (interval), requested (a waiter), or the WAL is closing.
 fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
-    let mut st = lock(&shared.state);
+    let mut st = lock(&shared.buffers.state);
     loop {
-        let now = shared.epoch.elapsed();
+        let now = shared.buffers.epoch.elapsed();
         let buf = &st.current.buffer;
         let wanted = !buf.is_empty()
             && (st.flush_requested
                 || st.closing
-                || flush_due(&shared.config, buf.payload_bytes(), buf.oldest(), now));
+                || flush_due(
+                    &shared.buffers.config,
+                    buf.payload_bytes(),
+                    buf.oldest(),
+                    now,
+                ));
         if st.in_flight {
             // A waiter is writing a batch itself. Wait for it to finish
             // when there is something to take after it; otherwise sleep as
@@ -585,7 +399,11 @@ fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
             // costs a thread switch per record).
             if !st.sealed.is_empty() || st.encoding > 0 || wanted || st.closing {
                 st.flusher_awaits_idle = true;
-                st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
+                st = shared
+                    .buffers
+                    .work
+                    .wait(st)
+                    .unwrap_or_else(|p| p.into_inner());
                 st.flusher_awaits_idle = false;
                 continue;
             }
@@ -597,14 +415,18 @@ fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
             if ready == Some(true) {
                 let b = st.sealed.pop_front().expect("a sealed batch");
                 debug_assert_eq!(b.seq, next, "batches are written in order");
-                shared.room.notify_all();
+                shared.buffers.room.notify_all();
                 st.in_flight = true;
                 st.taken_seq = b.seq;
                 return Some((b, false));
             }
             if st.encoding > 0 {
                 // The writer encoding the next batch wakes us once it is queued.
-                st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
+                st = shared
+                    .buffers
+                    .work
+                    .wait(st)
+                    .unwrap_or_else(|p| p.into_inner());
                 continue;
             }
             if wanted {
@@ -619,7 +441,11 @@ fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
                     return Some((b, true));
                 }
                 // The syncer wakes us when it is done.
-                st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
+                st = shared
+                    .buffers
+                    .work
+                    .wait(st)
+                    .unwrap_or_else(|p| p.into_inner());
                 continue;
             }
         }
@@ -633,8 +459,8 @@ fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
         // wake the flusher for time); with time-based flushing off, until
         // woken.
         let sleep = match (
-            deadline(&shared.config, st.current.buffer.oldest()),
-            shared.config.flush_interval,
+            deadline(&shared.buffers.config, st.current.buffer.oldest()),
+            shared.buffers.config.flush_interval,
         ) {
             (Some(d), _) => Some(d.saturating_sub(now)),
             (None, Some(interval)) => Some(interval),
@@ -643,38 +469,19 @@ fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
         st = match sleep {
             Some(t) => {
                 shared
+                    .buffers
                     .work
                     .wait_timeout(st, t)
                     .unwrap_or_else(|p| p.into_inner())
                     .0
             }
-            None => shared.work.wait(st).unwrap_or_else(|p| p.into_inner()),
+            None => shared
+                .buffers
+                .work
+                .wait(st)
+                .unwrap_or_else(|p| p.into_inner()),
         };
     }
-}
-
-/// Asks the flusher to take the current buffer. Only the first request
-/// after the flusher last looked wakes it: it clears `flush_requested`
-/// only when it takes the buffer or finds it empty, so while the flag is
-/// set it has been woken and will act (a futex wake is a system call
-/// even with nobody to wake; at 64 waiting writers this saved one per
-/// record).
-fn ask_flush<S: Storage>(shared: &Shared<S>, st: &mut State) {
-    if !st.flush_requested {
-        st.flush_requested = true;
-        shared.work.notify_one();
-    }
-}
-
-/// Hands the current buffer over for writing (or, when full, to the writer
-/// that filled it, to encode), leaving a fresh one.
-fn take_current(st: &mut State) -> Batch {
-    let fresh = Batch::new(st.spare.pop().unwrap_or_default());
-    let mut b = std::mem::replace(&mut st.current, fresh);
-    st.last_seq += 1;
-    b.seq = st.last_seq;
-    st.last_handed = Some(b.signal.clone());
-    b
 }
 
 fn flusher_loop<S: Storage>(shared: &Shared<S>) {
@@ -748,10 +555,10 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
         }
     };
     {
-        let mut st = lock(&shared.state);
+        let mut st = lock(&shared.buffers.state);
         if let Err(e) = &result {
             st.poisoned.get_or_insert_with(|| e.clone());
-            shared.room.notify_all();
+            shared.buffers.room.notify_all();
         }
         st.in_flight = false;
         if st.spare.len() <= MAX_SEALED {
@@ -768,7 +575,7 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
             }
         }
         if st.flusher_awaits_idle {
-            shared.work.notify_all();
+            shared.buffers.work.notify_all();
         }
     }
     if let Some(completions) = here {
@@ -868,8 +675,8 @@ fn syncer_loop<S: Storage>(shared: &Shared<S>) {
                     shared.sync_room.notify_all();
                 }
                 // A partly filled buffer may be waiting for the syncer.
-                drop(lock(&shared.state));
-                shared.work.notify_all();
+                drop(lock(&shared.buffers.state));
+                shared.buffers.work.notify_all();
                 match take_items(shared, true) {
                     Some(items) => items,
                     None => return, // closing, and everything completed
@@ -956,9 +763,9 @@ fn sync_items<S: Storage>(
 /// now on, and so do writers.
 fn fail_log<S: Storage>(shared: &Shared<S>, e: &Error) {
     lock(&shared.sync).failed.get_or_insert_with(|| e.clone());
-    let mut st = lock(&shared.state);
+    let mut st = lock(&shared.buffers.state);
     st.poisoned.get_or_insert_with(|| e.clone());
-    shared.room.notify_all();
+    shared.buffers.room.notify_all();
 }
 
 fn close<S: Storage>(
@@ -967,13 +774,13 @@ fn close<S: Storage>(
     syncer: &Mutex<Option<JoinHandle<()>>>,
 ) -> Result<(), Error> {
     {
-        let mut st = lock(&shared.state);
+        let mut st = lock(&shared.buffers.state);
         if st.closed {
             return Ok(());
         }
         st.closing = true;
-        shared.work.notify_all();
-        shared.room.notify_all();
+        shared.buffers.work.notify_all();
+        shared.buffers.room.notify_all();
     }
     if let Some(t) = lock(flusher).take() {
         if t.join().is_err() {
@@ -992,7 +799,7 @@ fn close<S: Storage>(
     if let Some(t) = lock(syncer).take() {
         let _ = t.join();
     }
-    let mut st = lock(&shared.state);
+    let mut st = lock(&shared.buffers.state);
     st.closed = true;
     // Anything the flusher did not get to (it stopped early) fails, never hangs.
     let mut leftovers: Vec<Batch> = st.sealed.drain(..).collect();
@@ -1042,7 +849,7 @@ impl<S: Storage> WriteHandle<S> {
     /// Takes this handle's batch for writing if it is the current one and
     /// the WAL is idle.
     fn take_if_idle(&self) -> Option<Batch> {
-        let mut st = lock(&self.shared.state);
+        let mut st = lock(&self.shared.buffers.state);
         let idle = !st.in_flight
             && st.sealed.is_empty()
             && st.encoding == 0
@@ -1063,9 +870,9 @@ impl<S: Storage> WriteHandle<S> {
     }
 
     fn request_flush(&self) {
-        let mut st = lock(&self.shared.state);
+        let mut st = lock(&self.shared.buffers.state);
         if Arc::ptr_eq(&st.current.signal, &self.signal) {
-            ask_flush(&self.shared, &mut st);
+            ask_flush(&self.shared.buffers, &mut st);
         }
     }
 

@@ -1,8 +1,15 @@
 //! The threaded WAL's unit tests: what needs its private hooks.
 
-use super::*;
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use wal_core::mem::MemStorage;
+use wal_core::Config;
+
+use super::signal::lock;
+use super::Wal;
 
 /// A crowd of durable writers that yield rather than block (forced, so
 /// that the machine's load cannot turn it off): waits end while
@@ -79,7 +86,7 @@ fn a_batch_encoded_late_is_still_written_and_completed_first() {
     };
     let wal = Wal::with_storage(storage, cfg).unwrap();
     let shared = &wal.handle.shared;
-    shared.slow_encode.store(1, Ordering::Relaxed);
+    shared.buffers.slow_encode.store(1, Ordering::Relaxed);
     let order = Arc::new(Mutex::new(Vec::new()));
     let write = |series: u64, i: i64| {
         let order = order.clone();
@@ -89,12 +96,12 @@ fn a_batch_encoded_late_is_still_written_and_completed_first() {
         })
         .unwrap();
     };
-    let filled = || lock(&shared.state).last_seq;
+    let filled = || lock(&shared.buffers.state).last_seq;
     let (a, b) = std::thread::scope(|s| {
         let b = s.spawn(|| {
             // Once the first batch is being encoded, fill two more.
             let start = Instant::now();
-            while lock(&shared.state).encoding == 0 {
+            while lock(&shared.buffers.state).encoding == 0 {
                 assert!(start.elapsed() < Duration::from_secs(10), "never encoding");
                 std::thread::yield_now();
             }
@@ -114,7 +121,7 @@ fn a_batch_encoded_late_is_still_written_and_completed_first() {
         }
         (n, b.join().unwrap())
     });
-    assert_eq!(shared.queued_behind.load(Ordering::Relaxed), 1);
+    assert_eq!(shared.buffers.queued_behind.load(Ordering::Relaxed), 1);
     wal.flush().unwrap();
     let mut read = vec![];
     for id in wal.segments() {
