@@ -39,20 +39,19 @@
 //! first, so that completing a batch does not wake them one by one (see
 //! [`crate::waiting`]).
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wal_core::buffer::{Sealed, WriteBuffer};
+use wal_core::buffer::WriteBuffer;
 use wal_core::log::{SegmentLog, SegmentReader};
-use wal_core::storage::{SegmentFile, Storage};
+use wal_core::storage::Storage;
 use wal_core::wal::{deadline, flush_due};
-use wal_core::{Completion, Config, Error, RecoveryReport, SegmentId, SegmentInfo, SyncPolicy};
+use wal_core::{Config, Error, RecoveryReport, SegmentId, SegmentInfo, SyncPolicy};
 
 use crate::fs::FsStorage;
 use crate::waiting::WaitPolicy;
@@ -60,12 +59,14 @@ use crate::waiting::WaitPolicy;
 mod batch;
 mod order;
 mod signal;
+mod syncer;
 
 pub use batch::MAX_SEALED;
 
 use batch::{ask_flush, fail_batch, push, take_current, Batch, BufferSide};
 use order::Order;
 use signal::{lock, wait_signal, Signal};
+use syncer::{hand_over, syncer_loop, SyncSide};
 
 struct LogSide<S: Storage> {
     /// `None` once closed: the storage (and its directory lock) is released.
@@ -83,41 +84,11 @@ impl<S: Storage> LogSide<S> {
     }
 }
 
-/// What the flusher hands the syncer, in write order.
-enum SyncItem<F> {
-    /// Frames from here on are in this segment: sync them through this handle.
-    Handle(SegmentId, F),
-    /// A written frame's records: complete them once a sync covers them
-    /// (or with `failed`, the error that stopped the frame, in order).
-    Batch {
-        completions: Vec<Completion>,
-        signal: Arc<Signal>,
-        failed: Option<Error>,
-        seq: u64,
-    },
-}
-
-struct SyncQueue<F> {
-    items: VecDeque<SyncItem<F>>,
-    /// The syncer holds items it has not completed yet.
-    busy: bool,
-    closing: bool,
-    /// A sync through the syncer's handle failed: the log must refuse
-    /// appends (applied by whoever next holds the log lock; the syncer never
-    /// takes it, so it cannot wait on a flusher that waits on it).
-    failed: Option<Error>,
-}
-
 struct Shared<S: Storage> {
     /// The buffers writers fill, and their state.
     buffers: BufferSide,
-    /// Frames written and waiting for the syncer (only under
-    /// `SyncPolicy::Always`, when the storage can duplicate a handle).
-    sync: Mutex<SyncQueue<S::File>>,
-    /// The syncer waits here for items; the flusher waits here for the
-    /// queue to shrink.
-    sync_work: Condvar,
-    sync_room: Condvar,
+    /// The frames written and waiting for the syncer.
+    sync: SyncSide<S::File>,
     /// Frames are synced by the syncer thread (policy `Always`, and the
     /// storage duplicates handles); otherwise on the write path.
     pipelined: bool,
@@ -190,14 +161,7 @@ where
         let shared = Arc::new(Shared {
             buffers: BufferSide::new(config),
             order: Order::default(),
-            sync: Mutex::new(SyncQueue {
-                items: VecDeque::new(),
-                busy: false,
-                closing: false,
-                failed: None,
-            }),
-            sync_work: Condvar::new(),
-            sync_room: Condvar::new(),
+            sync: SyncSide::new(),
             pipelined,
             log: Mutex::new(LogSide {
                 log: Some(log),
@@ -217,7 +181,7 @@ where
             let s = shared.clone();
             match std::thread::Builder::new()
                 .name("wal-syncer".into())
-                .spawn(move || syncer_loop(&s))
+                .spawn(move || syncer_loop(&s.sync, &s.buffers, &s.order, &s.waits))
             {
                 Ok(t) => Some(t),
                 Err(e) => {
@@ -433,7 +397,7 @@ fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
                 // A partly filled buffer goes when the syncer is free: while
                 // a sync runs, more records join it (group commit), and the
                 // next sync covers them all. Full buffers (above) never wait.
-                if st.closing || !shared.pipelined || syncer_idle(shared) {
+                if st.closing || !shared.pipelined || shared.sync.idle() {
                     st.flush_requested = false;
                     st.in_flight = true;
                     let b = take_current(&mut st);
@@ -490,10 +454,6 @@ fn flusher_loop<S: Storage>(shared: &Shared<S>) {
     }
 }
 
-/// Most frames written and not yet synced before the flusher waits for
-/// the syncer.
-const MAX_UNSYNCED: usize = 32;
-
 /// Writes one batch as a frame (the caller set `in_flight`), clears
 /// `in_flight`, and completes its records: here once synced, or, when
 /// pipelined, by the syncer thread once a sync covers the frame.
@@ -532,10 +492,10 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
                 Some(sealed.completions),
             ),
             Some(log) => {
-                if let Some(e) = lock(&shared.sync).failed.clone() {
+                if let Some(e) = shared.sync.failed() {
                     log.fail(e);
                 }
-                let deferred = !(inline && syncer_idle(shared));
+                let deferred = !(inline && shared.sync.idle());
                 let written = if deferred {
                     log.append_unsynced(frame, &sealed.stats)
                 } else {
@@ -543,7 +503,7 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
                 };
                 let written = written.map(|at| at.segment);
                 hand_over(
-                    shared,
+                    &shared.sync,
                     log,
                     syncer_segment,
                     written,
@@ -585,189 +545,6 @@ fn write_batch<S: Storage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
     }
 }
 
-/// Pipelined, under the log lock (so items reach the syncer in write
-/// order): gives the syncer a handle on a segment it has not seen, then the
-/// batch written to `segment`, unless it was synced inline (`!deferred`)
-/// with nothing outstanding before it: its completions come back then.
-fn hand_over<S: Storage>(
-    shared: &Shared<S>,
-    log: &mut SegmentLog<S>,
-    syncer_segment: &mut Option<SegmentId>,
-    segment: Result<SegmentId, Error>,
-    deferred: bool,
-    sealed: Sealed<Completion>,
-    batch: &Batch,
-) -> (Result<(), Error>, Option<Vec<Completion>>) {
-    let mut q = lock(&shared.sync);
-    while q.items.len() >= MAX_UNSYNCED && !q.closing {
-        q = shared.sync_room.wait(q).unwrap_or_else(|p| p.into_inner());
-    }
-    let mut result = segment.as_ref().map(|_| ()).map_err(Clone::clone);
-    if let Ok(id) = segment {
-        if *syncer_segment != Some(id) {
-            // A new segment (the one before was synced as it was closed):
-            // the syncer needs a handle on it.
-            match log.sync_handle() {
-                Ok((id, f)) => {
-                    *syncer_segment = Some(id);
-                    q.items.push_back(SyncItem::Handle(id, f));
-                }
-                Err(e) => {
-                    log.fail(e.clone());
-                    result = Err(e);
-                }
-            }
-        }
-    }
-    if !deferred && q.items.is_empty() && !q.busy {
-        return (result, Some(sealed.completions));
-    }
-    q.items.push_back(SyncItem::Batch {
-        completions: sealed.completions,
-        signal: batch.signal.clone(),
-        failed: result.clone().err(),
-        seq: batch.seq,
-    });
-    shared.sync_work.notify_one();
-    (result, None)
-}
-
-/// Whether the syncer has nothing written-but-uncompleted.
-fn syncer_idle<S: Storage>(shared: &Shared<S>) -> bool {
-    let q = lock(&shared.sync);
-    q.items.is_empty() && !q.busy
-}
-
-/// A written frame's records, waiting for a sync (or failed already), and
-/// its `seq`.
-type Pending = (Vec<Completion>, Arc<Signal>, Option<Error>, u64);
-
-/// The syncer thread: takes every frame written so far, syncs once per
-/// segment they are in, takes what was written meanwhile (so the flusher
-/// never waits on callbacks), then completes the synced frames in order.
-/// While it syncs, the flusher encodes and writes the next frames, and the
-/// next sync covers them.
-fn syncer_loop<S: Storage>(shared: &Shared<S>) {
-    let mut handle: Option<(SegmentId, S::File)> = None;
-    // The first failed sync: every later frame fails with it.
-    let mut failed: Option<Error> = None;
-    let mut items = match take_items(shared, true) {
-        Some(items) => items,
-        None => return,
-    };
-    loop {
-        let done = sync_items(shared, items, &mut handle, &mut failed);
-        // What was written during that sync, taken before the callbacks run.
-        let next = take_items(shared, false);
-        for (completions, signal, err, seq) in done {
-            shared
-                .order
-                .complete_in_order(seq, completions, &signal, err.map_or(Ok(()), Err));
-        }
-        items = match next {
-            Some(next) => next,
-            None => {
-                {
-                    let mut q = lock(&shared.sync);
-                    if q.items.is_empty() {
-                        q.busy = false;
-                    }
-                    shared.sync_room.notify_all();
-                }
-                // A partly filled buffer may be waiting for the syncer.
-                drop(lock(&shared.buffers.state));
-                shared.buffers.work.notify_all();
-                match take_items(shared, true) {
-                    Some(items) => items,
-                    None => return, // closing, and everything completed
-                }
-            }
-        };
-    }
-}
-
-/// Takes every queued item (marking the syncer busy); `wait`s for one
-/// unless closing. `None` when there is none.
-fn take_items<S: Storage>(shared: &Shared<S>, wait: bool) -> Option<Vec<SyncItem<S::File>>> {
-    let mut q = lock(&shared.sync);
-    while wait && q.items.is_empty() && !q.closing {
-        q = shared.sync_work.wait(q).unwrap_or_else(|p| p.into_inner());
-    }
-    if q.items.is_empty() {
-        return None;
-    }
-    q.busy = true;
-    shared.sync_room.notify_all();
-    Some(q.items.drain(..).collect())
-}
-
-/// Syncs what `items` wrote, segment by segment, and returns their batches
-/// with their outcome, in order.
-fn sync_items<S: Storage>(
-    shared: &Shared<S>,
-    items: Vec<SyncItem<S::File>>,
-    handle: &mut Option<(SegmentId, S::File)>,
-    failed: &mut Option<Error>,
-) -> Vec<Pending> {
-    let sync = |handle: &mut Option<(SegmentId, S::File)>,
-                ready: &mut Vec<Pending>,
-                failed: &mut Option<Error>| {
-        if failed.is_none() {
-            let r = shared.waits.timed(|| match handle.as_mut() {
-                Some((id, f)) => f.sync().map_err(|e| Error::storage("sync", Some(*id), e)),
-                None => Err(Error::LogicBug("a frame before any sync handle")),
-            });
-            if let Err(e) = r {
-                fail_log(shared, &e);
-                *failed = Some(e);
-            }
-        }
-        for (_, _, f, _) in ready.iter_mut() {
-            if f.is_none() {
-                *f = failed.clone();
-            }
-        }
-    };
-    let mut ready: Vec<Pending> = Vec::new();
-    let mut done: Vec<Pending> = Vec::new();
-    let mut dirty = false;
-    for item in items {
-        match item {
-            SyncItem::Handle(id, f) => {
-                if dirty {
-                    sync(handle, &mut ready, failed);
-                    done.append(&mut ready);
-                    dirty = false;
-                }
-                *handle = Some((id, f));
-            }
-            SyncItem::Batch {
-                completions,
-                signal,
-                failed: own,
-                seq,
-            } => {
-                dirty |= own.is_none();
-                ready.push((completions, signal, own, seq));
-            }
-        }
-    }
-    if dirty {
-        sync(handle, &mut ready, failed);
-    }
-    done.append(&mut ready);
-    done
-}
-
-/// A sync through the syncer's handle failed: the log refuses appends from
-/// now on, and so do writers.
-fn fail_log<S: Storage>(shared: &Shared<S>, e: &Error) {
-    lock(&shared.sync).failed.get_or_insert_with(|| e.clone());
-    let mut st = lock(&shared.buffers.state);
-    st.poisoned.get_or_insert_with(|| e.clone());
-    shared.buffers.room.notify_all();
-}
-
 fn close<S: Storage>(
     shared: &Shared<S>,
     flusher: &Mutex<Option<JoinHandle<()>>>,
@@ -790,12 +567,7 @@ fn close<S: Storage>(
     }
     // The flusher has written everything it will: let the syncer sync and
     // complete it, then stop.
-    {
-        let mut q = lock(&shared.sync);
-        q.closing = true;
-        shared.sync_work.notify_all();
-        shared.sync_room.notify_all();
-    }
+    shared.sync.close();
     if let Some(t) = lock(syncer).take() {
         let _ = t.join();
     }
@@ -820,7 +592,7 @@ fn close<S: Storage>(
         return Ok(());
     };
     side.segments_at_close = log.segments();
-    if let Some(e) = lock(&shared.sync).failed.clone() {
+    if let Some(e) = shared.sync.failed() {
         log.fail(e);
     }
     let synced = log.close();
@@ -855,7 +627,7 @@ impl<S: Storage> WriteHandle<S> {
             && st.encoding == 0
             && !st.closing
             && !st.closed
-            && (!self.shared.pipelined || syncer_idle(&self.shared));
+            && (!self.shared.pipelined || self.shared.sync.idle());
         // Alone on this batch (the state's reference and ours): with other
         // writers about, the flusher gathers them into one bigger frame.
         let alone = Arc::strong_count(&self.signal) == 2;
