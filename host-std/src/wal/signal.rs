@@ -25,16 +25,16 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The outcome of one batch (one future frame), shared by its waiters.
 #[derive(Default)]
 pub(super) struct Signal {
-    pub(super) state: Mutex<SignalState>,
+    state: Mutex<SignalState>,
     cond: Condvar,
     /// Set once `state.result` is: what yielding waiters watch.
     done: AtomicBool,
 }
 
 #[derive(Default)]
-pub(super) struct SignalState {
-    pub(super) result: Option<Result<(), Error>>,
-    pub(super) wakers: Vec<Waker>,
+struct SignalState {
+    result: Option<Result<(), Error>>,
+    wakers: Vec<Waker>,
     /// Threads blocked on `cond` (a futex wake costs a system call even
     /// with nobody to wake, so completing skips it when there is none).
     blocked: usize,
@@ -56,6 +56,19 @@ impl Signal {
 
     pub(super) fn result(&self) -> Option<Result<(), Error>> {
         lock(&self.state).result.clone()
+    }
+
+    /// The outcome, if known; otherwise `waker` is woken once it is (what
+    /// polling a write handle does).
+    pub(super) fn result_or_wake(&self, waker: &Waker) -> Option<Result<(), Error>> {
+        let mut s = lock(&self.state);
+        if let Some(r) = &s.result {
+            return Some(r.clone());
+        }
+        if !s.wakers.iter().any(|w| w.will_wake(waker)) {
+            s.wakers.push(waker.clone());
+        }
+        None
     }
 }
 

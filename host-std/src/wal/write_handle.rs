@@ -90,14 +90,8 @@ impl<S: Storage> Future for WriteHandle<S> {
     type Output = Result<(), Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        {
-            let mut s = lock(&self.signal.state);
-            if let Some(r) = &s.result {
-                return Poll::Ready(r.clone());
-            }
-            if !s.wakers.iter().any(|w| w.will_wake(cx.waker())) {
-                s.wakers.push(cx.waker().clone());
-            }
+        if let Some(r) = self.signal.result_or_wake(cx.waker()) {
+            return Poll::Ready(r);
         }
         self.request_flush();
         Poll::Pending
