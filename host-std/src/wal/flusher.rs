@@ -121,6 +121,7 @@ fn next_batch<S: Storage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
     }
 }
 
+/// The flusher thread: takes batches and writes them until the WAL closes.
 pub(super) fn flusher_loop<S: Storage>(shared: &Shared<S>) {
     while let Some((batch, partial)) = next_batch(shared) {
         write_batch(shared, batch, partial);
