@@ -49,7 +49,10 @@ fn module_of(src: &Path, file: &Path) -> Option<String> {
         .iter()
         .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string())
         .collect();
-    if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
         parts.pop();
     }
     Some(parts.join("::"))
@@ -179,7 +182,11 @@ fn no_import_circle_inside_any_crate() {
             problems.push(format!("{}: {}", src.display(), cycle.join(" -> ")));
         }
     }
-    assert!(problems.is_empty(), "import circles:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "import circles:\n{}",
+        problems.join("\n")
+    );
 }
 
 fn find_cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
@@ -250,7 +257,18 @@ fn the_circle_finder_finds_a_circle() {
 fn no_source_file_is_longer_than_600_lines() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = vec![];
-    for dir in ["src", "tests", "examples", "core", "fs", "host-std", "host-wasi", "tool", "bench", "fuzz"] {
+    for dir in [
+        "src",
+        "tests",
+        "examples",
+        "core",
+        "fs",
+        "host-std",
+        "host-wasi",
+        "tool",
+        "bench",
+        "fuzz",
+    ] {
         let d = root.join(dir);
         if d.is_dir() {
             rust_files(&d, &mut files);
@@ -264,5 +282,9 @@ fn no_source_file_is_longer_than_600_lines() {
             (n > MAX_LINES).then(|| format!("{} has {n} lines", f.display()))
         })
         .collect();
-    assert!(long.is_empty(), "files over {MAX_LINES} lines:\n{}", long.join("\n"));
+    assert!(
+        long.is_empty(),
+        "files over {MAX_LINES} lines:\n{}",
+        long.join("\n")
+    );
 }

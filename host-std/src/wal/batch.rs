@@ -1,0 +1,262 @@
+//! The buffer side: batches (a buffer's records, their completions and
+//! the signal their waiters hold), the [`State`] writers share under one
+//! short lock, pushing a record, and backpressure.
+//!
+//! A buffer is sealed by the write that fills it (the core's flush rule,
+//! [`wal_core::host::flush_due`]), so a single writer gets the same frames,
+//! and the same bytes, as the core's single-threaded `Wal`. When
+//! [`MAX_SEALED`] sealed buffers wait for the disk, writers wait
+//! (backpressure); nothing is dropped.
+
+use std::collections::VecDeque;
+#[cfg(test)]
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use wal_core::host::{Sealed, WriteBuffer};
+use wal_core::{Completion, Config, Error};
+
+use super::order::call_all;
+use super::signal::{lock, Signal};
+
+/// Sealed buffers that may wait for the disk before writers are held back.
+pub const MAX_SEALED: usize = 4;
+
+/// A buffer's records, its callbacks and the signal its waiters hold.
+pub(super) struct Batch {
+    pub(super) buffer: WriteBuffer<Completion>,
+    pub(super) signal: Arc<Signal>,
+    /// Its place in write order, given when it is handed over for writing
+    /// (from 1); batches are written and complete in this order.
+    pub(super) seq: u64,
+    /// The frame and what it holds, when the writer that filled the buffer
+    /// encoded it (then `buffer` is empty).
+    pub(super) encoded: Option<(Vec<u8>, Sealed<Completion>)>,
+}
+
+impl Batch {
+    pub(super) fn new(buffer: WriteBuffer<Completion>) -> Self {
+        Batch {
+            buffer,
+            signal: Arc::new(Signal::default()),
+            seq: 0,
+            encoded: None,
+        }
+    }
+
+    /// Takes every completion out, encoded or not (to fail them).
+    fn drain_completions(&mut self) -> Vec<Completion> {
+        let mut all = self.buffer.drain_completions();
+        if let Some((_, sealed)) = self.encoded.take() {
+            all.extend(sealed.completions);
+        }
+        all
+    }
+}
+
+/// What writers, the flusher and waiters share, under one short lock.
+pub(super) struct State {
+    pub(super) current: Batch,
+    pub(super) sealed: VecDeque<Batch>,
+    /// The signal of the batch handed to the flusher last (sealed or taken).
+    pub(super) last_handed: Option<Arc<Signal>>,
+    /// A waiter asked for the current buffer to be flushed now.
+    pub(super) flush_requested: bool,
+    /// Spare buffers, to reuse their allocations (at most `MAX_SEALED + 1`).
+    pub(super) spare: Vec<WriteBuffer<Completion>>,
+    /// Spare frame vectors, for writers that encode the buffer they filled
+    /// (as many).
+    pub(super) spare_frames: Vec<Vec<u8>>,
+    /// Full buffers taken by the writers that filled them and being
+    /// encoded, outside the lock; each then joins `sealed` in `seq` order.
+    pub(super) encoding: usize,
+    /// The `seq` of the batch taken for writing last: the next one written
+    /// must be the one after it.
+    pub(super) taken_seq: u64,
+    pub(super) closing: bool,
+    pub(super) closed: bool,
+    pub(super) poisoned: Option<Error>,
+    /// A batch is being written (by the flusher, or by a waiter that found
+    /// the WAL idle): nobody else may start one, so frames keep their order.
+    pub(super) in_flight: bool,
+    /// The flusher waits for a waiter's own write to end (the only reason
+    /// to wake it when one does).
+    pub(super) flusher_awaits_idle: bool,
+    /// The `seq` of the batch handed over last.
+    pub(super) last_seq: u64,
+}
+
+/// The buffer side of the WAL: the state writers share, and the condition
+/// variables that go with its lock.
+pub(super) struct BufferSide {
+    pub(super) state: Mutex<State>,
+    /// The flusher waits here for work.
+    pub(super) work: Condvar,
+    /// Writers wait here for room in the sealed queue.
+    pub(super) room: Condvar,
+    pub(super) config: Config,
+    /// The clock records' arrival times are measured on.
+    pub(super) epoch: Instant,
+    /// Tests: the `seq` of a batch whose writer, once it has encoded it,
+    /// holds it back until a later batch is queued (for at most 10 s).
+    #[cfg(test)]
+    pub(super) slow_encode: std::sync::atomic::AtomicU64,
+    /// Tests: batches queued ahead of a later one (encoded last).
+    #[cfg(test)]
+    pub(super) queued_behind: std::sync::atomic::AtomicU64,
+}
+
+impl BufferSide {
+    /// An empty buffer side, its clock starting now.
+    pub(super) fn new(config: Config) -> Self {
+        BufferSide {
+            state: Mutex::new(State {
+                current: Batch::new(WriteBuffer::new()),
+                sealed: VecDeque::new(),
+                last_handed: None,
+                flush_requested: false,
+                spare: Vec::new(),
+                spare_frames: Vec::new(),
+                encoding: 0,
+                taken_seq: 0,
+                flusher_awaits_idle: false,
+                closing: false,
+                closed: false,
+                poisoned: None,
+                in_flight: false,
+                last_seq: 0,
+            }),
+            work: Condvar::new(),
+            room: Condvar::new(),
+            #[cfg(test)]
+            slow_encode: Default::default(),
+            #[cfg(test)]
+            queued_behind: Default::default(),
+            config,
+            epoch: Instant::now(),
+        }
+    }
+}
+
+fn refuse(callback: Option<Completion>, e: Error) -> Result<Arc<Signal>, Error> {
+    if let Some(c) = callback {
+        c(Err(e.clone()));
+    }
+    Err(e)
+}
+
+/// Adds a record to the current buffer (sealing it when full); returns the
+/// signal of the batch that holds it.
+pub(super) fn push(
+    buffers: &BufferSide,
+    series_id: u64,
+    timestamp: i64,
+    value: &[u8],
+    callback: Option<Completion>,
+) -> Result<Arc<Signal>, Error> {
+    if let Err(e) = WriteBuffer::<Completion>::check_value(value) {
+        return refuse(callback, e);
+    }
+    let mut st = lock(&buffers.state);
+    while st.sealed.len() + st.encoding >= MAX_SEALED && !st.closing && st.poisoned.is_none() {
+        st = buffers.room.wait(st).unwrap_or_else(|p| p.into_inner());
+    }
+    if st.closing || st.closed {
+        drop(st);
+        return refuse(callback, Error::Closed);
+    }
+    if let Some(e) = st.poisoned.clone() {
+        drop(st);
+        return refuse(callback, e.poisoned());
+    }
+    // The buffer keeps only its oldest record's arrival time: read the
+    // clock for the first record, not for every one.
+    let now = if st.current.buffer.is_empty() {
+        buffers.epoch.elapsed()
+    } else {
+        Duration::ZERO
+    };
+    let bytes = st
+        .current
+        .buffer
+        .push(series_id, timestamp, value, now, callback)?;
+    let signal = st.current.signal.clone();
+    if bytes >= buffers.config.buffer_size {
+        // The writer that filled the buffer encodes it, outside the lock
+        // (other writers go on with the next buffer): the flusher's thread
+        // is left with the writes, which at large buffers keep it busy on
+        // their own.
+        let mut full = take_current(&mut st);
+        let mut frame = st.spare_frames.pop().unwrap_or_default();
+        st.encoding += 1;
+        drop(st);
+        let sealed = full.buffer.seal_into(&mut frame);
+        full.encoded = Some((frame, sealed));
+        #[cfg(test)]
+        if buffers.slow_encode.load(Ordering::Relaxed) == full.seq {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10)
+                && !lock(&buffers.state).sealed.iter().any(|b| b.seq > full.seq)
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        let mut st = lock(&buffers.state);
+        st.encoding -= 1;
+        if st.closed {
+            // The flusher waits for every batch being encoded before it
+            // stops, so this cannot happen; if it did, fail, never hang.
+            drop(st);
+            fail_batch(
+                full,
+                Error::LogicBug("the WAL closed while a batch was encoded"),
+            );
+        } else {
+            // In `seq` order: another writer may have queued a later batch
+            // meanwhile.
+            let at = st.sealed.partition_point(|b| b.seq < full.seq);
+            #[cfg(test)]
+            if at < st.sealed.len() {
+                buffers.queued_behind.fetch_add(1, Ordering::Relaxed);
+            }
+            st.sealed.insert(at, full);
+            buffers.work.notify_one();
+        }
+    }
+    // No wake-up for a new deadline: an idle flusher ticks every
+    // `flush_interval`, which wakes it before any record's deadline.
+    Ok(signal)
+}
+
+/// Fails every record of a batch that will never be written.
+pub(super) fn fail_batch(mut b: Batch, e: Error) {
+    call_all(b.drain_completions(), &Err(e.clone()));
+    if b.signal.result().is_none() {
+        b.signal.complete(Err(e));
+    }
+}
+
+/// Asks the flusher to take the current buffer. Only the first request
+/// after the flusher last looked wakes it: it clears `flush_requested`
+/// only when it takes the buffer or finds it empty, so while the flag is
+/// set it has been woken and will act (a futex wake is a system call
+/// even with nobody to wake; at 64 waiting writers this saved one per
+/// record).
+pub(super) fn ask_flush(buffers: &BufferSide, st: &mut State) {
+    if !st.flush_requested {
+        st.flush_requested = true;
+        buffers.work.notify_one();
+    }
+}
+
+/// Hands the current buffer over for writing (or, when full, to the writer
+/// that filled it, to encode), leaving a fresh one.
+pub(super) fn take_current(st: &mut State) -> Batch {
+    let fresh = Batch::new(st.spare.pop().unwrap_or_default());
+    let mut b = std::mem::replace(&mut st.current, fresh);
+    st.last_seq += 1;
+    b.seq = st.last_seq;
+    st.last_handed = Some(b.signal.clone());
+    b
+}

@@ -1,0 +1,220 @@
+//! The flusher: its thread takes batches in `seq` order ([`next_batch`]),
+//! writes each as a frame under the log lock, and hands it to the syncer
+//! (or syncs and completes it itself). A waiting thread that finds the WAL
+//! idle writes its own batch the same way ([`write_batch`]).
+
+use wal_core::host::{deadline, flush_due};
+use wal_core::Error;
+
+use super::batch::{take_current, Batch, MAX_SEALED};
+use super::shared::{LogSide, Shared};
+use super::signal::lock;
+use super::syncer::hand_over;
+use crate::ThreadedStorage;
+
+/// What the flusher takes next: a sealed batch, or the current one when it is
+/// due (interval), requested (a waiter), or the WAL is closing.
+fn next_batch<S: ThreadedStorage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
+    let mut st = lock(&shared.buffers.state);
+    loop {
+        let now = shared.buffers.epoch.elapsed();
+        let buf = &st.current.buffer;
+        let wanted = !buf.is_empty()
+            && (st.flush_requested
+                || st.closing
+                || flush_due(
+                    &shared.buffers.config,
+                    buf.payload_bytes(),
+                    buf.oldest(),
+                    now,
+                ));
+        if st.in_flight {
+            // A waiter is writing a batch itself. Wait for it to finish
+            // when there is something to take after it; otherwise sleep as
+            // when idle (a lone synchronous writer writes one batch after
+            // another, and waking the flusher after each for nothing
+            // costs a thread switch per record).
+            if !st.sealed.is_empty() || st.encoding > 0 || wanted || st.closing {
+                st.flusher_awaits_idle = true;
+                st = shared
+                    .buffers
+                    .work
+                    .wait(st)
+                    .unwrap_or_else(|p| p.into_inner());
+                st.flusher_awaits_idle = false;
+                continue;
+            }
+        } else {
+            // Batches are written in `seq` order: the front of `sealed` is
+            // next unless a writer still encodes an earlier one.
+            let next = st.taken_seq + 1;
+            let ready = st.sealed.front().map(|b| b.seq == next || st.encoding == 0);
+            if ready == Some(true) {
+                let b = st.sealed.pop_front().expect("a sealed batch");
+                debug_assert_eq!(b.seq, next, "batches are written in order");
+                shared.buffers.room.notify_all();
+                st.in_flight = true;
+                st.taken_seq = b.seq;
+                return Some((b, false));
+            }
+            if st.encoding > 0 {
+                // The writer encoding the next batch wakes us once it is queued.
+                st = shared
+                    .buffers
+                    .work
+                    .wait(st)
+                    .unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            if wanted {
+                // A partly filled buffer goes when the syncer is free: while
+                // a sync runs, more records join it (group commit), and the
+                // next sync covers them all. Full buffers (above) never wait.
+                if st.closing || !shared.pipelined || shared.sync.idle() {
+                    st.flush_requested = false;
+                    st.in_flight = true;
+                    let b = take_current(&mut st);
+                    st.taken_seq = b.seq;
+                    return Some((b, true));
+                }
+                // The syncer wakes us when it is done.
+                st = shared
+                    .buffers
+                    .work
+                    .wait(st)
+                    .unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+        }
+        st.flush_requested = false;
+        if st.closing {
+            return None;
+        }
+        // Sleep until the oldest record's deadline; with nothing buffered,
+        // for one interval (a record arriving meanwhile has its deadline
+        // after this wake-up, so none is missed and writers never need to
+        // wake the flusher for time); with time-based flushing off, until
+        // woken.
+        let sleep = match (
+            deadline(&shared.buffers.config, st.current.buffer.oldest()),
+            shared.buffers.config.flush_interval,
+        ) {
+            (Some(d), _) => Some(d.saturating_sub(now)),
+            (None, Some(interval)) => Some(interval),
+            (None, None) => None,
+        };
+        st = match sleep {
+            Some(t) => {
+                shared
+                    .buffers
+                    .work
+                    .wait_timeout(st, t)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            }
+            None => shared
+                .buffers
+                .work
+                .wait(st)
+                .unwrap_or_else(|p| p.into_inner()),
+        };
+    }
+}
+
+/// The flusher thread: takes batches and writes them until the WAL closes.
+pub(super) fn flusher_loop<S: ThreadedStorage>(shared: &Shared<S>) {
+    while let Some((batch, partial)) = next_batch(shared) {
+        write_batch(shared, batch, partial);
+    }
+}
+
+/// Writes one batch as a frame (the caller set `in_flight`), clears
+/// `in_flight`, and completes its records: here once synced, or, when
+/// pipelined, by the syncer thread once a sync covers the frame.
+///
+/// Full buffers go through the syncer, so that the next one is encoded and
+/// written while this one syncs (a writer that does not wait is held for
+/// at most about one sync). A partly filled one (`inline`: a waiter's own,
+/// or one flushed on request or on time, taken only when the syncer is
+/// free) is synced right here: durable writers gather into it while the
+/// previous sync runs, and pay for one sync and no extra thread switch.
+pub(super) fn write_batch<S: ThreadedStorage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
+    // The frame, when the writer that filled the buffer encoded it.
+    let mut encoded = None;
+    // The completions to call here; `None` when the syncer has them.
+    let (result, here) = {
+        let mut side = lock(&shared.log);
+        let LogSide {
+            log,
+            frame,
+            syncer_segment,
+            ..
+        } = &mut *side;
+        let (frame, sealed) = match batch.encoded.take() {
+            Some((f, sealed)) => (encoded.insert(f), sealed),
+            None => {
+                let sealed = batch.buffer.seal_into(frame);
+                (frame, sealed)
+            }
+        };
+        match log.as_mut() {
+            None => (Err(Error::Closed), Some(sealed.completions)),
+            Some(log) if !shared.pipelined => (
+                shared
+                    .waits
+                    .timed(|| log.append(frame, &sealed.stats).map(|_| ())),
+                Some(sealed.completions),
+            ),
+            Some(log) => {
+                if let Some(e) = shared.sync.failed() {
+                    log.fail(e);
+                }
+                let deferred = !(inline && shared.sync.idle());
+                let written = if deferred {
+                    log.append_unsynced(frame, &sealed.stats)
+                } else {
+                    shared.waits.timed(|| log.append(frame, &sealed.stats))
+                };
+                let written = written.map(|at| at.segment);
+                hand_over(
+                    &shared.sync,
+                    log,
+                    syncer_segment,
+                    written,
+                    deferred,
+                    sealed,
+                    &batch,
+                )
+            }
+        }
+    };
+    {
+        let mut st = lock(&shared.buffers.state);
+        if let Err(e) = &result {
+            st.poisoned.get_or_insert_with(|| e.clone());
+            shared.buffers.room.notify_all();
+        }
+        st.in_flight = false;
+        if st.spare.len() <= MAX_SEALED {
+            // The buffer is empty after sealing; keep it for reuse. As many
+            // as can be in flight at once are kept (a writer that runs
+            // ahead would otherwise allocate every slot of a fresh buffer
+            // while the flusher frees the old ones); no more buffers are
+            // alive than at the peak without the pool.
+            st.spare.push(std::mem::take(&mut batch.buffer));
+        }
+        if let Some(f) = encoded {
+            if st.spare_frames.len() <= MAX_SEALED {
+                st.spare_frames.push(f);
+            }
+        }
+        if st.flusher_awaits_idle {
+            shared.buffers.work.notify_all();
+        }
+    }
+    if let Some(completions) = here {
+        shared
+            .order
+            .complete_in_order(batch.seq, completions, &batch.signal, result);
+    }
+}

@@ -1,0 +1,117 @@
+//! A batch's outcome, shared by the handles on its records, and waiting for
+//! it; and [`lock`], how every part of the WAL takes its locks.
+//!
+//! A thread waiting on a write blocks on its batch's condition variable,
+//! unless many threads wait at once: then it yields the CPU for a while
+//! first, so that completing a batch does not wake them one by one (see
+//! [`crate::waiting`]).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use wal_core::Error;
+
+use crate::waiting::WaitPolicy;
+
+/// Takes a lock, poisoned or not.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic in a user callback must not wedge the WAL: the data under these
+    // locks is kept consistent before any callback runs.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The outcome of one batch (one future frame), shared by its waiters.
+#[derive(Default)]
+pub(super) struct Signal {
+    state: Mutex<SignalState>,
+    cond: Condvar,
+    /// Set once `state.result` is: what yielding waiters watch.
+    done: AtomicBool,
+}
+
+#[derive(Default)]
+struct SignalState {
+    result: Option<Result<(), Error>>,
+    wakers: Vec<Waker>,
+    /// Threads blocked on `cond` (a futex wake costs a system call even
+    /// with nobody to wake, so completing skips it when there is none).
+    blocked: usize,
+}
+
+impl Signal {
+    pub(super) fn complete(&self, r: Result<(), Error>) {
+        let (wakers, blocked) = {
+            let mut s = lock(&self.state);
+            s.result = Some(r);
+            self.done.store(true, Ordering::Release);
+            (std::mem::take(&mut s.wakers), s.blocked > 0)
+        };
+        if blocked {
+            self.cond.notify_all();
+        }
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    pub(super) fn result(&self) -> Option<Result<(), Error>> {
+        lock(&self.state).result.clone()
+    }
+
+    /// The outcome, if known; otherwise `waker` is woken once it is (what
+    /// polling a write handle does).
+    pub(super) fn result_or_wake(&self, waker: &Waker) -> Option<Result<(), Error>> {
+        let mut s = lock(&self.state);
+        if let Some(r) = &s.result {
+            return Some(r.clone());
+        }
+        if !s.wakers.iter().any(|w| w.will_wake(waker)) {
+            s.wakers.push(waker.clone());
+        }
+        None
+    }
+}
+
+/// Waits for `signal` (yielding first when `waits` says so; see
+/// [`crate::waiting`]); `None` if `timeout` passes first.
+pub(super) fn wait_signal(
+    waits: &WaitPolicy,
+    signal: &Signal,
+    timeout: Option<Duration>,
+) -> Option<Result<(), Error>> {
+    let start = Instant::now();
+    // A timeout too long to add to the clock is no deadline at all.
+    let deadline = timeout.and_then(|t| start.checked_add(t));
+    let waiting = waits.enter();
+    if !waiting.budget.is_zero() {
+        let until = start + waiting.budget.min(timeout.unwrap_or(Duration::MAX));
+        while !signal.done.load(Ordering::Acquire) && Instant::now() < until {
+            std::thread::yield_now();
+        }
+        if signal.done.load(Ordering::Acquire) {
+            waits.record_yield_hit();
+        }
+    }
+    let mut s = lock(&signal.state);
+    loop {
+        if let Some(r) = &s.result {
+            return Some(r.clone());
+        }
+        let left = match deadline {
+            None => None,
+            Some(d) => Some(d.checked_duration_since(Instant::now())?),
+        };
+        s.blocked += 1;
+        s = match left {
+            None => signal.cond.wait(s).unwrap_or_else(|p| p.into_inner()),
+            Some(left) => {
+                signal
+                    .cond
+                    .wait_timeout(s, left)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            }
+        };
+        s.blocked -= 1;
+    }
+}
