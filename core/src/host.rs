@@ -10,6 +10,7 @@ pub use crate::buffer::{deadline, flush_due, Sealed, WriteBuffer};
 pub use crate::compress::Compressor;
 pub use crate::log::{FrameLocation, SegmentLog};
 pub use crate::summary::FrameStats;
+pub use crate::wal::refuse;
 
 use crate::storage::SegmentFile;
 

@@ -87,7 +87,9 @@ impl<S: Storage> core::fmt::Debug for Wal<S> {
     }
 }
 
-fn refuse(completion: Option<Completion>, e: Error) -> Result<(), Error> {
+/// Refuses a write: calls its completion, if any, with the error the call
+/// returns (a refused write's completion still fires exactly once).
+pub fn refuse<T>(completion: Option<Completion>, e: Error) -> Result<T, Error> {
     if let Some(c) = completion {
         c(Err(e.clone()));
     }

@@ -9,12 +9,10 @@
 //! (backpressure); nothing is dropped.
 
 use std::collections::VecDeque;
-#[cfg(test)]
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use wal_core::host::{Sealed, WriteBuffer};
+use wal_core::host::{refuse, Sealed, WriteBuffer};
 use wal_core::{Completion, Config, Error};
 
 use super::order::call_all;
@@ -98,13 +96,9 @@ pub(super) struct BufferSide {
     pub(super) config: Config,
     /// The clock records' arrival times are measured on.
     pub(super) epoch: Instant,
-    /// Tests: the `seq` of a batch whose writer, once it has encoded it,
-    /// holds it back until a later batch is queued (for at most 10 s).
+    /// Tests: where writers can be held and what they did there.
     #[cfg(test)]
-    pub(super) slow_encode: std::sync::atomic::AtomicU64,
-    /// Tests: batches queued ahead of a later one (encoded last).
-    #[cfg(test)]
-    pub(super) queued_behind: std::sync::atomic::AtomicU64,
+    pub(super) hooks: test_hooks::TestHooks,
 }
 
 impl BufferSide {
@@ -130,20 +124,11 @@ impl BufferSide {
             work: Condvar::new(),
             room: Condvar::new(),
             #[cfg(test)]
-            slow_encode: Default::default(),
-            #[cfg(test)]
-            queued_behind: Default::default(),
+            hooks: Default::default(),
             config,
             epoch: Instant::now(),
         }
     }
-}
-
-fn refuse(callback: Option<Completion>, e: Error) -> Result<Arc<Signal>, Error> {
-    if let Some(c) = callback {
-        c(Err(e.clone()));
-    }
-    Err(e)
 }
 
 /// Adds a record to the current buffer (sealing it when full); returns the
@@ -193,15 +178,7 @@ pub(super) fn push(
         drop(st);
         let sealed = full.buffer.seal_into(&mut frame);
         full.encoded = Some((frame, sealed));
-        #[cfg(test)]
-        if buffers.slow_encode.load(Ordering::Relaxed) == full.seq {
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(10)
-                && !lock(&buffers.state).sealed.iter().any(|b| b.seq > full.seq)
-            {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
+        test_hooks::encoded(buffers, full.seq);
         let mut st = lock(&buffers.state);
         st.encoding -= 1;
         if st.closed {
@@ -216,10 +193,7 @@ pub(super) fn push(
             // In `seq` order: another writer may have queued a later batch
             // meanwhile.
             let at = st.sealed.partition_point(|b| b.seq < full.seq);
-            #[cfg(test)]
-            if at < st.sealed.len() {
-                buffers.queued_behind.fetch_add(1, Ordering::Relaxed);
-            }
+            test_hooks::queued(buffers, st.sealed.len() - at);
             st.sealed.insert(at, full);
             buffers.work.notify_one();
         }
@@ -259,4 +233,57 @@ pub(super) fn take_current(st: &mut State) -> Batch {
     b.seq = st.last_seq;
     st.last_handed = Some(b.signal.clone());
     b
+}
+
+/// Hooks that let unit tests hold a writer at a chosen point and count what
+/// happened there. Outside tests they are empty, inlined functions and the
+/// fields do not exist: nothing of them is on the write path.
+mod test_hooks {
+    #[cfg(test)]
+    use super::lock;
+    use super::BufferSide;
+    #[cfg(test)]
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    #[cfg(test)]
+    #[derive(Debug, Default)]
+    pub(in super::super) struct TestHooks {
+        /// The `seq` of a batch whose writer, once it has encoded it, holds it
+        /// back until a later batch is queued (for at most 10 s).
+        pub(in super::super) slow_encode: AtomicU64,
+        /// Batches queued ahead of a later one (encoded last).
+        pub(in super::super) queued_behind: AtomicU64,
+    }
+
+    /// A writer has encoded batch `seq` and is about to queue it.
+    #[cfg(test)]
+    pub(super) fn encoded(buffers: &BufferSide, seq: u64) {
+        use std::time::{Duration, Instant};
+        if buffers.hooks.slow_encode.load(Ordering::Relaxed) == seq {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10)
+                && !lock(&buffers.state).sealed.iter().any(|b| b.seq > seq)
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// A writer queues its batch ahead of `later` batches queued before it.
+    #[cfg(test)]
+    pub(super) fn queued(buffers: &BufferSide, later: usize) {
+        if later > 0 {
+            buffers.hooks.queued_behind.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A writer has encoded batch `seq` and is about to queue it.
+    #[cfg(not(test))]
+    #[inline(always)]
+    pub(super) fn encoded(_: &BufferSide, _: u64) {}
+
+    /// A writer queues its batch ahead of `later` batches queued before it.
+    #[cfg(not(test))]
+    #[inline(always)]
+    pub(super) fn queued(_: &BufferSide, _: usize) {}
 }

@@ -82,7 +82,7 @@ fn a_batch_encoded_late_is_still_written_and_completed_first() {
         .with_flush_interval(None);
     let wal = Wal::with_storage(storage, cfg).unwrap();
     let shared = &wal.handle.shared;
-    shared.buffers.slow_encode.store(1, Ordering::Relaxed);
+    shared.buffers.hooks.slow_encode.store(1, Ordering::Relaxed);
     let order = Arc::new(Mutex::new(Vec::new()));
     let write = |series: u64, i: i64| {
         let order = order.clone();
@@ -117,7 +117,10 @@ fn a_batch_encoded_late_is_still_written_and_completed_first() {
         }
         (n, b.join().unwrap())
     });
-    assert_eq!(shared.buffers.queued_behind.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        shared.buffers.hooks.queued_behind.load(Ordering::Relaxed),
+        1
+    );
     wal.flush().unwrap();
     let mut read = vec![];
     for id in wal.segments() {
