@@ -9,7 +9,7 @@ use std::time::Duration;
 use suite::{by_series, read_all, workload, Acks, Backend};
 use wal_core::testing::{Fault, MemStorage, Op};
 use wal_core::FileName;
-use wal_core::{Config, Error, SyncPolicy, Wal};
+use wal_core::{Config, Error, ErrorKind, SyncPolicy, Wal};
 
 struct Mem(MemStorage);
 
@@ -162,7 +162,14 @@ fn storage_full_fails_the_batch_with_a_clear_error() {
     }
     let err = wal.flush().unwrap_err();
     assert!(err.to_string().contains("storage full"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::StorageFull, "{err:?}");
     assert_eq!((acks.ok(), acks.errors().len()), (0, 40));
+    // Later calls are refused as poisoned, and still say why.
+    let later = wal.write(1, 99, b"x", T0).unwrap_err();
+    assert_eq!(later.kind(), ErrorKind::Poisoned);
+    assert_eq!(later.cause().kind(), ErrorKind::StorageFull);
+    let source = std::error::Error::source(&later).expect("a poisoned error has a source");
+    assert_eq!(source.to_string(), err.to_string());
 }
 
 #[test]

@@ -38,6 +38,7 @@ use wal_fs::{FsFile, FsOptions, FsStorage};
 /// methods as the native thread-safe `Wal`, taking `&mut self` (there is
 /// one thread); `write` buffers without a handle to wait on (call
 /// [`Wal::flush`], or pass a completion to [`Wal::write_with`]).
+#[derive(Debug)]
 pub struct Wal {
     wal: wal_core::Wal<FsStorage>,
     epoch: Instant,

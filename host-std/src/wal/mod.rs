@@ -87,6 +87,14 @@ where
     }
 }
 
+impl<S: ThreadedStorage> std::fmt::Debug for Wal<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wal")
+            .field("config", self.config())
+            .finish_non_exhaustive()
+    }
+}
+
 struct Handle<S: ThreadedStorage>
 where
     S::File: Send,

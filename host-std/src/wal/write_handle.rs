@@ -24,6 +24,14 @@ pub struct WriteHandle<S: ThreadedStorage = FsStorage> {
     pub(super) shared: Arc<Shared<S>>,
 }
 
+impl<S: ThreadedStorage> std::fmt::Debug for WriteHandle<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteHandle")
+            .field("result", &self.try_result())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<S: ThreadedStorage> WriteHandle<S> {
     /// The outcome, if known yet (never blocks, never asks for a flush).
     pub fn try_result(&self) -> Option<Result<(), Error>> {
