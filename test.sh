@@ -47,7 +47,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 step "build the wasmtime launcher (release) and the WASI guests"
 cargo build --release -p wal-host-wasi --bin wasi-run
-cargo build --release --target wasm32-wasip1 -p wal-host-wasi --bin wal-wasi --bin wasi-probe
+cargo build --release --target wasm32-wasip1 -p wal-tool --bin wal-wasi
+cargo build --release --target wasm32-wasip1 -p wal-host-wasi --bin wasi-probe
 
 step "tests, native: core, memory, files, threads, tool, doc tests"
 cargo test --workspace --exclude wal-host-wasi --exclude wal-bench

@@ -7,7 +7,6 @@
 #![deny(missing_docs)]
 
 pub mod fs;
-pub mod tool;
 pub mod waiting;
 pub mod wal;
 

@@ -4,8 +4,8 @@
 //! - Guest side (any target, built for `wasm32-wasip1`): [`driver::WasiWal`],
 //!   the core's single-threaded WAL over files in a preopened directory with
 //!   the WASI clock (read its docs for what WASI preview 1 means for
-//!   durability), and the `wal-wasi` command, which runs the same
-//!   subcommands as the native `wal` tool ([`tool::WasiHost`]).
+//!   durability). The `wal-wasi` command (in `wal-tool`) runs the native
+//!   `wal` tool's subcommands over it.
 //! - Native side: [`launcher`], which embeds wasmtime and wasmtime-wasi
 //!   (preview 1) to run a guest with exactly the directories given, and the
 //!   `wasi-run` binary built on it, also used as the cargo runner for
@@ -15,7 +15,6 @@
 pub mod driver;
 #[cfg(not(target_os = "wasi"))]
 pub mod launcher;
-pub mod tool;
 
 pub use driver::WasiWal;
 pub use wal_host_std::{FsOptions, FsStorage};

@@ -16,48 +16,19 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
 use wal_core::segment::{self, Ending, NameKind, SegmentId};
 use wal_core::storage::Storage;
-use wal_core::{Completion, Config, Error, RecoveryReport, SyncPolicy};
+use wal_core::{Completion, Config, Error, SyncPolicy};
+
+pub mod host;
+
+pub use host::{Appender, Host};
 
 /// Exit code: a torn tail on the newest segment.
 pub const EXIT_TORN: i32 = 2;
 /// Exit code: usage error.
 pub const EXIT_USAGE: i32 = 64;
-
-/// What a host provides to the tool.
-pub trait Host {
-    /// Storage for read-only inspection.
-    type Storage: Storage;
-    /// The WAL `append` writes through.
-    type Writer: Appender;
-    /// Opens (creating or recovering) the WAL in `dir` for appending.
-    fn open_writer(&self, dir: &str, config: Config) -> Result<Self::Writer, Error>;
-    /// Opens `dir` read-only, without a lock. Errors name the directory.
-    fn read_only(&self, dir: &str) -> Result<Self::Storage, String>;
-    /// The names in `dir` that are not segments, with what each is.
-    fn other_files(&self, dir: &str) -> Result<Vec<(String, NameKind)>, String>;
-}
-
-/// A WAL that `append` can write through.
-pub trait Appender {
-    /// What open found and repaired.
-    fn recovery(&self) -> RecoveryReport;
-    /// Buffers a record; `done` is called once it is durable or has failed.
-    fn write_with(
-        &mut self,
-        series_id: u64,
-        timestamp: i64,
-        value: &[u8],
-        done: Completion,
-    ) -> Result<(), Error>;
-    /// Flushes, syncs and completes everything.
-    fn close(&mut self) -> Result<(), Error>;
-    /// New input was read: the records parsed from it arrived now. A host
-    /// that keeps time in its calls (WASI) can read its clock once here
-    /// instead of once per record; a host with a flusher thread ignores it.
-    fn input_arrived(&mut self) {}
-}
 
 /// Look inside, and append to, a write-ahead log directory.
 #[derive(Parser, Debug)]
@@ -218,6 +189,22 @@ pub fn run<H: Host>(host: &H, args: impl IntoIterator<Item = OsString>, io: Io<'
             1
         }
     }
+}
+
+/// Runs the tool as this process, over `host`: the process's arguments and
+/// standard streams, progress shown when stderr is a terminal. Returns the
+/// exit code.
+pub fn run_process<H: Host>(host: &H) -> i32 {
+    let stdin = std::io::stdin();
+    let mut stdin = stdin.lock();
+    let mut stderr = std::io::stderr();
+    let io = Io {
+        stdin: &mut stdin,
+        stdout: Arc::new(Mutex::new(std::io::stdout())),
+        stderr_is_terminal: stderr.is_terminal(),
+        stderr: &mut stderr,
+    };
+    run(host, std::env::args_os(), io)
 }
 
 /// Writes through the shared stdout.

@@ -1,14 +1,16 @@
-//! The WASI host of the `wal-wasi` tool: the same subcommands as the native
-//! `wal` (from `wal-tool`), over [`WasiWal`].
+//! The WASI host: the same subcommands as the native host, over
+//! [`WasiWal`], the single-threaded driver (completions run inside its
+//! calls). The `wal-wasi` binary runs the tool over [`WasiHost`]; built
+//! natively (feature `wasi-host`) it times the guest's program without
+//! wasmtime.
 
 use std::time::Duration;
 
 use wal_core::segment::NameKind;
 use wal_core::{Completion, Config, Error, RecoveryReport};
-use wal_host_std::FsStorage;
-use wal_tool::{Appender, Host};
+use wal_host_wasi::{FsStorage, WasiWal};
 
-use crate::driver::WasiWal;
+use super::{Appender, Host};
 
 /// The WASI tool host.
 #[derive(Clone, Copy, Debug, Default)]
@@ -52,11 +54,9 @@ impl Host for WasiHost {
         Ok(WasiAppender { wal, arrived })
     }
     fn read_only(&self, dir: &str) -> Result<FsStorage, String> {
-        FsStorage::read_only(dir).map_err(|e| e.to_string())
+        super::read_only(dir)
     }
     fn other_files(&self, dir: &str) -> Result<Vec<(String, NameKind)>, String> {
-        FsStorage::read_only(dir)
-            .and_then(|s| s.other_files())
-            .map_err(|e| e.to_string())
+        super::other_files(dir)
     }
 }

@@ -1,15 +1,18 @@
-//! The native host of the `wal` tool: files, threads, and the subcommands of
-//! `wal-tool`. The `wal` binary is a thin `main` over [`run`].
+//! The native host: files ([`FsStorage`]) and the thread-safe [`Wal`], whose
+//! flusher and syncer threads complete records as frames are synced. The
+//! `wal` binary runs the tool over [`NativeHost`]; [`run`] runs it in this
+//! process over given streams (tests and benchmarks).
 
 use std::ffi::OsString;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 
 use wal_core::segment::NameKind;
 use wal_core::{Completion, Config, Error, RecoveryReport};
-use wal_tool::{Appender, Host, Io};
+use wal_host_std::{FsStorage, Wal};
 
-use crate::{FsStorage, Wal};
+use super::{Appender, Host};
+use crate::Io;
 
 /// The native tool host.
 #[derive(Clone, Copy, Debug, Default)]
@@ -44,32 +47,30 @@ impl Host for NativeHost {
         Wal::open(dir, config).map(NativeWriter)
     }
     fn read_only(&self, dir: &str) -> Result<FsStorage, String> {
-        FsStorage::read_only(dir).map_err(|e| e.to_string())
+        super::read_only(dir)
     }
     fn other_files(&self, dir: &str) -> Result<Vec<(String, NameKind)>, String> {
-        FsStorage::read_only(dir)
-            .and_then(|s| s.other_files())
-            .map_err(|e| e.to_string())
+        super::other_files(dir)
     }
 }
 
-/// Runs the tool in this process with `args` (program name first), `stdin`
-/// and the given output; returns the exit code.
+/// Runs the tool over [`NativeHost`] in this process with `args` (program
+/// name first), `stdin` and the given output; returns the exit code.
+/// Nothing is drawn on a terminal: `stderr` here is the caller's.
 pub fn run(
     args: impl IntoIterator<Item = OsString>,
     stdin: &mut dyn BufRead,
     stdout: Arc<Mutex<dyn Write + Send>>,
     stderr: &mut dyn Write,
 ) -> i32 {
-    let stderr_is_terminal = std::io::stderr().is_terminal();
-    wal_tool::run(
+    crate::run(
         &NativeHost,
         args,
         Io {
             stdin,
             stdout,
             stderr,
-            stderr_is_terminal,
+            stderr_is_terminal: false,
         },
     )
 }
