@@ -1,7 +1,7 @@
 //! `wal-wasi`: the `wal` tool as a WASI guest. Run it under a WASI runtime
 //! with the WAL directory preopened, e.g. `wasi-run --dir DIR::/data
 //! wal-wasi.wasm verify /data`. Same subcommands, flags, output and exit
-//! codes as the native `wal`; [`wal_tool::host::wasi`] plugs in the host.
+//! codes as the native `wal`; `wal_tool::host::wasi` plugs in the host.
 
 #[cfg(any(target_os = "wasi", feature = "wasi-host"))]
 fn main() {

@@ -1,6 +1,6 @@
 //! `wal`: append records to a WAL directory and look inside one, on the
 //! native host (files and threads). The subcommands are the `wal-tool`
-//! library's; [`wal_tool::host::native`] plugs in the host.
+//! library's; `wal_tool::host::native` plugs in the host.
 
 #[cfg(not(target_os = "wasi"))]
 fn main() {

@@ -1,5 +1,5 @@
 //! What a host gives the tool ([`Host`], [`Appender`]), and the two hosts:
-//! [`native`] (files and threads, the `wal` binary) and [`wasi`] (the
+//! `native` (files and threads, the `wal` binary) and `wasi` (the
 //! single-threaded WASI driver, the `wal-wasi` binary).
 //!
 //! Both hosts read a directory the same way, through the native host's
