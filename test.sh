@@ -37,6 +37,8 @@ step "clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p wal-core --no-default-features -- -D warnings
 cargo clippy --target wasm32-wasip1 -p wal -p wal-host-wasi --all-targets -- -D warnings
+# The tool's tests run the native binary; under WASI only its library and bins.
+cargo clippy --target wasm32-wasip1 -p wal-tool --lib --bins -- -D warnings
 
 step "the core builds for bare metal (no std leak)"
 cargo build -p wal-core --no-default-features --target thumbv7em-none-eabihf
