@@ -37,6 +37,8 @@ step "clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p wal-core --no-default-features -- -D warnings
 cargo clippy --target wasm32-wasip1 -p wal -p wal-host-wasi --all-targets -- -D warnings
+# The tool's tests run the native binary; under WASI only its library and bins.
+cargo clippy --target wasm32-wasip1 -p wal-tool --lib --bins -- -D warnings
 
 step "the core builds for bare metal (no std leak)"
 cargo build -p wal-core --no-default-features --target thumbv7em-none-eabihf
@@ -47,7 +49,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 step "build the wasmtime launcher (release) and the WASI guests"
 cargo build --release -p wal-host-wasi --bin wasi-run
-cargo build --release --target wasm32-wasip1 -p wal-host-wasi --bin wal-wasi --bin wasi-probe
+cargo build --release --target wasm32-wasip1 -p wal-tool --bin wal-wasi
+cargo build --release --target wasm32-wasip1 -p wal-host-wasi --bin wasi-probe
 
 step "tests, native: core, memory, files, threads, tool, doc tests"
 cargo test --workspace --exclude wal-host-wasi --exclude wal-bench

@@ -73,7 +73,10 @@ fn a_second_writer_on_a_locked_directory_fails_clearly() {
     // The WAL says so with a kind a caller can match.
     let err = wal::Wal::open(dir.path(), wal::Config::default()).unwrap_err();
     assert_eq!(err.kind(), wal::ErrorKind::Locked, "{err:?}");
-    assert!(err.to_string().contains("locked by another process"), "{err}");
+    assert!(
+        err.to_string().contains("locked by another process"),
+        "{err}"
+    );
     // A reader needs no lock.
     FsStorage::read_only(dir.path()).unwrap();
     drop(_first);

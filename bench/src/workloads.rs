@@ -780,7 +780,7 @@ pub fn wasi(quick: bool) -> Vec<Row> {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip1/release/wal-wasi.wasm");
     if !guest.exists() {
         eprintln!(
-            "wal-bench: {} is missing; build it first: cargo build --release --target wasm32-wasip1 -p wal-host-wasi --bin wal-wasi",
+            "wal-bench: {} is missing; build it first: cargo build --release --target wasm32-wasip1 -p wal-tool --bin wal-wasi",
             guest.display()
         );
         std::process::exit(1);
@@ -806,7 +806,7 @@ pub fn wasi(quick: bool) -> Vec<Row> {
         let t = Instant::now();
         let out = Arc::new(std::sync::Mutex::new(Vec::new()));
         let args = ["wal", "append", a.path().to_str().unwrap()];
-        let code = wal_host_std::tool::run(
+        let code = wal_tool::host::native::run(
             args.map(Into::into),
             &mut std::io::Cursor::new(input.as_bytes()),
             out,
@@ -824,7 +824,7 @@ pub fn wasi(quick: bool) -> Vec<Row> {
             stderr_is_terminal: false,
         };
         let code = wal_tool::run(
-            &wal_host_wasi::tool::WasiHost,
+            &wal_tool::host::wasi::WasiHost,
             ["wal-wasi", "append", c.path().to_str().unwrap()].map(std::ffi::OsString::from),
             io,
         );

@@ -17,7 +17,7 @@ use crate::format::{frame, header, Codec, FileName, SegmentId};
 use crate::reader::SegmentReader;
 use crate::recovery::{recover_newest, Recovered, RecoveryReport};
 use crate::scan;
-use crate::storage::{create_segment, SegmentFile, Storage};
+use crate::storage::{create_segment, segment_ids, SegmentFile, Storage};
 use crate::summary::{FrameStats, SegmentInfo};
 
 struct Active<F> {
@@ -82,17 +82,7 @@ impl<S: Storage> SegmentLog<S> {
     /// Older segments are not read.
     pub fn open(mut storage: S, config: Config) -> Result<(Self, RecoveryReport), Error> {
         config.validate()?;
-        let mut ids: Vec<SegmentId> = storage
-            .list()
-            .map_err(|e| Error::storage("list", None, e))?
-            .into_iter()
-            .filter_map(|name| match name {
-                FileName::Segment(id) => Some(id),
-                FileName::TornTail(..) => None,
-            })
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let mut ids = segment_ids(&mut storage).map_err(|e| Error::storage("list", None, e))?;
         let mut report = RecoveryReport {
             segments_found: ids.len(),
             ..Default::default()

@@ -81,6 +81,21 @@ pub trait SegmentFile:
     fn sync(&mut self) -> Result<(), Self::Error>;
 }
 
+/// The IDs of the segments in `storage`, ascending.
+pub fn segment_ids<S: Storage>(storage: &mut S) -> Result<Vec<SegmentId>, S::Error> {
+    let mut ids: Vec<SegmentId> = storage
+        .list()?
+        .into_iter()
+        .filter_map(|name| match name {
+            FileName::Segment(id) => Some(id),
+            FileName::TornTail(..) => None,
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
 /// Creates segment `id` holding just its header, synced: how every segment
 /// starts (at open of an empty storage, and at each rotation).
 pub(crate) fn create_segment<S: Storage>(storage: &mut S, id: SegmentId) -> Result<S::File, Error> {

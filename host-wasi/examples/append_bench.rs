@@ -6,7 +6,7 @@
 //! guest under wasmtime. Prints the times and the ratios.
 //!
 //! ```text
-//! cargo build --release --target wasm32-wasip1 -p wal-host-wasi --bin wal-wasi
+//! cargo build --release --target wasm32-wasip1 -p wal-tool --bin wal-wasi
 //! cargo run --release -p wal-host-wasi --example append_bench [RECORDS]
 //! ```
 
@@ -54,7 +54,7 @@ mod native {
         }
         let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
         let guest = target.join("wasm32-wasip1/release/wal-wasi.wasm");
-        assert!(guest.exists(), "build the guest first: cargo build --release --target wasm32-wasip1 -p wal-host-wasi --bin wal-wasi");
+        assert!(guest.exists(), "build the guest first: cargo build --release --target wasm32-wasip1 -p wal-tool --bin wal-wasi");
         let launcher = Launcher::new().unwrap();
         let module = launcher.load(&guest).unwrap(); // compile outside the timed part
 
@@ -68,7 +68,7 @@ mod native {
             "--flush-interval-ms",
             "0",
         ];
-        let code = wal_host_std::tool::run(
+        let code = wal_tool::host::native::run(
             args.map(Into::into),
             &mut Cursor::new(input.as_bytes()),
             out,
@@ -81,7 +81,7 @@ mod native {
         let c = tempfile::tempdir().unwrap();
         let t = Instant::now();
         let code = wal_tool::run(
-            &wal_host_wasi::tool::WasiHost,
+            &wal_tool::host::wasi::WasiHost,
             [
                 "wal-wasi",
                 "append",

@@ -4,8 +4,9 @@
 //! exit codes, and keeps the guest inside its preopened directory.
 //!
 //! The guests are built by `test.sh` (`cargo build --release --target
-//! wasm32-wasip1 -p wal-host-wasi --bin wal-wasi --bin wasi-probe`); a
-//! missing guest fails the test with that command, it never skips.
+//! wasm32-wasip1 -p wal-tool --bin wal-wasi`, and `-p wal-host-wasi --bin
+//! wasi-probe`); a missing guest fails the test with that command, it never
+//! skips.
 #![cfg(not(target_os = "wasi"))]
 
 use std::ffi::OsString;
@@ -27,9 +28,14 @@ fn guest(name: &str) -> PathBuf {
     let p = target_dir()
         .join("wasm32-wasip1/release")
         .join(format!("{name}.wasm"));
+    let package = if name == "wal-wasi" {
+        "wal-tool"
+    } else {
+        "wal-host-wasi"
+    };
     assert!(
         p.exists(),
-        "{} is missing: build it with `cargo build --release --target wasm32-wasip1 -p wal-host-wasi --bin {name}` (test.sh does)",
+        "{} is missing: build it with `cargo build --release --target wasm32-wasip1 -p {package} --bin {name}` (test.sh does)",
         p.display()
     );
     p
@@ -58,7 +64,7 @@ fn native_tool(dir: &Path, args: &[&str], stdin: &str) -> Output {
         .collect();
     let out = Arc::new(Mutex::new(Vec::new()));
     let mut err = Vec::new();
-    let code = wal_host_std::tool::run(
+    let code = wal_tool::host::native::run(
         args,
         &mut Cursor::new(stdin.as_bytes().to_vec()),
         out.clone(),
