@@ -14,9 +14,10 @@ use wal_host_std::FsStorage;
 
 use crate::baselines;
 use crate::measure::{
-    ingest_count, peak_rss_mb, percentile_us, reset_peak_rss, rss_mb, settle, warm_page_cache,
-    Counting, IngestGen, Paired, Row,
+    peak_rss_mb, percentile_us, reset_peak_rss, rss_mb, settle, warm_page_cache, Counting,
 };
+use crate::records::{ingest_count, IngestGen};
+use crate::row::{Paired, Row};
 
 /// A baseline run over records in synced batches: seconds taken.
 type BatchRun = fn(&Path, &[(u64, &[u8])], usize) -> std::io::Result<f64>;
