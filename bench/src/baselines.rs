@@ -4,7 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A fresh file at `path` holding `prewrite` synced zero bytes, written
 /// `chunk` bytes per call, positioned at 0 (so the writes that follow
@@ -190,40 +190,6 @@ pub fn raft_engine_commit(engine: &raft_engine::Engine, region: u64, key: u64, v
     b.put(region + 1, key.to_be_bytes().to_vec(), value.to_vec())
         .unwrap();
     engine.write(&mut b, true).unwrap();
-}
-
-/// Latencies of a timed multi-threaded run.
-pub struct Latencies {
-    pub nanos: Vec<u64>,
-    pub secs: f64,
-}
-
-/// Runs `op` on `threads` threads, over and over, for `dur`; times each call.
-pub fn run_threads(threads: usize, dur: Duration, op: impl Fn(usize) + Sync) -> Latencies {
-    let op = &op;
-    let start = Instant::now();
-    let nanos = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    let mut v = Vec::new();
-                    while start.elapsed() < dur {
-                        let t0 = Instant::now();
-                        op(t);
-                        v.push(t0.elapsed().as_nanos() as u64);
-                    }
-                    v
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect::<Vec<u64>>()
-    });
-    Latencies {
-        nanos,
-        secs: start.elapsed().as_secs_f64(),
-    }
 }
 
 /// The `snap` crate alone compressing `payloads` into one reused output

@@ -12,9 +12,11 @@
 
 mod baselines;
 mod measure;
+mod records;
+mod row;
 mod workloads;
 
-use measure::{Paired, Row};
+use row::{Paired, Row};
 
 /// A workload: runs (quick or full) and returns its rows.
 type Workload = fn(bool) -> Vec<Row>;

@@ -1,105 +1,13 @@
-//! What every workload measures with: result rows, peak RSS, a storage that
-//! counts syncs and remembers its write pattern, latency percentiles, and
-//! the workloads' records.
+//! What every workload measures with: a settled disk and a warm page cache
+//! before a timed run, peak RSS, latency percentiles, and a storage that
+//! counts syncs and remembers its write pattern.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use wal_core::segment::SegmentId;
-use wal_core::storage::{SegmentFile, Storage};
-
-/// One result: a workload run by one system.
-#[derive(Clone, Debug, Default)]
-pub struct Row {
-    pub name: String,
-    /// Variant (buffer size, thread count, compression...) for the table.
-    pub variant: String,
-    pub system: &'static str,
-    pub threads: Option<u64>,
-    pub records_per_s: Option<f64>,
-    pub payload_mb_per_s: Option<f64>,
-    pub disk_mb_per_s: Option<f64>,
-    pub fsyncs_per_s: Option<f64>,
-    pub p50_us: Option<f64>,
-    pub p99_us: Option<f64>,
-    pub peak_rss_mb: Option<f64>,
-    /// Ingest: the longest a writer spent inside one write call.
-    pub max_stall_ms: Option<f64>,
-    /// Ingest: the longest the disk sat idle between a sync and the next write.
-    pub max_idle_ms: Option<f64>,
-    /// Ingest: the longest single sync in the same run.
-    pub max_sync_ms: Option<f64>,
-    /// Anything else worth printing (open time, achieved batch, ...).
-    pub note: String,
-    /// Ours against one baseline measured side by side: the ratio (ours to
-    /// it, higher is better for ours) round by round or slice by slice.
-    pub paired: Option<Paired>,
-}
-
-/// Ratios of ours to one baseline, each from a round (or slice) in which
-/// both ran back to back, so that a slow spell of the machine moves both.
-#[derive(Debug, Clone, Default)]
-pub struct Paired {
-    /// The baseline's system and variant, as in its row.
-    pub against: String,
-    /// Ours to it, one ratio per round or slice, in the order measured.
-    pub ratios: Vec<f64>,
-}
-
-impl Paired {
-    /// The median ratio.
-    pub fn median(&self) -> f64 {
-        let mut r = self.ratios.clone();
-        r.sort_by(|a, b| a.total_cmp(b));
-        r[r.len() / 2]
-    }
-
-    /// Rounds in which ours was faster, and those in which it was slower
-    /// (ties counted in neither).
-    pub fn wins_losses(&self) -> (usize, usize) {
-        let wins = self.ratios.iter().filter(|r| **r > 1.0).count();
-        let losses = self.ratios.iter().filter(|r| **r < 1.0).count();
-        (wins, losses)
-    }
-
-    /// One-sided sign test: the chance of ours winning at most this few of
-    /// its non-tied pairs if the two systems were equally fast (each pair a
-    /// coin toss). A small value means ours is really slower, not unlucky.
-    pub fn p_slower(&self) -> f64 {
-        let (wins, losses) = self.wins_losses();
-        let n = wins + losses;
-        // P(X <= wins) for X ~ Binomial(n, 1/2), summed term by term:
-        // C(n, k + 1) = C(n, k) (n - k) / (k + 1).
-        let (mut term, mut sum) = (0.5f64.powi(n as i32), 0.0);
-        for k in 0..=wins {
-            sum += term;
-            term *= (n - k) as f64 / (k + 1) as f64;
-        }
-        sum.min(1.0)
-    }
-}
-
-impl Row {
-    pub fn new(name: &str, variant: impl Into<String>, system: &'static str) -> Self {
-        Row {
-            name: name.into(),
-            variant: variant.into(),
-            system,
-            ..Default::default()
-        }
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "name": self.name, "variant": self.variant, "system": self.system, "threads": self.threads,
-            "records_per_s": self.records_per_s, "payload_mb_per_s": self.payload_mb_per_s,
-            "disk_mb_per_s": self.disk_mb_per_s, "fsyncs_per_s": self.fsyncs_per_s,
-            "p50_us": self.p50_us, "p99_us": self.p99_us, "peak_rss_mb": self.peak_rss_mb,
-            "max_stall_ms": self.max_stall_ms, "max_idle_ms": self.max_idle_ms, "max_sync_ms": self.max_sync_ms, "note": self.note,
-            "paired": self.paired.as_ref().map(|p| serde_json::json!({"against": p.against, "ratios": p.ratios})),
-        })
-    }
-}
+use wal_core::host::SyncHandle;
+use wal_core::FileName;
+use wal_core::{SegmentFile, Storage};
 
 /// Warms the page cache for a run that writes about `bytes`: writes that
 /// much to a file in `dir` and deletes it, before any of it is written back
@@ -257,27 +165,30 @@ pub struct CountingFile<F> {
 impl<S: Storage> Storage for Counting<S> {
     type Error = S::Error;
     type File = CountingFile<S::File>;
-    fn list(&mut self) -> Result<Vec<SegmentId>, S::Error> {
+    fn list(&mut self) -> Result<Vec<FileName>, S::Error> {
         self.inner.list()
     }
-    fn create(&mut self, id: SegmentId) -> Result<Self::File, S::Error> {
+    fn create(&mut self, name: FileName) -> Result<Self::File, S::Error> {
         Ok(CountingFile {
-            inner: self.inner.create(id)?,
+            inner: self.inner.create(name)?,
             pattern: self.pattern.clone(),
         })
     }
-    fn open(&mut self, id: SegmentId) -> Result<Self::File, S::Error> {
+    fn open(&mut self, name: FileName) -> Result<Self::File, S::Error> {
         Ok(CountingFile {
-            inner: self.inner.open(id)?,
+            inner: self.inner.open(name)?,
             pattern: self.pattern.clone(),
         })
     }
-    fn remove(&mut self, id: SegmentId) -> Result<(), S::Error> {
-        self.inner.remove(id)
+    fn remove(&mut self, name: FileName) -> Result<(), S::Error> {
+        self.inner.remove(name)
     }
-    fn create_torn(&mut self, id: SegmentId, offset: u64) -> Result<Self::File, S::Error> {
+}
+
+impl<F: SyncHandle> SyncHandle for CountingFile<F> {
+    fn sync_handle(&self) -> Result<Self, F::Error> {
         Ok(CountingFile {
-            inner: self.inner.create_torn(id, offset)?,
+            inner: self.inner.sync_handle()?,
             pattern: self.pattern.clone(),
         })
     }
@@ -324,12 +235,6 @@ impl<F: embedded_io::Seek> embedded_io::Seek for CountingFile<F> {
     }
 }
 impl<F: SegmentFile> SegmentFile for CountingFile<F> {
-    fn sync_handle(&mut self) -> Result<Self, F::Error> {
-        Ok(CountingFile {
-            inner: self.inner.sync_handle()?,
-            pattern: self.pattern.clone(),
-        })
-    }
     fn len(&mut self) -> Result<u64, F::Error> {
         self.inner.len()
     }
@@ -350,104 +255,5 @@ impl<F: SegmentFile> SegmentFile for CountingFile<F> {
             }
         }
         Ok(())
-    }
-}
-
-/// Deterministic random numbers (xorshift64).
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
-/// BanyanDB's benchmark records, generated on the fly (so that the input
-/// does not count in the peak RSS): 1000 series, values of 200 to 1023
-/// random alphanumeric bytes.
-pub struct IngestGen {
-    rng: Rng,
-    pool: Vec<u8>,
-}
-
-impl IngestGen {
-    pub fn new(seed: u64) -> Self {
-        const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        let mut rng = Rng(seed | 1);
-        // Values are windows of a 64 KiB random alphanumeric pool.
-        let pool = (0..65_536)
-            .map(|_| ALNUM[(rng.next() % 62) as usize])
-            .collect();
-        IngestGen { rng, pool }
-    }
-
-    /// The next record: (series, value).
-    pub fn next_record(&mut self) -> (u64, &[u8]) {
-        let (series, at, len) = self.next_span();
-        (series, &self.pool[at..at + len])
-    }
-
-    /// The next record as (series, where its value starts in the pool, its
-    /// length).
-    fn next_span(&mut self) -> (u64, usize, usize) {
-        let len = 200 + (self.rng.next() % 824) as usize;
-        let at = (self.rng.next() as usize) % (self.pool.len() - len);
-        let series = self.rng.next() % 1000;
-        (series, at, len)
-    }
-
-    /// The next `n` records, their values borrowed from the pool: one
-    /// allocation (not one per value, which the allocator would keep in
-    /// the process's RSS after they are freed, and the next run's peak RSS
-    /// with it).
-    pub fn take(&mut self, n: usize) -> Vec<(u64, &[u8])> {
-        let spans: Vec<_> = (0..n).map(|_| self.next_span()).collect();
-        spans
-            .into_iter()
-            .map(|(s, at, len)| (s, &self.pool[at..at + len]))
-            .collect()
-    }
-}
-
-/// Records of the ingest workload in `bytes` of values (about 611 bytes each).
-pub fn ingest_count(bytes: u64) -> usize {
-    (bytes / 611) as usize
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Paired;
-
-    fn paired(ratios: &[f64]) -> Paired {
-        Paired {
-            against: "x".into(),
-            ratios: ratios.to_vec(),
-        }
-    }
-
-    #[test]
-    fn sign_test_matches_the_binomial_tail() {
-        // No wins in 10: 1/1024. Five of 10: 638/1024. Two of 10: 56/1024.
-        let p = |wins: usize, n: usize| {
-            let r: Vec<f64> = (0..n).map(|i| if i < wins { 1.1 } else { 0.9 }).collect();
-            paired(&r).p_slower()
-        };
-        assert!((p(0, 10) - 1.0 / 1024.0).abs() < 1e-12);
-        assert!((p(5, 10) - 638.0 / 1024.0).abs() < 1e-12);
-        assert!((p(2, 10) - 56.0 / 1024.0).abs() < 1e-12);
-        assert_eq!(p(10, 10), 1.0);
-        // 13 wins of 40 is significant at 5%, 15 is not.
-        assert!(p(13, 40) < 0.05 && p(15, 40) > 0.05);
-    }
-
-    #[test]
-    fn ties_count_for_neither_side() {
-        let p = paired(&[1.0, 1.0, 0.9, 1.2, 1.0]);
-        assert_eq!(p.wins_losses(), (1, 1));
-        assert_eq!(p.median(), 1.0);
-        assert_eq!(paired(&[1.0, 1.0]).p_slower(), 1.0);
     }
 }
