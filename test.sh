@@ -40,6 +40,17 @@ cargo clippy --target wasm32-wasip1 -p wal -p wal-host-wasi --all-targets -- -D 
 # The tool's tests run the native binary; under WASI only its library and bins.
 cargo clippy --target wasm32-wasip1 -p wal-tool --lib --bins -- -D warnings
 
+step "the house: what a library user links (no CLI, JSON or hex crate; no threaded WAL in the WASI guest)"
+for p in wal wal-host-std wal-fs; do
+  cli=$(cargo tree -p "$p" -e normal --prefix none | grep -E '^(clap|serde|serde_json|hex|const-hex|memchr|indicatif|wal-tool) ' || true)
+  [ -z "$cli" ] || die "$p links what only the CLI needs: $cli"
+done
+for p in wal wal-host-wasi; do
+  if cargo tree -p "$p" --target wasm32-wasip1 -e normal --prefix none | grep -qE '^(wal-host-std|wal-tool|wasmtime) '; then
+    die "$p for wasm32-wasip1 links the native host, the tool or wasmtime"
+  fi
+done
+
 step "the core builds for bare metal (no std leak)"
 cargo build -p wal-core --no-default-features --target thumbv7em-none-eabihf
 cargo build -p wal-core --no-default-features --features mem --target thumbv7em-none-eabihf
@@ -52,7 +63,7 @@ cargo build --release -p wal-host-wasi --bin wasi-run
 cargo build --release --target wasm32-wasip1 -p wal-tool --bin wal-wasi
 cargo build --release --target wasm32-wasip1 -p wal-host-wasi --bin wasi-probe
 
-step "tests, native: core, memory, files, threads, tool, doc tests"
+step "tests, native: core, memory, files, threads, the house, tool, doc tests"
 cargo test --workspace --exclude wal-host-wasi --exclude wal-bench
 # The benchmark harness's own statistics (its verdicts' arithmetic).
 cargo test -p wal-bench --bins
@@ -60,6 +71,9 @@ cargo test -p wal-bench --bins
 # refused with a clear error). Doc examples use the default config, which
 # needs snappy, so they run in the step above.
 cargo test -p wal-core --no-default-features --features mem --lib --tests
+# The core's own tests with its default features plus the in-memory storage
+# (not a default feature: a production build never links it).
+cargo test -p wal-core --features mem
 
 step "tests, WASI: the behavioural suite under wasmtime (one process per test)"
 CARGO_TARGET_WASM32_WASIP1_RUNNER="$TARGET_DIR/release/wasi-run" \

@@ -39,7 +39,7 @@ pub(crate) fn verify<H: Host>(
         match describe(id, &ending) {
             None => line(format!(
                 "{}: ok, {} frames, {} entries, {} records",
-                FileName::Segment(id).to_string(),
+                FileName::Segment(id),
                 info.frames,
                 info.entries,
                 info.records
