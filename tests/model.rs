@@ -168,7 +168,7 @@ fn reopen(storage: &MemStorage, cfg: Config) -> Wal<MemStorage> {
 }
 
 /// Runs `steps`; with `timed`, buffers are also flushed on a 10 ms
-/// interval, and full buffers share syncs (see `wal_core::wal`).
+/// interval, and full buffers share syncs (see `wal_core::Wal`).
 fn run(steps: Vec<Step>, compression: bool, timed: bool) {
     let cfg = Config::default()
         .with_compression(compression)

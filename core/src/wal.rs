@@ -9,23 +9,6 @@
 //! (bad input, closed, poisoned) calls the completion with the same error it
 //! returns.
 //!
-//! # One sync for several full buffers
-//!
-//! Under [`SyncPolicy::Always`] with a `flush_interval`, a buffer that fills
-//! is written at once, but its sync is shared: the frames of full buffers
-//! are synced together once [`SYNC_BATCH_FRAMES`] of them or
-//! [`SYNC_BATCH_BYTES`] are waiting, or when their oldest record has waited
-//! `flush_interval` (found by [`Wal::poll`] or the next write), or on
-//! [`Wal::flush`], [`Wal::rotate`] and [`Wal::close`], whichever comes
-//! first. Their completions fire after that sync, in write order, so `Ok`
-//! still means synced, and a record still completes within
-//! `flush_interval` of its write (as often as the host polls). This is
-//! what a host without threads gets instead of the native host's syncer
-//! thread: a sync per full buffer cost the WASI guest more than half its
-//! time at 16 KiB buffers (see BENCHMARKS.md). With no `flush_interval`
-//! every frame is synced as it is written, as the contract says without
-//! this.
-//!
 //! [`SyncPolicy::Always`]: crate::SyncPolicy::Always
 
 use alloc::boxed::Box;
@@ -46,11 +29,11 @@ use crate::summary::SegmentInfo;
 pub type Completion = Box<dyn FnOnce(Result<(), Error>) + Send>;
 
 /// Full buffers whose frames the single-threaded [`Wal`] writes before it
-/// syncs them together (see the module docs).
+/// syncs them together (see the type's docs).
 pub const SYNC_BATCH_FRAMES: u32 = 32;
 
 /// Bytes of written, unsynced frames of full buffers at which the
-/// single-threaded [`Wal`] syncs them (see the module docs).
+/// single-threaded [`Wal`] syncs them (see the type's docs).
 pub const SYNC_BATCH_BYTES: u64 = 1 << 20;
 
 /// Frames of full buffers written but not yet synced, and their records'
@@ -64,14 +47,41 @@ struct Unsynced {
     oldest: Option<Duration>,
 }
 
-/// A single-threaded write-ahead log over a storage.
+/// A single-threaded write-ahead log over a storage: the write buffer, the
+/// segment log and the flush policy together, with time passed in (`now`,
+/// the host's monotonic clock as a [`Duration`] since any fixed point).
+///
+/// Every write's completion is called exactly once: with `Ok(())` after the
+/// frame holding the record is written and (under [`SyncPolicy::Always`])
+/// synced, or with the error that prevented it. A call that refuses a write
+/// (bad input, closed, poisoned) calls the completion with the same error it
+/// returns.
+///
+/// # One sync for several full buffers
+///
+/// Under [`SyncPolicy::Always`] with a `flush_interval`, a buffer that fills
+/// is written at once, but its sync is shared: the frames of full buffers
+/// are synced together once [`SYNC_BATCH_FRAMES`] of them or
+/// [`SYNC_BATCH_BYTES`] are waiting, or when their oldest record has waited
+/// `flush_interval` (found by [`Wal::poll`] or the next write), or on
+/// [`Wal::flush`], [`Wal::rotate`] and [`Wal::close`], whichever comes
+/// first. Their completions fire after that sync, in write order, so `Ok`
+/// still means synced, and a record still completes within
+/// `flush_interval` of its write (as often as the host polls). This is
+/// what a host without threads gets instead of the native host's syncer
+/// thread: a sync per full buffer cost the WASI guest more than half its
+/// time at 16 KiB buffers (see BENCHMARKS.md). With no `flush_interval`
+/// every frame is synced as it is written, as the contract says without
+/// this.
+///
+/// [`SyncPolicy::Always`]: crate::SyncPolicy::Always
 pub struct Wal<S: Storage> {
     /// `None` once closed: the storage (and any lock it holds) is released.
     log: Option<SegmentLog<S>>,
     config: Config,
     buffer: WriteBuffer<Completion>,
     frame: Vec<u8>,
-    /// Written frames waiting for a shared sync (see the module docs).
+    /// Written frames waiting for a shared sync (see the type's docs).
     unsynced: Unsynced,
     report: RecoveryReport,
     /// The segments and the active segment's summary as they were at close.
@@ -187,7 +197,7 @@ impl<S: Storage> Wal<S> {
         Ok(())
     }
 
-    /// Whether the syncs of full buffers are shared (see the module docs).
+    /// Whether the syncs of full buffers are shared (see the type's docs).
     fn shares_syncs(&self) -> bool {
         self.config.sync == SyncPolicy::Always && self.config.flush_interval.is_some()
     }

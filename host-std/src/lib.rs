@@ -1,9 +1,10 @@
-//! `wal-host-std`: the portable WAL on a native machine. Real files
-//! ([`FsStorage`]), and a thread-safe [`Wal`] with a background flusher,
-//! group commit, callbacks and waitable write handles.
+//! `wal-host-std`: the portable WAL on a native machine: a thread-safe
+//! [`Wal`] with a background flusher, a syncer, group commit, callbacks and
+//! waitable write handles, over `wal_fs::FsStorage` (or any
+//! [`ThreadedStorage`]).
 //!
 //! All format, buffer, rotation and recovery rules come from `wal-core`;
-//! this crate only adds files, threads and a clock.
+//! this crate only adds threads and a clock.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -8,7 +8,7 @@
 //! idle calls `poll` when [`Wal::next_deadline`] passes. Without a
 //! syncer thread, the frames of full buffers are written at once and share
 //! one sync (at most 32 frames or 1 MiB, or `flush_interval`; see
-//! [`wal_core::wal`]), which is what keeps the guest near the native host's
+//! [`wal_core::Wal`]), which is what keeps the guest near the native host's
 //! speed.
 //!
 //! # Durability on WASI

@@ -16,7 +16,7 @@ use wal_core::host::{refuse, Sealed, WriteBuffer};
 use wal_core::{Completion, Config, Error};
 
 use super::order::call_all;
-use super::signal::{lock, Signal};
+use super::signal::{lock, wait, Signal};
 
 /// Sealed buffers that may wait for the disk before writers are held back.
 pub const MAX_SEALED: usize = 4;
@@ -145,7 +145,7 @@ pub(super) fn push(
     }
     let mut st = lock(&buffers.state);
     while st.sealed.len() + st.encoding >= MAX_SEALED && !st.closing && st.poisoned.is_none() {
-        st = buffers.room.wait(st).unwrap_or_else(|p| p.into_inner());
+        st = wait(&buffers.room, st, None);
     }
     if st.closing || st.closed {
         drop(st);

@@ -8,7 +8,7 @@ use wal_core::Error;
 
 use super::batch::{take_current, Batch, MAX_SEALED};
 use super::shared::{LogSide, Shared};
-use super::signal::lock;
+use super::signal::{lock, wait};
 use super::syncer::hand_over;
 use crate::ThreadedStorage;
 
@@ -36,11 +36,7 @@ fn next_batch<S: ThreadedStorage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
             // costs a thread switch per record).
             if !st.sealed.is_empty() || st.encoding > 0 || wanted || st.closing {
                 st.flusher_awaits_idle = true;
-                st = shared
-                    .buffers
-                    .work
-                    .wait(st)
-                    .unwrap_or_else(|p| p.into_inner());
+                st = wait(&shared.buffers.work, st, None);
                 st.flusher_awaits_idle = false;
                 continue;
             }
@@ -59,11 +55,7 @@ fn next_batch<S: ThreadedStorage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
             }
             if st.encoding > 0 {
                 // The writer encoding the next batch wakes us once it is queued.
-                st = shared
-                    .buffers
-                    .work
-                    .wait(st)
-                    .unwrap_or_else(|p| p.into_inner());
+                st = wait(&shared.buffers.work, st, None);
                 continue;
             }
             if wanted {
@@ -78,11 +70,7 @@ fn next_batch<S: ThreadedStorage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
                     return Some((b, true));
                 }
                 // The syncer wakes us when it is done.
-                st = shared
-                    .buffers
-                    .work
-                    .wait(st)
-                    .unwrap_or_else(|p| p.into_inner());
+                st = wait(&shared.buffers.work, st, None);
                 continue;
             }
         }
@@ -103,21 +91,7 @@ fn next_batch<S: ThreadedStorage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
             (None, Some(interval)) => Some(interval),
             (None, None) => None,
         };
-        st = match sleep {
-            Some(t) => {
-                shared
-                    .buffers
-                    .work
-                    .wait_timeout(st, t)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0
-            }
-            None => shared
-                .buffers
-                .work
-                .wait(st)
-                .unwrap_or_else(|p| p.into_inner()),
-        };
+        st = wait(&shared.buffers.work, st, sleep);
     }
 }
 

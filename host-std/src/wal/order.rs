@@ -6,7 +6,7 @@ use std::sync::{Condvar, Mutex};
 
 use wal_core::{Completion, Error};
 
-use super::signal::{lock, Signal};
+use super::signal::{lock, wait, Signal};
 
 /// Completion order across the threads that complete batches.
 #[derive(Default)]
@@ -43,7 +43,7 @@ impl Order {
             let mut o = lock(&self.progress);
             while o.done + 1 < seq {
                 o.waiting += 1;
-                o = self.turn.wait(o).unwrap_or_else(|p| p.into_inner());
+                o = wait(&self.turn, o, None);
                 o.waiting -= 1;
             }
         }

@@ -22,6 +22,23 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Waits on `cv` (at most `timeout`, when given), poisoned or not, as
+/// [`lock`] takes a lock.
+pub(super) fn wait<'a, T>(
+    cv: &Condvar,
+    guard: MutexGuard<'a, T>,
+    timeout: Option<Duration>,
+) -> MutexGuard<'a, T> {
+    match timeout {
+        None => cv.wait(guard).unwrap_or_else(|p| p.into_inner()),
+        Some(t) => {
+            cv.wait_timeout(guard, t)
+                .unwrap_or_else(|p| p.into_inner())
+                .0
+        }
+    }
+}
+
 /// The outcome of one batch (one future frame), shared by its waiters.
 #[derive(Default)]
 pub(super) struct Signal {
@@ -102,16 +119,7 @@ pub(super) fn wait_signal(
             Some(d) => Some(d.checked_duration_since(Instant::now())?),
         };
         s.blocked += 1;
-        s = match left {
-            None => signal.cond.wait(s).unwrap_or_else(|p| p.into_inner()),
-            Some(left) => {
-                signal
-                    .cond
-                    .wait_timeout(s, left)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0
-            }
-        };
+        s = wait(&signal.cond, s, left);
         s.blocked -= 1;
     }
 }

@@ -20,7 +20,7 @@ use wal_core::{Completion, Error, SegmentId};
 
 use super::batch::{Batch, BufferSide};
 use super::order::Order;
-use super::signal::{lock, Signal};
+use super::signal::{lock, wait, Signal};
 use crate::waiting::WaitPolicy;
 use crate::ThreadedStorage;
 
@@ -128,7 +128,7 @@ pub(super) fn hand_over<S: ThreadedStorage>(
 ) -> (Result<(), Error>, Option<Vec<Completion>>) {
     let mut q = lock(&sync.queue);
     while q.items.len() >= MAX_UNSYNCED && !q.closing {
-        q = sync.room.wait(q).unwrap_or_else(|p| p.into_inner());
+        q = wait(&sync.room, q, None);
     }
     let mut result = segment.as_ref().map(|_| ()).map_err(Clone::clone);
     if let Ok(id) = segment {
@@ -211,12 +211,12 @@ pub(super) fn syncer_loop<F: SegmentFile>(
     }
 }
 
-/// Takes every queued item (marking the syncer busy); `wait`s for one
-/// unless closing. `None` when there is none.
-fn take_items<F>(sync: &SyncSide<F>, wait: bool) -> Option<Vec<SyncItem<F>>> {
+/// Takes every queued item (marking the syncer busy); waits for one when
+/// `block`, unless closing. `None` when there is none.
+fn take_items<F>(sync: &SyncSide<F>, block: bool) -> Option<Vec<SyncItem<F>>> {
     let mut q = lock(&sync.queue);
-    while wait && q.items.is_empty() && !q.closing {
-        q = sync.work.wait(q).unwrap_or_else(|p| p.into_inner());
+    while block && q.items.is_empty() && !q.closing {
+        q = wait(&sync.work, q, None);
     }
     if q.items.is_empty() {
         return None;
