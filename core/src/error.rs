@@ -37,6 +37,23 @@ pub enum Error {
         /// What is wrong there.
         reason: Corruption,
     },
+    /// The newest segment is damaged, and valid frames follow the damage:
+    /// not a torn write (which can only damage the end of the log) but
+    /// damage in the middle of it, with acknowledged records after it. Open
+    /// refused and changed nothing; [`crate::RecoveryMode::Salvage`] keeps
+    /// every valid frame and sets only the damaged bytes aside.
+    Damaged {
+        /// The segment.
+        segment: SegmentId,
+        /// Byte offset of the first invalid header or frame.
+        offset: u64,
+        /// What is wrong there.
+        reason: Corruption,
+        /// Valid frames found after the damage.
+        frames_after: u64,
+        /// Records in them.
+        records_after: u64,
+    },
     /// No segment with this ID exists.
     UnknownSegment {
         /// The ID asked for.
@@ -176,7 +193,7 @@ impl Error {
             | Error::ActiveSegment { .. } => ErrorKind::InvalidInput,
             Error::Closed => ErrorKind::Closed,
             Error::Poisoned { .. } => ErrorKind::Poisoned,
-            Error::Corrupt { .. } => ErrorKind::Corrupt,
+            Error::Corrupt { .. } | Error::Damaged { .. } => ErrorKind::Corrupt,
             Error::UnknownSegment { .. } => ErrorKind::NotFound,
             Error::Storage(e) => e.kind,
             Error::LogicBug(_) => ErrorKind::Bug,
@@ -215,6 +232,20 @@ impl fmt::Display for Error {
                 "corrupt segment {} at byte offset {offset}: {reason}",
                 FileName::Segment(*segment)
             ),
+            Error::Damaged {
+                segment,
+                offset,
+                reason,
+                frames_after,
+                records_after,
+            } => write!(
+                f,
+                "segment {} is damaged at byte offset {offset} ({reason}), and {frames_after} \
+                 valid frame(s) with {records_after} record(s) follow the damage: this is not a \
+                 torn write, so nothing was cut or changed; open with RecoveryMode::Salvage \
+                 (or run `wal repair DIR`) to keep every valid frame and set the damaged bytes aside",
+                FileName::Segment(*segment)
+            ),
             Error::UnknownSegment { id } => write!(f, "no segment with ID {id} exists"),
             Error::ActiveSegment { id } => {
                 write!(
@@ -245,7 +276,7 @@ impl core::error::Error for Error {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Error::Poisoned { cause } => Some(&**cause),
-            Error::Corrupt { reason, .. } => Some(reason),
+            Error::Corrupt { reason, .. } | Error::Damaged { reason, .. } => Some(reason),
             Error::Storage(e) => Some(e),
             _ => None,
         }

@@ -87,7 +87,7 @@ pub use config::{Config, RecoveryMode, SyncPolicy};
 pub use error::{BackendError, Error, ErrorKind, StorageError};
 pub use format::{Corruption, Entry, EntryFault, EntryRef, FileName, SegmentId, MAX_VALUE_LEN};
 pub use reader::SegmentReader;
-pub use recovery::{RecoveryReport, TornTail};
+pub use recovery::{RecoveryReport, Salvaged, TornTail};
 pub use storage::{SegmentFile, Storage};
 pub use summary::SegmentInfo;
 pub use wal::{Completion, Wal, SYNC_BATCH_BYTES, SYNC_BATCH_FRAMES};

@@ -30,6 +30,8 @@ pub struct FrameScanner<F> {
     payload: Vec<u8>,
     /// Whether frame stats include the smallest and largest timestamps.
     timestamps: bool,
+    /// The longest frame payload accepted (stored or decompressed).
+    max_frame: u64,
 }
 
 /// Bytes read ahead at a time.
@@ -113,6 +115,7 @@ impl<F: SegmentFile> FrameScanner<F> {
             win_len: 0,
             payload: Vec::new(),
             timestamps: true,
+            max_frame: frame::MAX_PAYLOAD_LEN,
         }))
     }
 
@@ -120,6 +123,15 @@ impl<F: SegmentFile> FrameScanner<F> {
     /// by default; readers that only want the records turn it off).
     pub fn with_timestamps(mut self, on: bool) -> Self {
         self.timestamps = on;
+        self
+    }
+
+    /// Accepts frames of at most `max` payload bytes (stored or
+    /// decompressed; [`frame::MAX_PAYLOAD_LEN`] by default): a longer one is
+    /// [`Corruption::FrameTooLong`], found before anything is allocated for
+    /// it. The WAL passes [`crate::Config::max_frame_len`].
+    pub fn with_max_frame(mut self, max: u64) -> Self {
+        self.max_frame = max;
         self
     }
 
@@ -175,7 +187,8 @@ impl<F: SegmentFile> FrameScanner<F> {
         let at = (self.offset - self.win_start) as usize;
         let mut hb = [0u8; frame::HEADER_LEN];
         hb.copy_from_slice(&self.win[at..at + frame::HEADER_LEN]);
-        let fh = match FrameHeader::parse(&hb, remaining - frame::HEADER_LEN as u64) {
+        let rest = remaining - frame::HEADER_LEN as u64;
+        let fh = match FrameHeader::parse_at_most(&hb, rest, self.max_frame) {
             Ok(h) => h,
             Err(reason) => return invalid(self.offset, reason),
         };
@@ -189,7 +202,7 @@ impl<F: SegmentFile> FrameScanner<F> {
         }
         let payload: &[u8] = match fh.codec {
             Codec::Raw => stored,
-            Codec::Snappy => match decompress_into(stored, &mut self.payload) {
+            Codec::Snappy => match decompress_into(stored, &mut self.payload, self.max_frame) {
                 Ok(n) => &self.payload[..n],
                 Err(reason) => return invalid(self.offset, reason),
             },
@@ -230,7 +243,7 @@ impl<F: SegmentFile> FrameScanner<F> {
         let mut left = self.end - self.offset;
         let mut chunk = alloc::vec![0u8; 64 * 1024];
         while left > 0 {
-            let n = (left as usize).min(chunk.len());
+            let n = left.min(chunk.len() as u64) as usize;
             read_exact(&mut self.file, self.id, &mut chunk[..n])?;
             if chunk[..n].iter().any(|&b| b != 0) {
                 return Ok(false);
@@ -246,12 +259,16 @@ impl<F: SegmentFile> FrameScanner<F> {
     }
 }
 
-/// Scans a whole segment that is not being written: every frame must be
-/// valid, and anything after the last frame must be zeros. Returns its
+/// Scans a whole segment that is not being written (frames of at most
+/// `max_frame` bytes): every frame must be valid, and anything after the last frame must be zeros. Returns its
 /// summary, or the first corruption with its offset.
-pub fn scan_info<F: SegmentFile>(id: SegmentId, file: F) -> Result<SegmentInfo, Error> {
+pub fn scan_info<F: SegmentFile>(
+    id: SegmentId,
+    file: F,
+    max_frame: u64,
+) -> Result<SegmentInfo, Error> {
     let mut scanner = match FrameScanner::new(id, file, None)? {
-        Ok(s) => s,
+        Ok(s) => s.with_max_frame(max_frame),
         Err(inv) => {
             return Err(Error::Corrupt {
                 segment: id,
