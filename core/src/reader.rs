@@ -36,7 +36,7 @@ impl<F: SegmentFile> SegmentReader<F> {
                 pending: Default::default(),
                 done: false,
             }),
-            Err(Invalid { offset, reason }) => Err(Error::Corrupt {
+            Err((Invalid { offset, reason }, _)) => Err(Error::Corrupt {
                 segment: id,
                 offset,
                 reason,

@@ -10,7 +10,6 @@
 //! asked to salvage, which keeps every valid frame.
 
 mod report;
-mod search;
 
 pub use report::{RecoveryReport, Salvaged, TornTail};
 
@@ -22,10 +21,10 @@ use embedded_io::{Seek, SeekFrom, Write};
 use crate::config::RecoveryMode;
 use crate::error::{storage_err, Error};
 use crate::format::{header, Corruption, FileName, SegmentId};
+use crate::scan::search::{find_frames, Found};
 use crate::scan::{read_exact, FrameScanner, Invalid};
 use crate::storage::{write_header, SegmentFile, Storage};
 use crate::summary::SegmentInfo;
-use search::{find_frames, Found};
 
 /// The newest segment as recovery left it: its file, positioned at the end
 /// of its log, and what the log holds.
@@ -57,7 +56,7 @@ pub(crate) fn recover_newest<S: Storage>(
         report.restarted = true;
         return finish(file, SegmentInfo::empty(id));
     }
-    let (mut file, info, stop) = scan(storage, file, id, max_frame)?;
+    let (mut file, info, stop) = scan(file, id, max_frame)?;
     let Some(Invalid { offset, reason }) = stop else {
         return finish(file, info);
     };
@@ -136,7 +135,7 @@ pub(crate) fn recover_newest<S: Storage>(
     });
     // The segment now ends with its last kept frame: scan it again for its
     // summary (and to check that it does).
-    let (file, info, stop) = scan(storage, file, id, max_frame)?;
+    let (file, info, stop) = scan(file, id, max_frame)?;
     match stop {
         None => finish(file, info),
         Some(_) => Err(Error::LogicBug("a salvaged segment does not scan clean")),
@@ -146,22 +145,15 @@ pub(crate) fn recover_newest<S: Storage>(
 /// Scans segment `id` from its header to the end of its log. Returns the
 /// file, what the log holds, and where and why it stopped before the end
 /// of the file (offset 0 for a bad header).
-fn scan<S: Storage>(
-    storage: &mut S,
-    file: S::File,
+fn scan<F: SegmentFile>(
+    file: F,
     id: SegmentId,
     max_frame: u64,
-) -> Result<(S::File, SegmentInfo, Option<Invalid>), Error> {
+) -> Result<(F, SegmentInfo, Option<Invalid>), Error> {
     let mut info = SegmentInfo::empty(id);
     let mut scanner = match FrameScanner::new(id, file, None)? {
         Ok(s) => s.with_max_frame(max_frame),
-        Err(inv) => {
-            // The scanner keeps the file; open it again.
-            let file = storage
-                .open(FileName::Segment(id))
-                .map_err(storage_err("open", id))?;
-            return Ok((file, SegmentInfo { bytes: 0, ..info }, Some(inv)));
-        }
+        Err((inv, file)) => return Ok((file, SegmentInfo { bytes: 0, ..info }, Some(inv))),
     };
     let stop = loop {
         match scanner.next_frame()? {

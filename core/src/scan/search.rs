@@ -13,10 +13,10 @@ use alloc::vec::Vec;
 
 use embedded_io::SeekFrom;
 
+use super::read_exact;
 use crate::compress::decompress_into;
 use crate::error::{storage_err, Error};
 use crate::format::{entry, frame, Codec, FrameHeader, SegmentId};
-use crate::scan::read_exact;
 use crate::storage::SegmentFile;
 
 /// A valid frame found by [`find_frames`].
