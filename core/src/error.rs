@@ -73,6 +73,10 @@ pub enum Error {
     },
     /// The storage backend failed.
     Storage(StorageError),
+    /// The WAL dropped this write's completion without an outcome (a panic
+    /// on one of its threads, or a bug): whether the record is durable is
+    /// not known. The WAL is poisoned; reopen it to find out.
+    Lost,
     /// An internal invariant did not hold. This is a bug in the WAL; it is
     /// reported instead of panicking.
     LogicBug(&'static str),
@@ -192,7 +196,7 @@ impl Error {
             | Error::InvalidConfig { .. }
             | Error::ActiveSegment { .. } => ErrorKind::InvalidInput,
             Error::Closed => ErrorKind::Closed,
-            Error::Poisoned { .. } => ErrorKind::Poisoned,
+            Error::Poisoned { .. } | Error::Lost => ErrorKind::Poisoned,
             Error::Corrupt { .. } | Error::Damaged { .. } => ErrorKind::Corrupt,
             Error::UnknownSegment { .. } => ErrorKind::NotFound,
             Error::Storage(e) => e.kind,
@@ -219,6 +223,10 @@ impl fmt::Display for Error {
                 crate::format::MAX_VALUE_LEN
             ),
             Error::Closed => f.write_str("the WAL is closed"),
+            Error::Lost => f.write_str(
+                "the WAL lost this write's completion without an outcome (a panic on one of its \
+                 threads?): whether the record is durable is not known; reopen the WAL to find out",
+            ),
             Error::Poisoned { cause } => write!(
                 f,
                 "the WAL is poisoned by an earlier failure ({cause}); reopen it to recover"
