@@ -116,12 +116,15 @@ const MAX_SNAPPY_EXPANSION: u64 = 24;
 
 /// Decompresses a snappy payload into the front of `out`, growing `out`
 /// only when it is too small (so a reused buffer is not zeroed again), and
-/// returns the decompressed length. A claimed length over 24 times the
-/// stored one is refused before anything is allocated.
-pub fn decompress_into(stored: &[u8], out: &mut Vec<u8>) -> Result<usize, Corruption> {
+/// returns the decompressed length. A claimed length over `max`, or over 24
+/// times the stored one, is refused before anything is allocated.
+pub fn decompress_into(stored: &[u8], out: &mut Vec<u8>, max: u64) -> Result<usize, Corruption> {
     #[cfg(feature = "snappy")]
     {
         let n = snap::raw::decompress_len(stored).map_err(|_| Corruption::SnappyInvalid)?;
+        if n as u64 > max {
+            return Err(Corruption::FrameTooLong { len: n as u64, max });
+        }
         if n as u64 > MAX_SNAPPY_EXPANSION * stored.len() as u64 + 64 {
             return Err(Corruption::SnappyInvalid);
         }
@@ -138,7 +141,7 @@ pub fn decompress_into(stored: &[u8], out: &mut Vec<u8>) -> Result<usize, Corrup
     }
     #[cfg(not(feature = "snappy"))]
     {
-        let _ = (stored, out);
+        let _ = (stored, out, max);
         Err(Corruption::SnappyUnavailable)
     }
 }

@@ -4,7 +4,7 @@ use alloc::format;
 use core::time::Duration;
 
 use crate::error::Error;
-use crate::format::{frame, header};
+use crate::format::{entry, frame, header, MAX_VALUE_LEN};
 
 /// When appended frames are made durable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,15 +22,30 @@ pub enum SyncPolicy {
     Never,
 }
 
-/// What open does with a torn tail on the newest segment.
+/// What open does when the newest segment does not end cleanly (FORMAT.md,
+/// "Validity and recovery"). Whatever the mode, open never cuts a byte that
+/// a valid frame follows, and says in its report what it set aside.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RecoveryMode {
-    /// Copy the bytes after the last valid frame to a sidecar file, cut them
-    /// from the segment, and go on (FORMAT.md, "Validity and recovery").
+    /// Cut only a provable torn write: non-zero bytes after the last valid
+    /// frame in which no valid frame can be found (or a torn header with
+    /// nothing valid after it). They are copied to a sidecar first. Damage
+    /// followed by valid frames refuses to open with [`Error::Damaged`],
+    /// changing nothing. (RocksDB's `kTolerateCorruptedTailRecords`.)
     #[default]
-    TruncateTail,
-    /// Refuse to open, reporting where and why the log ends early.
+    TolerateTornTail,
+    /// Refuse any torn tail as well ([`Error::Corrupt`]); only a segment
+    /// that was never written (a crash in the middle of a rotation leaves it
+    /// empty, or holding part of its header) is started over. (RocksDB's
+    /// `kAbsoluteConsistency`.)
     Strict,
+    /// Keep every valid frame: the bytes from the damage to the end of the
+    /// file go to a sidecar, the valid frames found in them are moved up
+    /// behind the last good frame, in order, and the report lists the byte
+    /// ranges lost. (RocksDB's `kSkipAnyCorruptedRecords`, but nothing is
+    /// skipped silently.)
+    Salvage,
 }
 
 /// The WAL's settings. Field names follow BanyanDB's (`wal_compression`,
@@ -63,7 +78,7 @@ pub struct Config {
     pub flush_interval: Option<Duration>,
     /// When frames are synced.
     pub sync: SyncPolicy,
-    /// What open does with a torn tail.
+    /// What open does when the newest segment does not end cleanly.
     pub recovery: RecoveryMode,
     /// Bytes of zeros written ahead of the log in the active segment (in
     /// one write and one sync, whenever the log reaches the end of what is
@@ -85,7 +100,7 @@ impl Default for Config {
             buffer_size: 16 * 1024,
             flush_interval: Some(Duration::from_millis(10)),
             sync: SyncPolicy::Always,
-            recovery: RecoveryMode::TruncateTail,
+            recovery: RecoveryMode::TolerateTornTail,
             reserve: 1024 * 1024,
         }
     }
@@ -129,6 +144,17 @@ pub const MIN_BUFFER_SIZE: usize = 64;
 pub const MAX_BUFFER_SIZE: usize = 1 << 30;
 
 impl Config {
+    /// The longest frame payload this configuration reads as valid: a
+    /// segment's worth (`file_size`), or one buffer overshot by one record
+    /// when that is more. A longer frame is corruption, never an
+    /// allocation.
+    pub fn max_frame_len(&self) -> u64 {
+        let one_buffer =
+            (self.buffer_size + entry::ENTRY_OVERHEAD + entry::RECORD_OVERHEAD + MAX_VALUE_LEN)
+                as u64;
+        self.file_size.max(one_buffer).min(frame::MAX_PAYLOAD_LEN)
+    }
+
     /// Checks every field; the error names the first field refused and why.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |field, reason| Err(Error::InvalidConfig { field, reason });

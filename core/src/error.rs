@@ -37,6 +37,23 @@ pub enum Error {
         /// What is wrong there.
         reason: Corruption,
     },
+    /// The newest segment is damaged, and valid frames follow the damage:
+    /// not a torn write (which can only damage the end of the log) but
+    /// damage in the middle of it, with acknowledged records after it. Open
+    /// refused and changed nothing; [`crate::RecoveryMode::Salvage`] keeps
+    /// every valid frame and sets only the damaged bytes aside.
+    Damaged {
+        /// The segment.
+        segment: SegmentId,
+        /// Byte offset of the first invalid header or frame.
+        offset: u64,
+        /// What is wrong there.
+        reason: Corruption,
+        /// Valid frames found after the damage.
+        frames_after: u64,
+        /// Records in them.
+        records_after: u64,
+    },
     /// No segment with this ID exists.
     UnknownSegment {
         /// The ID asked for.
@@ -56,6 +73,10 @@ pub enum Error {
     },
     /// The storage backend failed.
     Storage(StorageError),
+    /// The WAL dropped this write's completion without an outcome (a panic
+    /// on one of its threads, or a bug): whether the record is durable is
+    /// not known. The WAL is poisoned; reopen it to find out.
+    Lost,
     /// An internal invariant did not hold. This is a bug in the WAL; it is
     /// reported instead of panicking.
     LogicBug(&'static str),
@@ -175,8 +196,8 @@ impl Error {
             | Error::InvalidConfig { .. }
             | Error::ActiveSegment { .. } => ErrorKind::InvalidInput,
             Error::Closed => ErrorKind::Closed,
-            Error::Poisoned { .. } => ErrorKind::Poisoned,
-            Error::Corrupt { .. } => ErrorKind::Corrupt,
+            Error::Poisoned { .. } | Error::Lost => ErrorKind::Poisoned,
+            Error::Corrupt { .. } | Error::Damaged { .. } => ErrorKind::Corrupt,
             Error::UnknownSegment { .. } => ErrorKind::NotFound,
             Error::Storage(e) => e.kind,
             Error::LogicBug(_) => ErrorKind::Bug,
@@ -202,6 +223,10 @@ impl fmt::Display for Error {
                 crate::format::MAX_VALUE_LEN
             ),
             Error::Closed => f.write_str("the WAL is closed"),
+            Error::Lost => f.write_str(
+                "the WAL lost this write's completion without an outcome (a panic on one of its \
+                 threads?): whether the record is durable is not known; reopen the WAL to find out",
+            ),
             Error::Poisoned { cause } => write!(
                 f,
                 "the WAL is poisoned by an earlier failure ({cause}); reopen it to recover"
@@ -213,6 +238,20 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "corrupt segment {} at byte offset {offset}: {reason}",
+                FileName::Segment(*segment)
+            ),
+            Error::Damaged {
+                segment,
+                offset,
+                reason,
+                frames_after,
+                records_after,
+            } => write!(
+                f,
+                "segment {} is damaged at byte offset {offset} ({reason}), and {frames_after} \
+                 valid frame(s) with {records_after} record(s) follow the damage: this is not a \
+                 torn write, so nothing was cut or changed; open with RecoveryMode::Salvage \
+                 (or run `wal repair DIR`) to keep every valid frame and set the damaged bytes aside",
                 FileName::Segment(*segment)
             ),
             Error::UnknownSegment { id } => write!(f, "no segment with ID {id} exists"),
@@ -245,7 +284,7 @@ impl core::error::Error for Error {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Error::Poisoned { cause } => Some(&**cause),
-            Error::Corrupt { reason, .. } => Some(reason),
+            Error::Corrupt { reason, .. } | Error::Damaged { reason, .. } => Some(reason),
             Error::Storage(e) => Some(e),
             _ => None,
         }

@@ -30,6 +30,7 @@
 //! | [`checksum`] | CRC-32C |
 //! | [`format`] | FORMAT.md as values and bytes: names, header, frame, entry, corruption |
 //! | [`error`] | the one [`Error`] and its [`ErrorKind`] |
+//! | `completion` | [`Completion`]: a write's callback, fired exactly once |
 //! | [`compress`] | snappy per frame, and when to try it |
 //! | [`config`] | [`Config`], checked at open |
 //! | [`storage`] | the [`Storage`] and [`SegmentFile`] traits and their power-loss contracts |
@@ -61,6 +62,8 @@ pub mod format;
 
 pub mod error;
 
+mod completion;
+
 pub mod compress;
 pub mod config;
 pub mod storage;
@@ -83,11 +86,12 @@ pub mod host;
 #[cfg(any(test, feature = "mem"))]
 pub mod testing;
 
+pub use completion::Completion;
 pub use config::{Config, RecoveryMode, SyncPolicy};
 pub use error::{BackendError, Error, ErrorKind, StorageError};
 pub use format::{Corruption, Entry, EntryFault, EntryRef, FileName, SegmentId, MAX_VALUE_LEN};
 pub use reader::SegmentReader;
-pub use recovery::{RecoveryReport, TornTail};
+pub use recovery::{RecoveryReport, Salvaged, TornTail};
 pub use storage::{SegmentFile, Storage};
 pub use summary::SegmentInfo;
-pub use wal::{Completion, Wal, SYNC_BATCH_BYTES, SYNC_BATCH_FRAMES};
+pub use wal::{Wal, SYNC_BATCH_BYTES, SYNC_BATCH_FRAMES};

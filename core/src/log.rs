@@ -93,8 +93,13 @@ impl<S: Storage> SegmentLog<S> {
                 Active::created(create_segment(&mut storage, 1)?, 1)
             }
             Some(id) => {
-                let Recovered { file, info } =
-                    recover_newest(&mut storage, id, config.recovery, &mut report)?;
+                let Recovered { file, info } = recover_newest(
+                    &mut storage,
+                    id,
+                    config.recovery,
+                    config.max_frame_len(),
+                    &mut report,
+                )?;
                 let file_len = info.bytes;
                 Active {
                     file,
@@ -283,7 +288,7 @@ impl<S: Storage> SegmentLog<S> {
             .map_err(storage_err("seek", id))?;
         let mut left = target - a.file_len;
         while left > 0 {
-            let n = (left as usize).min(ZEROS.len());
+            let n = left.min(ZEROS.len() as u64) as usize;
             a.file
                 .write_all(&ZEROS[..n])
                 .map_err(storage_err("write", id))?;
@@ -369,7 +374,7 @@ impl<S: Storage> SegmentLog<S> {
         self.check_known(id)?;
         let limit = (id == self.active.info.id).then_some(self.active.info.bytes);
         let file = self.open_segment(id)?;
-        SegmentReader::new(id, file, limit)
+        SegmentReader::with_max_frame(id, file, limit, self.config.max_frame_len())
     }
 
     /// What segment `id` holds. The active segment's summary is kept as it
@@ -380,7 +385,7 @@ impl<S: Storage> SegmentLog<S> {
             return Ok(self.active.info.clone());
         }
         let file = self.open_segment(id)?;
-        scan::scan_info(id, file)
+        scan::scan_info(id, file, self.config.max_frame_len())
     }
 
     /// Deletes closed segment `id`. The active segment cannot be deleted.

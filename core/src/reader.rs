@@ -19,13 +19,24 @@ pub struct SegmentReader<F> {
 impl<F: SegmentFile> SegmentReader<F> {
     /// Reads segment `id` from `file`, up to `limit` bytes when given.
     pub fn new(id: SegmentId, file: F, limit: Option<u64>) -> Result<Self, Error> {
+        Self::with_max_frame(id, file, limit, crate::format::frame::MAX_PAYLOAD_LEN)
+    }
+
+    /// As [`SegmentReader::new`], accepting frames of at most `max_frame`
+    /// bytes (see [`FrameScanner::with_max_frame`]).
+    pub fn with_max_frame(
+        id: SegmentId,
+        file: F,
+        limit: Option<u64>,
+        max_frame: u64,
+    ) -> Result<Self, Error> {
         match FrameScanner::new(id, file, limit)? {
             Ok(scanner) => Ok(SegmentReader {
-                scanner: scanner.with_timestamps(false),
+                scanner: scanner.with_timestamps(false).with_max_frame(max_frame),
                 pending: Default::default(),
                 done: false,
             }),
-            Err(Invalid { offset, reason }) => Err(Error::Corrupt {
+            Err((Invalid { offset, reason }, _)) => Err(Error::Corrupt {
                 segment: id,
                 offset,
                 reason,

@@ -88,7 +88,7 @@ pub fn segment_ids<S: Storage>(storage: &mut S) -> Result<Vec<SegmentId>, S::Err
         .into_iter()
         .filter_map(|name| match name {
             FileName::Segment(id) => Some(id),
-            FileName::TornTail(..) => None,
+            FileName::TornTail { .. } => None,
         })
         .collect();
     ids.sort_unstable();

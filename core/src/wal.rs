@@ -11,11 +11,11 @@
 //!
 //! [`SyncPolicy::Always`]: crate::SyncPolicy::Always
 
-use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::buffer::{deadline, WriteBuffer};
+use crate::completion::Completion;
 use crate::config::{Config, SyncPolicy};
 use crate::error::Error;
 use crate::format::SegmentId;
@@ -24,9 +24,6 @@ use crate::reader::SegmentReader;
 use crate::recovery::RecoveryReport;
 use crate::storage::Storage;
 use crate::summary::SegmentInfo;
-
-/// A write's completion: called once with the outcome for its record.
-pub type Completion = Box<dyn FnOnce(Result<(), Error>) + Send>;
 
 /// Full buffers whose frames the single-threaded [`Wal`] writes before it
 /// syncs them together (see the type's docs).
@@ -101,7 +98,7 @@ impl<S: Storage> core::fmt::Debug for Wal<S> {
 /// returns (a refused write's completion still fires exactly once).
 pub fn refuse<T>(completion: Option<Completion>, e: Error) -> Result<T, Error> {
     if let Some(c) = completion {
-        c(Err(e.clone()));
+        c.complete(Err(e.clone()));
     }
     Err(e)
 }
@@ -160,7 +157,13 @@ impl<S: Storage> Wal<S> {
         now: Duration,
         completion: impl FnOnce(Result<(), Error>) + Send + 'static,
     ) -> Result<(), Error> {
-        self.accept(series_id, timestamp, value, now, Some(Box::new(completion)))
+        self.accept(
+            series_id,
+            timestamp,
+            value,
+            now,
+            Some(Completion::new(completion)),
+        )
     }
 
     fn accept(
@@ -231,7 +234,7 @@ impl<S: Storage> Wal<S> {
             Err(e) => {
                 self.complete_unsynced(Err(e.clone()));
                 for c in sealed.completions {
-                    c(Err(e.clone()));
+                    c.complete(Err(e.clone()));
                 }
                 Err(e)
             }
@@ -250,7 +253,7 @@ impl<S: Storage> Wal<S> {
     fn complete_unsynced(&mut self, r: Result<(), Error>) {
         let u = core::mem::take(&mut self.unsynced);
         for c in u.completions {
-            c(r.clone());
+            c.complete(r.clone());
         }
     }
 
@@ -302,7 +305,7 @@ impl<S: Storage> Wal<S> {
         let result = log.append(&mut self.frame, &sealed.stats).map(|_| ());
         self.complete_unsynced(result.clone());
         for c in sealed.completions {
-            c(result.clone());
+            c.complete(result.clone());
         }
         result
     }
@@ -359,7 +362,7 @@ impl<S: Storage> Wal<S> {
         let err = flushed.clone().err().unwrap_or(Error::Closed);
         self.complete_unsynced(Err(err.clone()));
         for c in self.buffer.drain_completions() {
-            c(Err(err.clone()));
+            c.complete(Err(err.clone()));
         }
         let Some(mut log) = self.log.take() else {
             return Ok(());

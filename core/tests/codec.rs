@@ -194,7 +194,7 @@ fn scan(bytes: Vec<u8>) -> (usize, Option<(u64, Corruption)>) {
     let mut scanner =
         match FrameScanner::new(1, s.open(FileName::Segment(1)).unwrap(), None).unwrap() {
             Ok(sc) => sc,
-            Err(inv) => return (0, Some((inv.offset, inv.reason))),
+            Err((inv, _)) => return (0, Some((inv.offset, inv.reason))),
         };
     let mut n = 0;
     loop {

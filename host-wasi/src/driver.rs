@@ -31,7 +31,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use wal_core::{Completion, Config, Error, RecoveryReport, SegmentId, SegmentInfo, SegmentReader};
+use wal_core::{Config, Error, RecoveryReport, SegmentId, SegmentInfo, SegmentReader};
 use wal_fs::{FsFile, FsOptions, FsStorage};
 
 /// A WAL in a WASI preopened directory: `wal::Wal` on WASI. The same
@@ -76,7 +76,7 @@ impl Wal {
         series_id: u64,
         timestamp: i64,
         value: &[u8],
-        done: Completion,
+        done: impl FnOnce(Result<(), Error>) + Send + 'static,
     ) -> Result<(), Error> {
         let now = self.now();
         self.write_with_at(series_id, timestamp, value, now, done)
@@ -93,7 +93,7 @@ impl Wal {
         timestamp: i64,
         value: &[u8],
         now: Duration,
-        done: Completion,
+        done: impl FnOnce(Result<(), Error>) + Send + 'static,
     ) -> Result<(), Error> {
         self.wal.write_with(series_id, timestamp, value, now, done)
     }

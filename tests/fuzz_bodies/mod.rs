@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use wal_core::format::{self, FrameHeader};
 use wal_core::testing::{Fault, MemStorage};
-use wal_core::{compress, scan, Config, Error, FileName, RecoveryMode, Wal};
+use wal_core::{compress, scan, Config, Corruption, Error, FileName, RecoveryMode, Wal};
 
 /// Frame and entry decoding over arbitrary bytes.
 pub fn decode(data: &[u8]) {
@@ -28,7 +28,7 @@ pub fn decode(data: &[u8]) {
     let _ = FrameHeader::parse(data, data.len() as u64);
     let _ = format::header::check(data, 1);
     let mut out = Vec::new();
-    if compress::decompress_into(data, &mut out).is_ok() {
+    if compress::decompress_into(data, &mut out, wal_core::format::frame::MAX_PAYLOAD_LEN).is_ok() {
         assert!(
             out.len() as u64 <= 24 * data.len() as u64 + 64,
             "expansion is bounded"
@@ -63,10 +63,10 @@ pub fn recover(data: &[u8]) {
             let _ = scan::inspect(id, file, id == 2, |_, _| {});
         }
     }
-    let recovery = if mode & 4 == 4 {
-        RecoveryMode::Strict
-    } else {
-        RecoveryMode::TruncateTail
+    let recovery = match mode & 12 {
+        4 => RecoveryMode::Strict,
+        8 => RecoveryMode::Salvage,
+        _ => RecoveryMode::TolerateTornTail,
     };
     // A small reservation keeps that path covered without writing a MiB
     // of zeros per run.
@@ -75,33 +75,57 @@ pub fn recover(data: &[u8]) {
         .with_flush_interval(None)
         .with_reserve(4096);
     match Wal::open(storage.clone(), cfg) {
-        Ok(mut wal) => {
-            // Whatever recovery kept reads back cleanly in the newest segment.
-            for e in wal.read(2).expect("the active segment opens") {
-                e.expect("recovered frames read back");
-            }
-            if let Some(cut) = &wal.recovery().cut {
-                let side = storage
-                    .contents(FileName::TornTail(2, cut.offset))
-                    .unwrap_or_default();
-                assert_eq!(
-                    &side[..],
-                    &bytes[cut.offset as usize..],
-                    "the cut bytes are kept aside"
-                );
-            }
-            wal.write(1, 1, b"after recovery", Duration::ZERO)
-                .expect("writes work after recovery");
-            wal.close().expect("close works after recovery");
-        }
+        Ok(wal) => check_recovered(wal, &storage, &bytes),
         Err(Error::Corrupt {
             segment: 2,
             offset: 0,
             ..
         }) => {} // a whole foreign header, refused
         Err(Error::Corrupt { segment: 2, .. }) if recovery == RecoveryMode::Strict => {}
+        Err(Error::Corrupt {
+            segment: 2,
+            reason: Corruption::FrameTooLong { .. } | Corruption::SnappyUnavailable,
+            ..
+        }) => {} // a frame this config cannot read, refused
+        Err(Error::Damaged { segment: 2, .. }) if recovery != RecoveryMode::Salvage => {
+            // Refused, and nothing changed; salvage then keeps every frame.
+            assert_eq!(
+                storage.contents(FileName::Segment(2)).unwrap(),
+                bytes,
+                "a refused open changes nothing"
+            );
+            let salvage = cfg.with_recovery(RecoveryMode::Salvage);
+            let wal = Wal::open(storage.clone(), salvage).expect("salvage opens damage");
+            assert!(wal.recovery().salvaged.is_some());
+            check_recovered(wal, &storage, &bytes);
+        }
         Err(e) => panic!("open failed: {e}"),
     }
+}
+
+/// What recovery kept of the newest segment's `bytes` reads back, what it
+/// set aside is in the sidecar, and the WAL takes writes.
+fn check_recovered(mut wal: Wal<MemStorage>, storage: &MemStorage, bytes: &[u8]) {
+    for e in wal.read(2).expect("the active segment opens") {
+        e.expect("recovered frames read back");
+    }
+    let report = wal.recovery().clone();
+    let aside = report
+        .cut
+        .as_ref()
+        .map(|c| (c.offset, &c.sidecar))
+        .or(report.salvaged.as_ref().map(|s| (s.offset, &s.sidecar)));
+    if let Some((offset, sidecar)) = aside {
+        let side = FileName::parse(sidecar).expect("a sidecar name");
+        assert_eq!(
+            storage.contents(side).unwrap_or_default(),
+            &bytes[offset as usize..],
+            "the bytes set aside are kept"
+        );
+    }
+    wal.write(1, 1, b"after recovery", Duration::ZERO)
+        .expect("writes work after recovery");
+    wal.close().expect("close works after recovery");
 }
 
 /// Arbitrary operation sequences with faults and crashes, checked against

@@ -95,9 +95,9 @@ pub fn reopen_after_a_torn_tail_cuts_it_and_keeps_it_aside<B: Backend>() {
     }
 }
 
-pub fn damage_in_the_middle_of_the_newest_segment_is_told_apart_from_a_torn_tail<B: Backend>() {
-    let b = B::fresh();
-    let cfg = raw(Config::default().with_flush_interval(None).with_reserve(0));
+/// A newest segment of four frames of 20 records each (3 series), and the
+/// offset at which each frame ends.
+fn four_frames<B: Backend>(b: &B, cfg: Config) -> Vec<usize> {
     let mut wal = Wal::open(b.storage(), cfg).unwrap();
     let mut ends = vec![];
     for f in 0..4 {
@@ -105,45 +105,126 @@ pub fn damage_in_the_middle_of_the_newest_segment_is_told_apart_from_a_torn_tail
         wal.flush().unwrap();
         ends.push(wal.active().bytes as usize);
     }
-    drop(wal);
+    wal.close().unwrap();
+    ends
+}
+
+pub fn damage_in_the_middle_of_the_newest_segment_refuses_to_open_and_salvage_keeps_every_valid_frame<
+    B: Backend,
+>() {
+    let b = B::fresh();
+    let cfg = raw(Config::default().with_flush_interval(None).with_reserve(0));
+    let ends = four_frames(&b, cfg);
     let name = newest_name(&b);
     let mut bytes = b.read_file(&name).unwrap();
     // A bit flip inside frame 2 (of 4): frames 3 and 4 are intact after it.
     bytes[ends[0] + 30] ^= 0x10;
     b.write_file(&name, &bytes);
-    let wal = Wal::open(b.storage(), cfg).unwrap();
-    let cut = wal.recovery().cut.clone().expect("the damage is cut");
-    assert_eq!(cut.offset as usize, ends[0]);
-    assert_eq!(
-        (cut.frames_after, cut.records_after),
-        (2, 40),
-        "the intact frames after the damage are counted"
-    );
-    let report = wal.recovery().to_string();
-    assert!(
-        report.contains("WARNING: 2 valid frame(s) with 40 record(s)"),
-        "{report}"
-    );
-    assert_eq!(
-        b.read_file(&cut.sidecar).unwrap(),
-        bytes[ends[0]..].to_vec(),
-        "and kept"
-    );
-    drop(wal);
-    // A plain torn tail has nothing valid after the cut.
+    let before = b.names();
+    for mode in [RecoveryMode::TolerateTornTail, RecoveryMode::Strict] {
+        match Wal::open(b.storage(), cfg.with_recovery(mode)) {
+            Err(e @ Error::Damaged { .. }) => {
+                let Error::Damaged {
+                    segment,
+                    offset,
+                    frames_after,
+                    records_after,
+                    ..
+                } = e
+                else {
+                    unreachable!()
+                };
+                assert_eq!(
+                    (segment, offset as usize, frames_after, records_after),
+                    (1, ends[0], 2, 40),
+                    "{mode:?}: the damage and the intact frames after it are named"
+                );
+                assert!(e.to_string().contains("not a torn write"), "{e}");
+                assert_eq!(e.kind(), wal_core::ErrorKind::Corrupt);
+            }
+            other => panic!("{mode:?}: {other:?}"),
+        }
+        assert_eq!(
+            b.read_file(&name).unwrap(),
+            bytes,
+            "{mode:?}: nothing changed"
+        );
+        assert_eq!(b.names(), before, "{mode:?}: no file created");
+    }
+    // Salvage keeps frames 1, 3 and 4, and sets the damaged one aside.
+    let mut wal = Wal::open(b.storage(), cfg.with_recovery(RecoveryMode::Salvage)).unwrap();
+    let s = wal.recovery().salvaged.clone().expect("a salvage report");
+    assert_eq!((s.segment, s.offset as usize), (1, ends[0]));
+    assert_eq!((s.frames_kept, s.records_kept), (2, 40));
+    assert_eq!(s.lost, vec![(ends[0] as u64, (ends[1] - ends[0]) as u64)]);
+    assert_eq!(b.read_file(&s.sidecar).unwrap(), bytes[ends[0]..].to_vec());
+    assert!(wal.recovery().to_string().contains(&s.sidecar));
+    let mut expected = frame_order(&workload(20, 3, 20));
+    expected.extend(frame_order(&workload(20, 3, 22)));
+    expected.extend(frame_order(&workload(20, 3, 23)));
+    assert_eq!(read_all(&mut wal), expected, "every valid frame, in order");
+    wal.write(1, 1, b"after", t0()).unwrap();
+    wal.close().unwrap();
+    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    assert!(wal.recovery().cut.is_none() && wal.recovery().salvaged.is_none());
+    assert_eq!(read_all(&mut wal).len(), 61);
+}
+
+pub fn a_damaged_header_in_front_of_frames_refuses_to_open_and_salvage_keeps_them<B: Backend>() {
     let b = B::fresh();
+    let cfg = raw(Config::default().with_flush_interval(None).with_reserve(0));
+    let ends = four_frames(&b, cfg);
+    let name = newest_name(&b);
+    let mut bytes = b.read_file(&name).unwrap();
+    bytes[2] = 0; // inside the magic
+    b.write_file(&name, &bytes);
+    match Wal::open(b.storage(), cfg) {
+        Err(Error::Damaged {
+            offset: 0,
+            reason: Corruption::BadMagic,
+            frames_after: 4,
+            records_after: 80,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(b.read_file(&name).unwrap(), bytes, "nothing changed");
+    let mut wal = Wal::open(b.storage(), cfg.with_recovery(RecoveryMode::Salvage)).unwrap();
+    let s = wal.recovery().salvaged.clone().unwrap();
+    assert_eq!((s.offset, s.frames_kept, s.records_kept), (0, 4, 80));
+    assert_eq!(s.lost, vec![(0, 24)], "only the header");
+    assert_eq!(read_all(&mut wal).len(), 80);
+    assert_eq!(b.read_file(&name).unwrap().len(), ends[3]);
+}
+
+pub fn a_torn_tail_is_cut_and_its_sidecar_never_overwritten<B: Backend>() {
+    let b = B::fresh();
+    let cfg = raw(Config::default().with_flush_interval(None).with_reserve(0));
     let mut wal = Wal::open(b.storage(), cfg).unwrap();
     write_all(&mut wal, &workload(20, 3, 30));
     wal.close().unwrap();
     drop(wal);
-    let mut bytes = b.read_file(&newest_name(&b)).unwrap();
-    let good = bytes.len();
-    bytes.extend_from_slice(&[7u8; 300]);
-    b.write_file(&newest_name(&b), &bytes);
-    let wal = Wal::open(b.storage(), cfg).unwrap();
-    let cut = wal.recovery().cut.clone().unwrap();
-    assert_eq!((cut.offset as usize, cut.frames_after), (good, 0));
-    assert!(!wal.recovery().to_string().contains("WARNING"));
+    let name = newest_name(&b);
+    let good = b.read_file(&name).unwrap();
+    let mut sidecars = vec![];
+    for garbage in [7u8, 9] {
+        let mut bytes = good.clone();
+        bytes.extend_from_slice(&[garbage; 300]);
+        b.write_file(&name, &bytes);
+        let wal = Wal::open(b.storage(), cfg).unwrap();
+        let cut = wal.recovery().cut.clone().unwrap();
+        assert_eq!((cut.offset as usize, cut.bytes), (good.len(), 300));
+        sidecars.push(cut.sidecar);
+    }
+    assert_eq!(
+        sidecars,
+        [
+            format!("{name}.torn-{}", good.len()),
+            format!("{name}.torn-{}.1", good.len())
+        ]
+    );
+    assert_eq!(b.read_file(&sidecars[0]).unwrap(), vec![7u8; 300]);
+    assert_eq!(b.read_file(&sidecars[1]).unwrap(), vec![9u8; 300]);
 }
 
 pub fn strict_recovery_refuses_a_torn_tail<B: Backend>() {
@@ -175,27 +256,59 @@ pub fn strict_recovery_refuses_a_torn_tail<B: Backend>() {
     );
 }
 
-pub fn a_torn_segment_header_is_recreated<B: Backend>() {
+pub fn a_segment_never_written_is_started_over_even_in_strict_mode<B: Backend>() {
+    for mode in [RecoveryMode::TolerateTornTail, RecoveryMode::Strict] {
+        for written in [0usize, 10] {
+            let b = B::fresh();
+            let cfg = Config::default().with_recovery(mode);
+            let mut wal = Wal::open(b.storage(), cfg).unwrap();
+            wal.write(1, 1, b"kept", t0()).unwrap();
+            wal.rotate().unwrap();
+            drop(wal);
+            // A crash right after the rotation created segment 2: its header
+            // reached the media only in part (or not at all).
+            b.write_file("seg0000000000000002.wal", &codec_header(2)[..written]);
+            let mut wal = Wal::open(b.storage(), cfg).unwrap();
+            assert!(wal.recovery().restarted, "{mode:?} {written}");
+            assert!(wal.recovery().cut.is_none());
+            assert_eq!(
+                b.read_file("seg0000000000000002.wal").unwrap(),
+                codec_header(2).to_vec()
+            );
+            assert_eq!(read_all(&mut wal).len(), 1);
+            wal.write(2, 2, b"new", t0()).unwrap();
+            wal.close().unwrap();
+            let mut wal = Wal::open(b.storage(), cfg).unwrap();
+            assert_eq!(read_all(&mut wal).len(), 2);
+        }
+    }
+}
+
+pub fn a_torn_segment_header_is_set_aside_and_recreated<B: Backend>() {
     let b = B::fresh();
     let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
     wal.write(1, 1, b"kept", t0()).unwrap();
     wal.rotate().unwrap();
     drop(wal);
-    // The newest segment lost its header in a crash right after creation.
-    b.write_file("seg0000000000000002.wal", &codec_header(2)[..10]);
+    // The newest segment's header is garbage, and nothing valid follows.
+    let mut torn = codec_header(2)[..10].to_vec();
+    torn.extend_from_slice(&[0xEE; 7]);
+    b.write_file("seg0000000000000002.wal", &torn);
+    let strict = Config::default().with_recovery(RecoveryMode::Strict);
+    assert!(matches!(
+        Wal::open(b.storage(), strict),
+        Err(Error::Corrupt { offset: 0, .. })
+    ));
     let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
     let cut = wal.recovery().cut.clone().unwrap();
-    assert_eq!((cut.segment, cut.offset, cut.bytes), (2, 0, 10));
-    assert_eq!(cut.reason, Corruption::HeaderTruncated { len: 10 });
+    assert_eq!((cut.segment, cut.offset, cut.bytes), (2, 0, 17));
+    assert_eq!(cut.reason, Corruption::HeaderTruncated { len: 17 });
+    assert_eq!(b.read_file(&cut.sidecar).unwrap(), torn);
     assert_eq!(
         b.read_file("seg0000000000000002.wal").unwrap(),
         codec_header(2).to_vec()
     );
     assert_eq!(read_all(&mut wal).len(), 1);
-    wal.write(2, 2, b"new", t0()).unwrap();
-    wal.close().unwrap();
-    let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
-    assert_eq!(read_all(&mut wal).len(), 2);
 }
 
 pub fn a_whole_foreign_header_on_the_newest_segment_is_refused_not_repaired<B: Backend>() {

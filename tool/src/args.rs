@@ -7,7 +7,7 @@ use wal_core::SegmentId;
 use wal_core::{Config, SyncPolicy};
 
 /// Append records to a write-ahead log directory and look inside one: dump
-/// its records, verify every segment, print statistics.
+/// its records, verify every segment, print statistics, repair damage.
 #[derive(Parser, Debug)]
 #[command(name = "wal", version)]
 pub struct Cli {
@@ -38,6 +38,16 @@ pub(crate) enum Command {
     /// Check every segment, read-only. Exit 0 when all is valid, 1 on corruption,
     /// 2 when the newest segment has a torn tail (not repaired here).
     Verify {
+        /// The WAL directory.
+        dir: String,
+    },
+    /// Repair the newest segment, keeping every valid frame: damage set aside in a sidecar.
+    ///
+    /// Opens the WAL as a writer (it takes the lock) in salvage mode: a torn tail is cut,
+    /// and damage followed by valid frames, which a normal open refuses, is copied to a
+    /// sidecar, the valid frames after it are kept in order, and the byte ranges lost are
+    /// listed. Nothing is ever deleted: every byte set aside is in the sidecar.
+    Repair {
         /// The WAL directory.
         dir: String,
     },

@@ -38,7 +38,7 @@ use clap::Parser;
 
 pub use args::Cli;
 use args::Command;
-use commands::{append::append, dump::dump, stats::stats, verify::verify};
+use commands::{append::append, dump::dump, repair::repair, stats::stats, verify::verify};
 pub use exit::{EXIT_ERROR, EXIT_TORN, EXIT_USAGE};
 pub use host::{Appender, Host};
 use output::{lock, Locked};
@@ -96,6 +96,7 @@ pub fn run<H: Host>(host: &H, args: impl IntoIterator<Item = OsString>, io: Io<'
         ),
         Command::Verify { dir } => verify(host, &dir, &mut Locked(stdout), tty),
         Command::Stats { dir } => stats(host, &dir, &mut Locked(stdout), stderr, tty),
+        Command::Repair { dir } => repair(host, &dir, &mut Locked(stdout)),
     };
     match result {
         Ok(code) => code,

@@ -44,6 +44,15 @@ pub enum Corruption {
         /// Bytes left after the frame header.
         remaining: u64,
     },
+    /// The frame's `len` is longer than any frame the WAL writes (one
+    /// buffer of at most 1 GiB plus one record), or than the configuration
+    /// reading it allows (see `Config::max_frame_len`).
+    FrameTooLong {
+        /// The stored (or, for a snappy frame, the decompressed) length.
+        len: u64,
+        /// The longest accepted.
+        max: u64,
+    },
     /// The frame's `len` is zero.
     EmptyFrame,
     /// The frame CRC does not match.
@@ -123,6 +132,11 @@ impl fmt::Display for Corruption {
             Corruption::FrameLengthPastEnd { len, remaining } => write!(
                 f,
                 "frame length {len} runs past the end of the file ({remaining} bytes remain)"
+            ),
+            Corruption::FrameTooLong { len, max } => write!(
+                f,
+                "frame length {len} is longer than the longest frame accepted ({max} bytes; \
+                 a larger `file_size` raises it)"
             ),
             Corruption::EmptyFrame => f.write_str("frame length is zero"),
             Corruption::FrameCrcMismatch { stored, computed } => {

@@ -21,6 +21,13 @@ pub mod field {
 /// Frame header length.
 pub const HEADER_LEN: usize = 16;
 
+/// The longest payload any frame can hold: one buffer of at most 1 GiB
+/// (the largest `buffer_size`), overshot by at most one record (a one-record
+/// entry of the longest value). A longer `len` is corruption, whatever the
+/// file's length, so it never sizes an allocation.
+pub const MAX_PAYLOAD_LEN: u64 = (1 << 30)
+    + (super::entry::ENTRY_OVERHEAD + super::entry::RECORD_OVERHEAD + super::MAX_VALUE_LEN) as u64;
+
 /// How a frame's payload is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Codec {
@@ -55,8 +62,18 @@ pub struct FrameHeader {
 impl FrameHeader {
     /// Parses a frame header from `bytes` (at least 16 bytes), given how many
     /// bytes of the file follow the header. Checks the codec, the reserved
-    /// bytes and that `len` is non-zero and fits in `remaining`.
+    /// bytes and that `len` is non-zero, at most [`MAX_PAYLOAD_LEN`] and
+    /// fits in `remaining`.
     pub fn parse(bytes: &[u8], remaining: u64) -> Result<FrameHeader, Corruption> {
+        Self::parse_at_most(bytes, remaining, MAX_PAYLOAD_LEN)
+    }
+
+    /// As [`FrameHeader::parse`], accepting a `len` of at most `max`.
+    pub fn parse_at_most(
+        bytes: &[u8],
+        remaining: u64,
+        max: u64,
+    ) -> Result<FrameHeader, Corruption> {
         if bytes.len() < HEADER_LEN {
             return Err(Corruption::FrameHeaderTruncated {
                 remaining: bytes.len() as u64,
@@ -68,6 +85,12 @@ impl FrameHeader {
         }
         if len > remaining {
             return Err(Corruption::FrameLengthPastEnd { len, remaining });
+        }
+        // Checked after the file's bounds, so that this reason means a
+        // length that fits in the file but no writer of this config made.
+        let max = max.min(MAX_PAYLOAD_LEN);
+        if len > max {
+            return Err(Corruption::FrameTooLong { len, max });
         }
         if bytes[field::RESERVED] != [0, 0, 0] {
             return Err(Corruption::ReservedNonZero);

@@ -1,5 +1,6 @@
 //! File names in a WAL directory (FORMAT.md, "Directory"): segments
-//! `seg{ID}.wal` and torn-tail sidecars `seg{ID}.wal.torn-{OFFSET}`. Only
+//! `seg{ID}.wal` and sidecars `seg{ID}.wal.torn-{OFFSET}` (then
+//! `...torn-{OFFSET}.1`, `.2`, ... when that name is taken). Only
 //! exact matches count; anything else is not the WAL's and is left alone.
 //! This is the one place that spells them: hosts map a [`FileName`] to a
 //! path with its `Display` and parse directory listings with
@@ -15,9 +16,19 @@ pub type SegmentId = u64;
 pub enum FileName {
     /// `seg{ID}.wal`: a segment (16 lowercase hex digits).
     Segment(SegmentId),
-    /// `seg{ID}.wal.torn-{OFFSET}`: the bytes recovery cut from segment
-    /// `ID` at byte `OFFSET` (decimal, no leading zeros).
-    TornTail(SegmentId, u64),
+    /// `seg{ID}.wal.torn-{OFFSET}`, or `seg{ID}.wal.torn-{OFFSET}.{COPY}`
+    /// for `copy` >= 1: the bytes recovery set aside from segment `ID` at
+    /// byte `OFFSET` (decimal, no leading zeros). A later recovery that
+    /// sets bytes aside at the same offset takes the next free `copy`, so
+    /// no sidecar is ever overwritten.
+    TornTail {
+        /// The segment the bytes came from.
+        segment: SegmentId,
+        /// Where in it they started.
+        offset: u64,
+        /// 0 for the first sidecar at this offset, then 1, 2, ...
+        copy: u32,
+    },
 }
 
 impl FileName {
@@ -27,20 +38,34 @@ impl FileName {
         if let Some(id) = parse_segment(name) {
             return Some(FileName::Segment(id));
         }
-        let (seg, off) = name.split_once(".torn-")?;
-        let digits = !off.is_empty()
-            && off.bytes().all(|b| b.is_ascii_digit())
-            && (off == "0" || !off.starts_with('0'));
-        if !digits {
-            return None;
+        let (seg, rest) = name.split_once(".torn-")?;
+        let (off, copy) = match rest.split_once('.') {
+            None => (rest, 0),
+            Some((off, copy)) => match parse_decimal(copy)? {
+                0 => return None, // the first copy has no suffix
+                n => (off, u32::try_from(n).ok()?),
+            },
+        };
+        Some(FileName::TornTail {
+            segment: parse_segment(seg)?,
+            offset: parse_decimal(off)?,
+            copy,
+        })
+    }
+
+    /// The sidecar for bytes set aside from `segment` at `offset`, copy 0.
+    pub fn torn_tail(segment: SegmentId, offset: u64) -> FileName {
+        FileName::TornTail {
+            segment,
+            offset,
+            copy: 0,
         }
-        Some(FileName::TornTail(parse_segment(seg)?, off.parse().ok()?))
     }
 
     /// The segment the file belongs to.
     pub fn segment(&self) -> SegmentId {
         match *self {
-            FileName::Segment(id) | FileName::TornTail(id, _) => id,
+            FileName::Segment(id) | FileName::TornTail { segment: id, .. } => id,
         }
     }
 }
@@ -49,8 +74,28 @@ impl fmt::Display for FileName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FileName::Segment(id) => write!(f, "seg{id:016x}.wal"),
-            FileName::TornTail(id, offset) => write!(f, "seg{id:016x}.wal.torn-{offset}"),
+            FileName::TornTail {
+                segment,
+                offset,
+                copy: 0,
+            } => write!(f, "seg{segment:016x}.wal.torn-{offset}"),
+            FileName::TornTail {
+                segment,
+                offset,
+                copy,
+            } => write!(f, "seg{segment:016x}.wal.torn-{offset}.{copy}"),
         }
+    }
+}
+
+/// A decimal number with no sign and no leading zeros.
+fn parse_decimal(s: &str) -> Option<u64> {
+    let canonical =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    if canonical {
+        s.parse().ok()
+    } else {
+        None
     }
 }
 
@@ -78,13 +123,20 @@ mod tests {
         );
         let max = FileName::Segment(u64::MAX);
         assert_eq!(FileName::parse(&max.to_string()), Some(max));
-        let torn = FileName::TornTail(3, 100);
+        let torn = FileName::torn_tail(3, 100);
         assert_eq!(torn.to_string(), "seg0000000000000003.wal.torn-100");
         assert_eq!(FileName::parse(&torn.to_string()), Some(torn));
         assert_eq!(
             FileName::parse("seg0000000000000003.wal.torn-0"),
-            Some(FileName::TornTail(3, 0))
+            Some(FileName::torn_tail(3, 0))
         );
+        let copy = FileName::TornTail {
+            segment: 3,
+            offset: 100,
+            copy: 2,
+        };
+        assert_eq!(copy.to_string(), "seg0000000000000003.wal.torn-100.2");
+        assert_eq!(FileName::parse(&copy.to_string()), Some(copy));
         for bad in [
             "seg000000000000001.wal",
             "seg00000000000000001.wal",
@@ -95,6 +147,10 @@ mod tests {
             "seg0000000000000001.wal.torn-",
             "seg0000000000000001.wal.torn-1x",
             "seg000000000000001.wal.torn-1",
+            "seg0000000000000001.wal.torn-1.0",
+            "seg0000000000000001.wal.torn-1.01",
+            "seg0000000000000001.wal.torn-1.x",
+            "seg0000000000000001.wal.torn-1.2.3",
             "LOCK",
             "",
         ] {

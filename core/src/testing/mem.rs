@@ -403,7 +403,7 @@ impl Read for MemFile {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, MemError> {
         let disk = self.disk.lock();
         let f = disk.files.get(&self.key).ok_or(NOT_FOUND)?;
-        let start = (self.pos as usize).min(f.data.len());
+        let start = usize::try_from(self.pos).map_or(f.data.len(), |p| p.min(f.data.len()));
         let n = buf.len().min(f.data.len() - start);
         buf[..n].copy_from_slice(&f.data[start..start + n]);
         self.pos += n as u64;
@@ -429,7 +429,9 @@ impl Write for MemFile {
             Some(Fault::Full) => return Err(FULL),
             Some(Fault::Fail) => return Err(INJECTED),
         };
-        let start = self.pos as usize;
+        let Ok(start) = usize::try_from(self.pos) else {
+            return Err(FULL); // past what this machine's memory can address
+        };
         if f.data.len() < start {
             // A write past the end: the gap of zeros is unsynced too.
             f.dirty_from = f.dirty_from.min(f.data.len());
@@ -497,7 +499,7 @@ impl SegmentFile for MemFile {
             return Err(INJECTED);
         }
         let f = disk.files.get_mut(&self.key).ok_or(NOT_FOUND)?;
-        let len = len as usize;
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
         if len < f.data.len() {
             f.save(len, f.data.len());
             f.data.truncate(len);

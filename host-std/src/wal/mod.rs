@@ -62,7 +62,7 @@ pub use write_handle::WriteHandle;
 use crate::ThreadedStorage;
 use batch::{ask_flush, fail_batch, push, Batch, BufferSide};
 use flusher::flusher_loop;
-use order::Order;
+use order::{contained, Order};
 use shared::{LogSide, Shared};
 use signal::{lock, wait_signal};
 use syncer::{syncer_loop, SyncSide};
@@ -242,7 +242,7 @@ where
             series_id,
             timestamp,
             value,
-            Some(Box::new(callback)),
+            Some(contained(callback)),
         )
         .map(|_| ())
     }

@@ -56,17 +56,25 @@ impl Order {
     }
 }
 
-/// Calls every completion with `result` (a panicking callback is contained:
-/// it must not stop the thread that completes the others), then the signal.
+/// Calls every completion with `result` (callbacks are [`contained`]), then
+/// the signal.
 fn complete(completions: Vec<Completion>, signal: &Signal, result: Result<(), Error>) {
     call_all(completions, &result);
     signal.complete(result);
 }
 
-/// Calls every completion with `result`, containing any that panics.
+/// Calls every completion with `result`.
 pub(super) fn call_all(completions: Vec<Completion>, result: &Result<(), Error>) {
     for c in completions {
-        let r = result.clone();
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || c(r)));
+        c.complete(result.clone());
     }
+}
+
+/// A user's callback as a [`Completion`], with a panic in it contained: it
+/// must not stop the WAL thread that completes the others (nor, run while a
+/// dropped completion unwinds, abort the process).
+pub(super) fn contained(callback: impl FnOnce(Result<(), Error>) + Send + 'static) -> Completion {
+    Completion::new(move |r| {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || callback(r)));
+    })
 }

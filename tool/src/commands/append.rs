@@ -71,7 +71,7 @@ pub(crate) fn append<H: Host>(
         };
         count += 1;
         let (d, n) = (durable.clone(), count);
-        let done: Completion = Box::new(move |r| {
+        let done = Completion::new(move |r| {
             if r.is_ok() {
                 d.record_durable(n)
             }

@@ -5,6 +5,7 @@
 
 pub(crate) mod append;
 pub(crate) mod dump;
+pub(crate) mod repair;
 pub(crate) mod stats;
 pub(crate) mod verify;
 
@@ -123,6 +124,22 @@ pub(crate) fn describe(id: SegmentId, ending: &Ending) -> Option<(i32, String)> 
                 "{}: torn tail at byte offset {offset} ({bytes} bytes): {reason}; not repaired (opening the WAL sets it aside)",
                 FileName::Segment(id)
             ),
+        )),
+        Ending::Damaged {
+            offset,
+            reason,
+            frames_after,
+            records_after,
+        } => Some((
+            EXIT_ERROR,
+            Error::Damaged {
+                segment: id,
+                offset: *offset,
+                reason: reason.clone(),
+                frames_after: *frames_after,
+                records_after: *records_after,
+            }
+            .to_string(),
         )),
         Ending::Corrupt { offset, reason } => Some((
             EXIT_ERROR,

@@ -57,7 +57,9 @@ pub(crate) fn verify<H: Host>(
     }
     for (name, kind) in host.other_files(dir)? {
         let note = match kind {
-            FileKind::Wal(FileName::TornTail(..)) => "a torn tail set aside by an earlier recovery",
+            FileKind::Wal(FileName::TornTail { .. }) => {
+                "a torn tail set aside by an earlier recovery"
+            }
             FileKind::Lock => continue,
             _ => "not a WAL file; left alone",
         };

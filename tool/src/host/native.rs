@@ -34,7 +34,8 @@ impl Appender for NativeWriter {
         value: &[u8],
         done: Completion,
     ) -> Result<(), Error> {
-        self.0.write_with(series_id, timestamp, value, done)
+        self.0
+            .write_with(series_id, timestamp, value, move |r| done.complete(r))
     }
     fn close(&mut self) -> Result<(), Error> {
         self.0.close()

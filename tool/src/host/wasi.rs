@@ -36,7 +36,9 @@ impl Appender for WasiAppender {
         done: Completion,
     ) -> Result<(), Error> {
         self.wal
-            .write_with_at(series_id, timestamp, value, self.arrived, done)
+            .write_with_at(series_id, timestamp, value, self.arrived, move |r| {
+                done.complete(r)
+            })
     }
     fn close(&mut self) -> Result<(), Error> {
         self.wal.close()

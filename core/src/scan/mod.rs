@@ -3,6 +3,8 @@
 //! the tools. Each frame is checked completely (CRC, codec, every entry)
 //! before it is handed out.
 
+pub(crate) mod search;
+
 use alloc::vec::Vec;
 
 use embedded_io::{ReadExactError, SeekFrom};
@@ -30,6 +32,8 @@ pub struct FrameScanner<F> {
     payload: Vec<u8>,
     /// Whether frame stats include the smallest and largest timestamps.
     timestamps: bool,
+    /// The longest frame payload accepted (stored or decompressed).
+    max_frame: u64,
 }
 
 /// Bytes read ahead at a time.
@@ -87,12 +91,14 @@ pub(crate) fn read_exact<F: SegmentFile>(
 impl<F: SegmentFile> FrameScanner<F> {
     /// Starts scanning segment `id` in `file`, reading no further than
     /// `limit` bytes (the whole file when `None`). Checks the header first:
-    /// an invalid header is `Err(Invalid { offset: 0, .. })` inside `Ok`.
+    /// an invalid header is `Err((Invalid { offset: 0, .. }, file))` inside
+    /// `Ok`, giving the file back.
+    #[allow(clippy::type_complexity)]
     pub fn new(
         id: SegmentId,
         mut file: F,
         limit: Option<u64>,
-    ) -> Result<Result<Self, Invalid>, Error> {
+    ) -> Result<Result<Self, (Invalid, F)>, Error> {
         let len = file.len().map_err(storage_err("len", id))?;
         let end = limit.map_or(len, |l| l.min(len));
         file.seek(SeekFrom::Start(0))
@@ -101,7 +107,7 @@ impl<F: SegmentFile> FrameScanner<F> {
         let got = end.min(header::LEN as u64) as usize;
         read_exact(&mut file, id, &mut h[..got])?;
         if let Err(reason) = header::check(&h[..got], id) {
-            return Ok(Err(Invalid { offset: 0, reason }));
+            return Ok(Err((Invalid { offset: 0, reason }, file)));
         }
         Ok(Ok(FrameScanner {
             id,
@@ -113,6 +119,7 @@ impl<F: SegmentFile> FrameScanner<F> {
             win_len: 0,
             payload: Vec::new(),
             timestamps: true,
+            max_frame: frame::MAX_PAYLOAD_LEN,
         }))
     }
 
@@ -120,6 +127,15 @@ impl<F: SegmentFile> FrameScanner<F> {
     /// by default; readers that only want the records turn it off).
     pub fn with_timestamps(mut self, on: bool) -> Self {
         self.timestamps = on;
+        self
+    }
+
+    /// Accepts frames of at most `max` payload bytes (stored or
+    /// decompressed; [`frame::MAX_PAYLOAD_LEN`] by default): a longer one is
+    /// [`Corruption::FrameTooLong`], found before anything is allocated for
+    /// it. The WAL passes [`crate::Config::max_frame_len`].
+    pub fn with_max_frame(mut self, max: u64) -> Self {
+        self.max_frame = max;
         self
     }
 
@@ -175,7 +191,8 @@ impl<F: SegmentFile> FrameScanner<F> {
         let at = (self.offset - self.win_start) as usize;
         let mut hb = [0u8; frame::HEADER_LEN];
         hb.copy_from_slice(&self.win[at..at + frame::HEADER_LEN]);
-        let fh = match FrameHeader::parse(&hb, remaining - frame::HEADER_LEN as u64) {
+        let rest = remaining - frame::HEADER_LEN as u64;
+        let fh = match FrameHeader::parse_at_most(&hb, rest, self.max_frame) {
             Ok(h) => h,
             Err(reason) => return invalid(self.offset, reason),
         };
@@ -189,7 +206,7 @@ impl<F: SegmentFile> FrameScanner<F> {
         }
         let payload: &[u8] = match fh.codec {
             Codec::Raw => stored,
-            Codec::Snappy => match decompress_into(stored, &mut self.payload) {
+            Codec::Snappy => match decompress_into(stored, &mut self.payload, self.max_frame) {
                 Ok(n) => &self.payload[..n],
                 Err(reason) => return invalid(self.offset, reason),
             },
@@ -230,7 +247,7 @@ impl<F: SegmentFile> FrameScanner<F> {
         let mut left = self.end - self.offset;
         let mut chunk = alloc::vec![0u8; 64 * 1024];
         while left > 0 {
-            let n = (left as usize).min(chunk.len());
+            let n = left.min(chunk.len() as u64) as usize;
             read_exact(&mut self.file, self.id, &mut chunk[..n])?;
             if chunk[..n].iter().any(|&b| b != 0) {
                 return Ok(false);
@@ -246,13 +263,17 @@ impl<F: SegmentFile> FrameScanner<F> {
     }
 }
 
-/// Scans a whole segment that is not being written: every frame must be
-/// valid, and anything after the last frame must be zeros. Returns its
+/// Scans a whole segment that is not being written (frames of at most
+/// `max_frame` bytes): every frame must be valid, and anything after the last frame must be zeros. Returns its
 /// summary, or the first corruption with its offset.
-pub fn scan_info<F: SegmentFile>(id: SegmentId, file: F) -> Result<SegmentInfo, Error> {
+pub fn scan_info<F: SegmentFile>(
+    id: SegmentId,
+    file: F,
+    max_frame: u64,
+) -> Result<SegmentInfo, Error> {
     let mut scanner = match FrameScanner::new(id, file, None)? {
-        Ok(s) => s,
-        Err(inv) => {
+        Ok(s) => s.with_max_frame(max_frame),
+        Err((inv, _)) => {
             return Err(Error::Corrupt {
                 segment: id,
                 offset: inv.offset,
@@ -284,8 +305,9 @@ pub fn scan_info<F: SegmentFile>(id: SegmentId, file: F) -> Result<SegmentInfo, 
 pub enum Ending {
     /// Every byte is header, valid frames, or trailing zeros (reserved space).
     Clean,
-    /// The newest segment's log ends in non-zero bytes that are not a valid
-    /// frame: a torn write, which opening the WAL sets aside and cuts.
+    /// The newest segment's log ends in non-zero bytes in which no valid
+    /// frame can be found: a torn write, which opening the WAL sets aside
+    /// and cuts.
     TornTail {
         /// Where the log ends.
         offset: u64,
@@ -293,6 +315,18 @@ pub enum Ending {
         bytes: u64,
         /// Why the bytes at `offset` are not a frame (or header).
         reason: Corruption,
+    },
+    /// Damage with valid frames after it: not a torn write. Opening the WAL
+    /// refuses it; salvage (`wal repair`) keeps every valid frame.
+    Damaged {
+        /// Where the damage starts.
+        offset: u64,
+        /// What is wrong there.
+        reason: Corruption,
+        /// Valid frames after it.
+        frames_after: u64,
+        /// Records in them.
+        records_after: u64,
     },
     /// Damage in a segment that is not the newest (or a header that is whole
     /// but not ours): an error, never repaired.
@@ -306,51 +340,72 @@ pub enum Ending {
 
 /// Inspects a segment without changing it: calls `visit` on every entry of
 /// every valid frame, and says how the segment ends, applying FORMAT.md's
-/// rules (`newest` decides whether invalid trailing bytes are a torn tail or
-/// corruption). The read-only tools are built on this.
+/// rules (`newest` decides whether invalid trailing bytes may be a torn
+/// tail; in an older segment they are corruption). The read-only tools are
+/// built on this.
 pub fn inspect<F: SegmentFile>(
     id: SegmentId,
-    mut file: F,
+    file: F,
     newest: bool,
     mut visit: impl FnMut(&Frame<'_>, EntryRef<'_>),
 ) -> Result<(SegmentInfo, Ending), Error> {
     let mut info = SegmentInfo::empty(id);
-    let ending = |offset: u64, end: u64, reason: Corruption, torn: bool| {
-        if torn {
+    let (file, inv) = match FrameScanner::new(id, file, None)? {
+        Ok(mut scanner) => loop {
+            match scanner.next_frame()? {
+                Ok(Some(f)) => {
+                    info.add_frame(f.codec, f.stored_len, &f.stats);
+                    for e in f.entries() {
+                        visit(&f, e);
+                    }
+                }
+                Ok(None) => return Ok((info, Ending::Clean)),
+                Err(inv) => {
+                    if scanner.rest_is_zero()? {
+                        return Ok((info, Ending::Clean));
+                    }
+                    break (scanner.into_file(), inv);
+                }
+            }
+        },
+        Err((inv, file)) => {
+            info.bytes = 0;
+            (file, inv)
+        }
+    };
+    let Invalid { offset, reason } = inv;
+    let torn_kind = if offset == 0 {
+        header::may_be_torn(&reason)
+    } else {
+        !matches!(
+            reason,
+            Corruption::FrameTooLong { .. } | Corruption::SnappyUnavailable
+        )
+    };
+    if !newest || !torn_kind {
+        return Ok((info, Ending::Corrupt { offset, reason }));
+    }
+    let mut file = file;
+    let len = file.len().map_err(storage_err("len", id))?;
+    let from = (offset + 1).max(header::LEN as u64);
+    let after = search::find_frames(&mut file, id, from, len, frame::MAX_PAYLOAD_LEN)?;
+    if after.is_empty() {
+        return Ok((
+            info,
             Ending::TornTail {
                 offset,
-                bytes: end - offset,
+                bytes: len - offset,
                 reason,
-            }
-        } else {
-            Ending::Corrupt { offset, reason }
-        }
-    };
-    let len = file.len().map_err(storage_err("len", id))?;
-    let mut scanner = match FrameScanner::new(id, file, None)? {
-        Ok(s) => s,
-        Err(inv) => {
-            let torn = newest && header::may_be_torn(&inv.reason);
-            info.bytes = 0;
-            return Ok((info, ending(0, len, inv.reason, torn)));
-        }
-    };
-    loop {
-        match scanner.next_frame()? {
-            Ok(Some(f)) => {
-                info.add_frame(f.codec, f.stored_len, &f.stats);
-                for e in f.entries() {
-                    visit(&f, e);
-                }
-            }
-            Ok(None) => return Ok((info, Ending::Clean)),
-            Err(inv) => {
-                let end = scanner.end();
-                if scanner.rest_is_zero()? {
-                    return Ok((info, Ending::Clean));
-                }
-                return Ok((info, ending(inv.offset, end, inv.reason, newest)));
-            }
-        }
+            },
+        ));
     }
+    Ok((
+        info,
+        Ending::Damaged {
+            offset,
+            reason,
+            frames_after: after.len() as u64,
+            records_after: after.iter().map(|f| f.records).sum(),
+        },
+    ))
 }
