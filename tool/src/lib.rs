@@ -19,6 +19,7 @@
 //! Exit codes: 0 success; 1 an error (bad input line, corruption, I/O);
 //! 2 a torn tail on the newest segment (`verify`, `dump`, `stats`: reported,
 //! not repaired); 64 a usage error.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod args;
