@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use wal_core::{Config, Entry, Wal};
+use wal_core::{Config, Entry};
 
 use super::*;
 
-pub fn records_group_by_series_in_first_arrival_order<B: Backend>() {
+pub fn records_group_by_series_in_first_arrival_order<B: Backend, W: Front<S = B::S>>() {
     let b = B::fresh();
-    let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
+    let mut wal = W::open(b.storage(), Config::default()).unwrap();
     let recs = vec![
         rec(5, 1, b"a"),
         rec(3, 2, b"b"),
@@ -35,12 +35,13 @@ pub fn records_group_by_series_in_first_arrival_order<B: Backend>() {
     assert_eq!(wal.active().entries, 3);
 }
 
+/// On the single-threaded WAL, which writes the frame inside the call that fills it.
 pub fn flushes_when_the_buffer_is_full<B: Backend>() {
     let b = B::fresh();
     let cfg = raw(Config::default()
         .with_buffer_size(1024)
         .with_flush_interval(None));
-    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let mut wal = wal_core::Wal::open(b.storage(), cfg).unwrap();
     let acks = Acks::default();
     // Each record adds 8 + 2 + 100 bytes; one series adds 20 once.
     let per = 110;
@@ -68,10 +69,11 @@ pub fn flushes_when_the_buffer_is_full<B: Backend>() {
     );
 }
 
+/// On the single-threaded WAL: time passed in.
 pub fn flushes_when_the_interval_passes<B: Backend>() {
     let b = B::fresh();
     let cfg = Config::default().with_flush_interval(Some(Duration::from_millis(10)));
-    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let mut wal = wal_core::Wal::open(b.storage(), cfg).unwrap();
     let acks = Acks::default();
     wal.write_with(1, 1, b"x", Duration::from_millis(100), acks.callback())
         .unwrap();
@@ -93,9 +95,11 @@ pub fn flushes_when_the_interval_passes<B: Backend>() {
     assert_eq!((acks.ok(), wal.active().frames), (4, 2));
 }
 
+/// On the single-threaded WAL: time passed in.
 pub fn no_time_flush_when_the_interval_is_off<B: Backend>() {
     let b = B::fresh();
-    let mut wal = Wal::open(b.storage(), Config::default().with_flush_interval(None)).unwrap();
+    let mut wal =
+        wal_core::Wal::open(b.storage(), Config::default().with_flush_interval(None)).unwrap();
     wal.write(1, 1, b"x", t0()).unwrap();
     assert_eq!(wal.next_deadline(), None);
     wal.poll(Duration::from_secs(3600)).unwrap();
@@ -104,9 +108,9 @@ pub fn no_time_flush_when_the_interval_is_off<B: Backend>() {
     assert_eq!(wal.active().frames, 1);
 }
 
-pub fn flushes_on_demand_and_completes_each_record_exactly_once<B: Backend>() {
+pub fn flushes_on_demand_and_completes_each_record_exactly_once<B: Backend, W: Front<S = B::S>>() {
     let b = B::fresh();
-    let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
+    let mut wal = W::open(b.storage(), Config::default()).unwrap();
     let acks = Acks::default();
     for i in 0..100 {
         wal.write_with(i % 7, i as i64, b"v", t0(), acks.callback())

@@ -6,12 +6,14 @@
 
 mod errors;
 mod flush;
+mod front;
 mod recovery;
 mod segments;
 mod vectors;
 
 pub use errors::*;
 pub use flush::*;
+pub use front::Front;
 pub use recovery::*;
 pub use segments::*;
 pub use vectors::*;
@@ -21,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wal_core::{Config, Error, SegmentId, Storage, Wal};
+use wal_core::{Config, Error, SegmentId, Storage};
 
 /// A WAL directory under test.
 pub trait Backend: Sized {
@@ -81,7 +83,7 @@ fn t0() -> Duration {
 }
 
 /// Every record of segment `id`, in read order.
-pub fn read_records<S: Storage>(wal: &mut Wal<S>, id: SegmentId) -> Vec<Rec> {
+pub fn read_records<W: Front>(wal: &mut W, id: SegmentId) -> Vec<Rec> {
     let mut out = vec![];
     for entry in wal.read(id).unwrap() {
         let entry = entry.unwrap();
@@ -93,7 +95,7 @@ pub fn read_records<S: Storage>(wal: &mut Wal<S>, id: SegmentId) -> Vec<Rec> {
 }
 
 /// Every record of every segment, in read order.
-pub fn read_all<S: Storage>(wal: &mut Wal<S>) -> Vec<Rec> {
+pub fn read_all<W: Front>(wal: &mut W) -> Vec<Rec> {
     wal.segments()
         .into_iter()
         .flat_map(|id| read_records(wal, id))
@@ -126,7 +128,7 @@ pub fn frame_order(recs: &[Rec]) -> Vec<Rec> {
         .collect()
 }
 
-fn write_all<S: Storage>(wal: &mut Wal<S>, recs: &[Rec]) {
+fn write_all<W: Front>(wal: &mut W, recs: &[Rec]) {
     for r in recs {
         wal.write(r.series_id, r.timestamp, &r.value, t0()).unwrap();
     }
@@ -157,18 +159,39 @@ impl Acks {
     }
 }
 
-/// Instantiates every test of the suite for a backend type.
+/// Instantiates every test of the suite for a backend type: once on the
+/// single-threaded core WAL (module `single`) and, natively, once on the
+/// thread-safe WAL (module `threaded`). Three tests watch the moment a
+/// frame is written (a full buffer, `poll(now)`, `next_deadline`), which
+/// the core WAL does inside the call and the thread-safe WAL's flusher does
+/// on its own time: they run on the core WAL only (tests/threads.rs covers
+/// the flusher).
 #[macro_export]
 macro_rules! behavioural_suite {
     ($backend:ty) => {
-        $crate::behavioural_suite!(@tests $backend;
+        mod single {
+            use super::*;
+            type W = wal_core::Wal<<$backend as suite::Backend>::S>;
+            $crate::behavioural_suite!(@tests $backend, W; common);
+            $crate::behavioural_suite!(@core_only $backend;
+                flushes_when_the_buffer_is_full,
+                flushes_when_the_interval_passes,
+                no_time_flush_when_the_interval_is_off,
+            );
+        }
+        #[cfg(not(target_os = "wasi"))]
+        mod threaded {
+            use super::*;
+            type W = wal_host_std::Wal<<$backend as suite::Backend>::S>;
+            $crate::behavioural_suite!(@tests $backend, W; common);
+        }
+    };
+    (@tests $backend:ty, $w:ty; common) => {
+        $crate::behavioural_suite!(@each $backend, $w;
             vector_one_frame_raw_is_reproduced_byte_for_byte,
             vector_rotate_raw_is_reproduced_byte_for_byte,
             vectors_are_read_back_exactly,
             records_group_by_series_in_first_arrival_order,
-            flushes_when_the_buffer_is_full,
-            flushes_when_the_interval_passes,
-            no_time_flush_when_the_interval_is_off,
             flushes_on_demand_and_completes_each_record_exactly_once,
             rotate_returns_the_closed_segment,
             rotates_when_file_size_would_be_passed,
@@ -192,7 +215,15 @@ macro_rules! behavioural_suite {
             reserved_space_is_used_then_released,
         );
     };
-    (@tests $backend:ty; $($name:ident),* $(,)?) => {
+    (@each $backend:ty, $w:ty; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                suite::$name::<$backend, $w>()
+            }
+        )*
+    };
+    (@core_only $backend:ty; $($name:ident),* $(,)?) => {
         $(
             #[test]
             fn $name() {

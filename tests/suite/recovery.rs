@@ -1,21 +1,21 @@
 //! Reopening: what recovery keeps, cuts, sets aside or refuses.
 
-use wal_core::{Config, Corruption, Error, FileName, RecoveryMode, Wal};
+use wal_core::{Config, Corruption, Error, FileName, RecoveryMode};
 
 use super::*;
 
-pub fn reopen_after_close_keeps_everything<B: Backend>() {
+pub fn reopen_after_close_keeps_everything<B: Backend, W: Front<S = B::S>>() {
     let b = B::fresh();
     let recs = workload(3000, 20, 6);
     let cfg = raw(Config::default().with_file_size(64 * 1024));
-    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let mut wal = W::open(b.storage(), cfg).unwrap();
     write_all(&mut wal, &recs[..1500]);
     wal.close().unwrap();
-    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let mut wal = W::open(b.storage(), cfg).unwrap();
     assert!(wal.recovery().cut.is_none());
     write_all(&mut wal, &recs[1500..]);
     drop(wal); // dropping closes too
-    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let mut wal = W::open(b.storage(), cfg).unwrap();
     assert!(wal.segments().len() > 2);
     assert_eq!(by_series(&read_all(&mut wal)), by_series(&recs));
 }
@@ -28,11 +28,11 @@ fn newest_name<B: Backend>(b: &B) -> String {
         .unwrap()
 }
 
-pub fn reopen_after_a_torn_tail_cuts_it_and_keeps_it_aside<B: Backend>() {
+pub fn reopen_after_a_torn_tail_cuts_it_and_keeps_it_aside<B: Backend, W: Front<S = B::S>>() {
     for damage in ["garbage", "half-frame"] {
         let b = B::fresh();
         let recs = workload(500, 7, 7);
-        let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
+        let mut wal = W::open(b.storage(), Config::default()).unwrap();
         let acks = Acks::default();
         for r in &recs {
             wal.write_with(r.series_id, r.timestamp, &r.value, t0(), acks.callback())
@@ -61,7 +61,7 @@ pub fn reopen_after_a_torn_tail_cuts_it_and_keeps_it_aside<B: Backend>() {
             }
         };
         b.write_file(&name, &bytes);
-        let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
+        let mut wal = W::open(b.storage(), Config::default()).unwrap();
         let report = wal.recovery().clone();
         let cut = report
             .cut
@@ -89,7 +89,7 @@ pub fn reopen_after_a_torn_tail_cuts_it_and_keeps_it_aside<B: Backend>() {
         // Appending continues right after the last valid frame.
         wal.write(1, 1, b"after", t0()).unwrap();
         wal.close().unwrap();
-        let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
+        let mut wal = W::open(b.storage(), Config::default()).unwrap();
         assert!(wal.recovery().cut.is_none());
         assert_eq!(read_all(&mut wal).len(), recs.len() + 1);
     }
@@ -97,8 +97,8 @@ pub fn reopen_after_a_torn_tail_cuts_it_and_keeps_it_aside<B: Backend>() {
 
 /// A newest segment of four frames of 20 records each (3 series), and the
 /// offset at which each frame ends.
-fn four_frames<B: Backend>(b: &B, cfg: Config) -> Vec<usize> {
-    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+fn four_frames<B: Backend, W: Front<S = B::S>>(b: &B, cfg: Config) -> Vec<usize> {
+    let mut wal = W::open(b.storage(), cfg).unwrap();
     let mut ends = vec![];
     for f in 0..4 {
         write_all(&mut wal, &workload(20, 3, 20 + f));
@@ -111,10 +111,11 @@ fn four_frames<B: Backend>(b: &B, cfg: Config) -> Vec<usize> {
 
 pub fn damage_in_the_middle_of_the_newest_segment_refuses_to_open_and_salvage_keeps_every_valid_frame<
     B: Backend,
+    W: Front<S = B::S>,
 >() {
     let b = B::fresh();
     let cfg = raw(Config::default().with_flush_interval(None).with_reserve(0));
-    let ends = four_frames(&b, cfg);
+    let ends = four_frames::<B, W>(&b, cfg);
     let name = newest_name(&b);
     let mut bytes = b.read_file(&name).unwrap();
     // A bit flip inside frame 2 (of 4): frames 3 and 4 are intact after it.
@@ -122,7 +123,7 @@ pub fn damage_in_the_middle_of_the_newest_segment_refuses_to_open_and_salvage_ke
     b.write_file(&name, &bytes);
     let before = b.names();
     for mode in [RecoveryMode::TolerateTornTail, RecoveryMode::Strict] {
-        match Wal::open(b.storage(), cfg.with_recovery(mode)) {
+        match W::open(b.storage(), cfg.with_recovery(mode)) {
             Err(e @ Error::Damaged { .. }) => {
                 let Error::Damaged {
                     segment,
@@ -152,7 +153,7 @@ pub fn damage_in_the_middle_of_the_newest_segment_refuses_to_open_and_salvage_ke
         assert_eq!(b.names(), before, "{mode:?}: no file created");
     }
     // Salvage keeps frames 1, 3 and 4, and sets the damaged one aside.
-    let mut wal = Wal::open(b.storage(), cfg.with_recovery(RecoveryMode::Salvage)).unwrap();
+    let mut wal = W::open(b.storage(), cfg.with_recovery(RecoveryMode::Salvage)).unwrap();
     let s = wal.recovery().salvaged.clone().expect("a salvage report");
     assert_eq!((s.segment, s.offset as usize), (1, ends[0]));
     assert_eq!((s.frames_kept, s.records_kept), (2, 40));
@@ -165,20 +166,23 @@ pub fn damage_in_the_middle_of_the_newest_segment_refuses_to_open_and_salvage_ke
     assert_eq!(read_all(&mut wal), expected, "every valid frame, in order");
     wal.write(1, 1, b"after", t0()).unwrap();
     wal.close().unwrap();
-    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let mut wal = W::open(b.storage(), cfg).unwrap();
     assert!(wal.recovery().cut.is_none() && wal.recovery().salvaged.is_none());
     assert_eq!(read_all(&mut wal).len(), 61);
 }
 
-pub fn a_damaged_header_in_front_of_frames_refuses_to_open_and_salvage_keeps_them<B: Backend>() {
+pub fn a_damaged_header_in_front_of_frames_refuses_to_open_and_salvage_keeps_them<
+    B: Backend,
+    W: Front<S = B::S>,
+>() {
     let b = B::fresh();
     let cfg = raw(Config::default().with_flush_interval(None).with_reserve(0));
-    let ends = four_frames(&b, cfg);
+    let ends = four_frames::<B, W>(&b, cfg);
     let name = newest_name(&b);
     let mut bytes = b.read_file(&name).unwrap();
     bytes[2] = 0; // inside the magic
     b.write_file(&name, &bytes);
-    match Wal::open(b.storage(), cfg) {
+    match W::open(b.storage(), cfg) {
         Err(Error::Damaged {
             offset: 0,
             reason: Corruption::BadMagic,
@@ -189,7 +193,7 @@ pub fn a_damaged_header_in_front_of_frames_refuses_to_open_and_salvage_keeps_the
         other => panic!("{other:?}"),
     }
     assert_eq!(b.read_file(&name).unwrap(), bytes, "nothing changed");
-    let mut wal = Wal::open(b.storage(), cfg.with_recovery(RecoveryMode::Salvage)).unwrap();
+    let mut wal = W::open(b.storage(), cfg.with_recovery(RecoveryMode::Salvage)).unwrap();
     let s = wal.recovery().salvaged.clone().unwrap();
     assert_eq!((s.offset, s.frames_kept, s.records_kept), (0, 4, 80));
     assert_eq!(s.lost, vec![(0, 24)], "only the header");
@@ -197,10 +201,10 @@ pub fn a_damaged_header_in_front_of_frames_refuses_to_open_and_salvage_keeps_the
     assert_eq!(b.read_file(&name).unwrap().len(), ends[3]);
 }
 
-pub fn a_torn_tail_is_cut_and_its_sidecar_never_overwritten<B: Backend>() {
+pub fn a_torn_tail_is_cut_and_its_sidecar_never_overwritten<B: Backend, W: Front<S = B::S>>() {
     let b = B::fresh();
     let cfg = raw(Config::default().with_flush_interval(None).with_reserve(0));
-    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let mut wal = W::open(b.storage(), cfg).unwrap();
     write_all(&mut wal, &workload(20, 3, 30));
     wal.close().unwrap();
     drop(wal);
@@ -211,7 +215,7 @@ pub fn a_torn_tail_is_cut_and_its_sidecar_never_overwritten<B: Backend>() {
         let mut bytes = good.clone();
         bytes.extend_from_slice(&[garbage; 300]);
         b.write_file(&name, &bytes);
-        let wal = Wal::open(b.storage(), cfg).unwrap();
+        let wal = W::open(b.storage(), cfg).unwrap();
         let cut = wal.recovery().cut.clone().unwrap();
         assert_eq!((cut.offset as usize, cut.bytes), (good.len(), 300));
         sidecars.push(cut.sidecar);
@@ -227,9 +231,9 @@ pub fn a_torn_tail_is_cut_and_its_sidecar_never_overwritten<B: Backend>() {
     assert_eq!(b.read_file(&sidecars[1]).unwrap(), vec![9u8; 300]);
 }
 
-pub fn strict_recovery_refuses_a_torn_tail<B: Backend>() {
+pub fn strict_recovery_refuses_a_torn_tail<B: Backend, W: Front<S = B::S>>() {
     let b = B::fresh();
-    let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
+    let mut wal = W::open(b.storage(), Config::default()).unwrap();
     wal.write(1, 1, b"x", t0()).unwrap();
     wal.close().unwrap();
     drop(wal);
@@ -239,7 +243,7 @@ pub fn strict_recovery_refuses_a_torn_tail<B: Backend>() {
     bytes.extend_from_slice(&[0xAB; 5]);
     b.write_file(&name, &bytes);
     let strict = Config::default().with_recovery(RecoveryMode::Strict);
-    match Wal::open(b.storage(), strict) {
+    match W::open(b.storage(), strict) {
         Err(Error::Corrupt {
             segment: 1,
             offset,
@@ -256,19 +260,22 @@ pub fn strict_recovery_refuses_a_torn_tail<B: Backend>() {
     );
 }
 
-pub fn a_segment_never_written_is_started_over_even_in_strict_mode<B: Backend>() {
+pub fn a_segment_never_written_is_started_over_even_in_strict_mode<
+    B: Backend,
+    W: Front<S = B::S>,
+>() {
     for mode in [RecoveryMode::TolerateTornTail, RecoveryMode::Strict] {
         for written in [0usize, 10] {
             let b = B::fresh();
             let cfg = Config::default().with_recovery(mode);
-            let mut wal = Wal::open(b.storage(), cfg).unwrap();
+            let mut wal = W::open(b.storage(), cfg).unwrap();
             wal.write(1, 1, b"kept", t0()).unwrap();
             wal.rotate().unwrap();
             drop(wal);
             // A crash right after the rotation created segment 2: its header
             // reached the media only in part (or not at all).
             b.write_file("seg0000000000000002.wal", &codec_header(2)[..written]);
-            let mut wal = Wal::open(b.storage(), cfg).unwrap();
+            let mut wal = W::open(b.storage(), cfg).unwrap();
             assert!(wal.recovery().restarted, "{mode:?} {written}");
             assert!(wal.recovery().cut.is_none());
             assert_eq!(
@@ -278,15 +285,15 @@ pub fn a_segment_never_written_is_started_over_even_in_strict_mode<B: Backend>()
             assert_eq!(read_all(&mut wal).len(), 1);
             wal.write(2, 2, b"new", t0()).unwrap();
             wal.close().unwrap();
-            let mut wal = Wal::open(b.storage(), cfg).unwrap();
+            let mut wal = W::open(b.storage(), cfg).unwrap();
             assert_eq!(read_all(&mut wal).len(), 2);
         }
     }
 }
 
-pub fn a_torn_segment_header_is_set_aside_and_recreated<B: Backend>() {
+pub fn a_torn_segment_header_is_set_aside_and_recreated<B: Backend, W: Front<S = B::S>>() {
     let b = B::fresh();
-    let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
+    let mut wal = W::open(b.storage(), Config::default()).unwrap();
     wal.write(1, 1, b"kept", t0()).unwrap();
     wal.rotate().unwrap();
     drop(wal);
@@ -296,10 +303,10 @@ pub fn a_torn_segment_header_is_set_aside_and_recreated<B: Backend>() {
     b.write_file("seg0000000000000002.wal", &torn);
     let strict = Config::default().with_recovery(RecoveryMode::Strict);
     assert!(matches!(
-        Wal::open(b.storage(), strict),
+        W::open(b.storage(), strict),
         Err(Error::Corrupt { offset: 0, .. })
     ));
-    let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
+    let mut wal = W::open(b.storage(), Config::default()).unwrap();
     let cut = wal.recovery().cut.clone().unwrap();
     assert_eq!((cut.segment, cut.offset, cut.bytes), (2, 0, 17));
     assert_eq!(cut.reason, Corruption::HeaderTruncated { len: 17 });
@@ -311,9 +318,12 @@ pub fn a_torn_segment_header_is_set_aside_and_recreated<B: Backend>() {
     assert_eq!(read_all(&mut wal).len(), 1);
 }
 
-pub fn a_whole_foreign_header_on_the_newest_segment_is_refused_not_repaired<B: Backend>() {
+pub fn a_whole_foreign_header_on_the_newest_segment_is_refused_not_repaired<
+    B: Backend,
+    W: Front<S = B::S>,
+>() {
     let b = B::fresh();
-    let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
+    let mut wal = W::open(b.storage(), Config::default()).unwrap();
     wal.write(1, 1, b"x", t0()).unwrap();
     wal.rotate().unwrap();
     drop(wal);
@@ -321,7 +331,7 @@ pub fn a_whole_foreign_header_on_the_newest_segment_is_refused_not_repaired<B: B
     let mut foreign = codec_header(5).to_vec();
     foreign.extend_from_slice(b"someone else's frames");
     b.write_file("seg0000000000000002.wal", &foreign);
-    match Wal::open(b.storage(), Config::default()) {
+    match W::open(b.storage(), Config::default()) {
         Err(
             e @ Error::Corrupt {
                 segment: 2,
@@ -340,12 +350,12 @@ pub fn a_whole_foreign_header_on_the_newest_segment_is_refused_not_repaired<B: B
     );
 }
 
-pub fn reserved_space_is_used_then_released<B: Backend>() {
+pub fn reserved_space_is_used_then_released<B: Backend, W: Front<S = B::S>>() {
     let b = B::fresh();
     let cfg = Config::default()
         .with_reserve(64 * 1024)
         .with_flush_interval(None);
-    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let mut wal = W::open(b.storage(), cfg).unwrap();
     let recs = workload(300, 5, 11);
     write_all(&mut wal, &recs[..100]);
     wal.flush().unwrap();
@@ -371,7 +381,7 @@ pub fn reserved_space_is_used_then_released<B: Backend>() {
     assert!(frozen.len() > log2);
     drop(wal);
     b.write_file("seg0000000000000002.wal", &frozen);
-    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let mut wal = W::open(b.storage(), cfg).unwrap();
     assert!(wal.recovery().cut.is_none(), "{}", wal.recovery());
     assert_eq!(
         wal.recovery().released_zero_bytes as usize,
@@ -382,7 +392,7 @@ pub fn reserved_space_is_used_then_released<B: Backend>() {
     // A frame torn inside the reserved zeros is cut with the zeros after it.
     frozen[log2..log2 + 5].copy_from_slice(b"\x01torn");
     b.write_file("seg0000000000000002.wal", &frozen);
-    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let mut wal = W::open(b.storage(), cfg).unwrap();
     let cut = wal.recovery().cut.clone().expect("the torn frame is cut");
     assert_eq!(
         (cut.offset as usize, cut.bytes as usize),
@@ -396,7 +406,7 @@ pub fn reserved_space_is_used_then_released<B: Backend>() {
         wal.active().bytes,
         "close releases"
     );
-    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let mut wal = W::open(b.storage(), cfg).unwrap();
     assert_eq!(by_series(&read_all(&mut wal)), by_series(&recs));
 }
 

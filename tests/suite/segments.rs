@@ -1,12 +1,12 @@
 //! Rotation, reading and deleting segments.
 
-use wal_core::{Config, Error, FileName, Wal};
+use wal_core::{Config, Error, FileName};
 
 use super::*;
 
-pub fn rotate_returns_the_closed_segment<B: Backend>() {
+pub fn rotate_returns_the_closed_segment<B: Backend, W: Front<S = B::S>>() {
     let b = B::fresh();
-    let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
+    let mut wal = W::open(b.storage(), Config::default()).unwrap();
     write_all(
         &mut wal,
         &[rec(1, 50, b"a"), rec(2, -5, b"b"), rec(1, 70, b"c")],
@@ -36,17 +36,17 @@ pub fn rotate_returns_the_closed_segment<B: Backend>() {
     );
 }
 
-pub fn rotates_when_file_size_would_be_passed<B: Backend>() {
+pub fn rotates_when_file_size_would_be_passed<B: Backend, W: Front<S = B::S>>() {
     let b = B::fresh();
     let cfg = (raw(Config::default()))
         .with_file_size(4096)
         .with_buffer_size(512)
         .with_flush_interval(None);
-    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let mut wal = W::open(b.storage(), cfg).unwrap();
     let recs = workload(2000, 10, 1);
     write_all(&mut wal, &recs);
     wal.close().unwrap();
-    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let mut wal = W::open(b.storage(), cfg).unwrap();
     let ids = wal.segments();
     assert!(ids.len() > 10, "{ids:?}");
     for id in &ids {
@@ -65,15 +65,16 @@ pub fn rotates_when_file_size_would_be_passed<B: Backend>() {
     assert_eq!(by_series(&read_all(&mut wal)), by_series(&recs));
 }
 
-pub fn a_frame_larger_than_file_size_gets_its_own_segment<B: Backend>() {
+pub fn a_frame_larger_than_file_size_gets_its_own_segment<B: Backend, W: Front<S = B::S>>() {
     let b = B::fresh();
     let cfg = (raw(Config::default()))
         .with_file_size(4096)
         .with_buffer_size(1024);
-    let mut wal = Wal::open(b.storage(), cfg).unwrap();
+    let mut wal = W::open(b.storage(), cfg).unwrap();
     wal.write(1, 1, b"small", t0()).unwrap();
     wal.flush().unwrap();
-    wal.write(1, 2, &vec![9u8; 10_000], t0()).unwrap(); // flushes (over buffer_size)
+    wal.write(1, 2, &vec![9u8; 10_000], t0()).unwrap(); // over buffer_size
+    wal.flush().unwrap();
     assert_eq!(wal.segments(), vec![1, 2]);
     assert_eq!(wal.info(2).unwrap().records, 1);
     wal.write(1, 3, b"after", t0()).unwrap();
@@ -87,9 +88,9 @@ pub fn a_frame_larger_than_file_size_gets_its_own_segment<B: Backend>() {
     assert_eq!(all[1].value.len(), 10_000);
 }
 
-pub fn read_streams_closed_and_active_segments<B: Backend>() {
+pub fn read_streams_closed_and_active_segments<B: Backend, W: Front<S = B::S>>() {
     let b = B::fresh();
-    let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
+    let mut wal = W::open(b.storage(), Config::default()).unwrap();
     let first = workload(300, 5, 2);
     write_all(&mut wal, &first);
     let closed = wal.rotate().unwrap();
@@ -112,9 +113,9 @@ pub fn read_streams_closed_and_active_segments<B: Backend>() {
     assert_eq!(wal.read(99).err(), Some(Error::UnknownSegment { id: 99 }));
 }
 
-pub fn delete_removes_closed_segments_only<B: Backend>() {
+pub fn delete_removes_closed_segments_only<B: Backend, W: Front<S = B::S>>() {
     let b = B::fresh();
-    let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
+    let mut wal = W::open(b.storage(), Config::default()).unwrap();
     write_all(&mut wal, &workload(10, 2, 4));
     let one = wal.rotate().unwrap().id;
     write_all(&mut wal, &workload(10, 2, 5));
@@ -128,6 +129,6 @@ pub fn delete_removes_closed_segments_only<B: Backend>() {
     assert_eq!(wal.segments(), vec![two, active]);
     assert!(b.read_file(&FileName::Segment(one).to_string()).is_none());
     drop(wal);
-    let wal = Wal::open(b.storage(), Config::default()).unwrap();
+    let wal = W::open(b.storage(), Config::default()).unwrap();
     assert_eq!(wal.segments(), vec![two, active], "the deletion is durable");
 }

@@ -1,6 +1,6 @@
 //! The test vectors of FORMAT.md: written byte for byte, read back exactly.
 
-use wal_core::{Config, Wal};
+use wal_core::Config;
 
 use super::*;
 
@@ -76,10 +76,10 @@ pub fn vector(name: &str) -> Vector {
     }
 }
 
-pub fn vector_one_frame_raw_is_reproduced_byte_for_byte<B: Backend>() {
+pub fn vector_one_frame_raw_is_reproduced_byte_for_byte<B: Backend, W: Front<S = B::S>>() {
     let v = vector("one-frame-raw");
     let b = B::fresh();
-    let mut wal = Wal::open(b.storage(), raw(Config::default())).unwrap();
+    let mut wal = W::open(b.storage(), raw(Config::default())).unwrap();
     write_all(&mut wal, &v.records);
     wal.close().unwrap();
     assert_eq!(b.names(), vec!["seg0000000000000001.wal"]);
@@ -89,10 +89,10 @@ pub fn vector_one_frame_raw_is_reproduced_byte_for_byte<B: Backend>() {
     );
 }
 
-pub fn vector_rotate_raw_is_reproduced_byte_for_byte<B: Backend>() {
+pub fn vector_rotate_raw_is_reproduced_byte_for_byte<B: Backend, W: Front<S = B::S>>() {
     let v = vector("rotate-raw");
     let b = B::fresh();
-    let mut wal = Wal::open(b.storage(), raw(Config::default())).unwrap();
+    let mut wal = W::open(b.storage(), raw(Config::default())).unwrap();
     write_all(&mut wal, &v.records[..5]);
     wal.flush().unwrap();
     let closed = wal.rotate().unwrap();
@@ -104,14 +104,14 @@ pub fn vector_rotate_raw_is_reproduced_byte_for_byte<B: Backend>() {
     }
 }
 
-pub fn vectors_are_read_back_exactly<B: Backend>() {
+pub fn vectors_are_read_back_exactly<B: Backend, W: Front<S = B::S>>() {
     for name in ["one-frame-raw", "rotate-raw", "snappy-zero-tail"] {
         let v = vector(name);
         let b = B::fresh();
         for (n, bytes) in &v.files {
             b.write_file(n, bytes);
         }
-        let mut wal = Wal::open(b.storage(), Config::default()).unwrap();
+        let mut wal = W::open(b.storage(), Config::default()).unwrap();
         let got = read_all(&mut wal);
         assert_eq!(got.len(), v.records.len(), "{name}");
         assert_eq!(by_series(&got), by_series(&v.records), "{name}");

@@ -143,6 +143,7 @@ where
                 frame: Vec::new(),
                 syncer_segment: None,
                 segments_at_close: Vec::new(),
+                active_at_close: SegmentInfo::default(),
             }),
             waits: WaitPolicy::for_this_machine(),
             report,
@@ -303,6 +304,16 @@ where
         }
     }
 
+    /// What the active segment holds so far: the frames written to it (after
+    /// close: as it was at close).
+    pub fn active(&self) -> SegmentInfo {
+        let side = lock(&self.handle.shared.log);
+        match &side.log {
+            Some(log) => log.active().clone(),
+            None => side.active_at_close.clone(),
+        }
+    }
+
     /// Flushes, syncs and completes everything, and stops the flusher. Later
     /// writes get [`Error::Closed`]. Returns the first failure, if any.
     pub fn close(&self) -> Result<(), Error> {
@@ -361,6 +372,7 @@ fn close<S: ThreadedStorage>(
         return Ok(());
     };
     side.segments_at_close = log.segments();
+    side.active_at_close = log.active().clone();
     if let Some(e) = shared.sync.failed() {
         log.fail(e);
     }

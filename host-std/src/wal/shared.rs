@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 
 use wal_core::host::SegmentLog;
-use wal_core::{Error, RecoveryReport, SegmentId};
+use wal_core::{Error, RecoveryReport, SegmentId, SegmentInfo};
 
 use super::batch::BufferSide;
 use super::order::Order;
@@ -26,6 +26,8 @@ pub(super) struct LogSide<S: ThreadedStorage> {
     pub(super) syncer_segment: Option<SegmentId>,
     /// The segments as they were at close.
     pub(super) segments_at_close: Vec<SegmentId>,
+    /// The active segment's summary as it was at close.
+    pub(super) active_at_close: SegmentInfo,
 }
 
 impl<S: ThreadedStorage> LogSide<S> {
