@@ -109,18 +109,29 @@ fn four_frames<B: Backend, W: Front<S = B::S>>(b: &B, cfg: Config) -> Vec<usize>
     ends
 }
 
-pub fn damage_in_the_middle_of_the_newest_segment_refuses_to_open_and_salvage_keeps_every_valid_frame<
-    B: Backend,
-    W: Front<S = B::S>,
->() {
+/// [`four_frames`] in a fresh directory, then `damage` applied to the
+/// newest segment's bytes (given where each frame ends): the directory, the
+/// config, the frame ends, the segment's name and its damaged bytes.
+fn four_frames_damaged<B: Backend, W: Front<S = B::S>>(
+    damage: impl FnOnce(&mut Vec<u8>, &[usize]),
+) -> (B, Config, Vec<usize>, String, Vec<u8>) {
     let b = B::fresh();
     let cfg = raw(Config::default().with_flush_interval(None).with_reserve(0));
     let ends = four_frames::<B, W>(&b, cfg);
     let name = newest_name(&b);
     let mut bytes = b.read_file(&name).unwrap();
-    // A bit flip inside frame 2 (of 4): frames 3 and 4 are intact after it.
-    bytes[ends[0] + 30] ^= 0x10;
+    damage(&mut bytes, &ends);
     b.write_file(&name, &bytes);
+    (b, cfg, ends, name, bytes)
+}
+
+pub fn damage_in_the_middle_of_the_newest_segment_refuses_to_open_and_salvage_keeps_every_valid_frame<
+    B: Backend,
+    W: Front<S = B::S>,
+>() {
+    // A bit flip inside frame 2 (of 4): frames 3 and 4 are intact after it.
+    let (b, cfg, ends, name, bytes) =
+        four_frames_damaged::<B, W>(|b, ends| b[ends[0] + 30] ^= 0x10);
     let before = b.names();
     for mode in [RecoveryMode::TolerateTornTail, RecoveryMode::Strict] {
         match W::open(b.storage(), cfg.with_recovery(mode)) {
@@ -175,13 +186,8 @@ pub fn a_damaged_header_in_front_of_frames_refuses_to_open_and_salvage_keeps_the
     B: Backend,
     W: Front<S = B::S>,
 >() {
-    let b = B::fresh();
-    let cfg = raw(Config::default().with_flush_interval(None).with_reserve(0));
-    let ends = four_frames::<B, W>(&b, cfg);
-    let name = newest_name(&b);
-    let mut bytes = b.read_file(&name).unwrap();
-    bytes[2] = 0; // inside the magic
-    b.write_file(&name, &bytes);
+    // Byte 2, inside the magic.
+    let (b, cfg, ends, name, bytes) = four_frames_damaged::<B, W>(|b, _| b[2] = 0);
     match W::open(b.storage(), cfg) {
         Err(Error::Damaged {
             offset: 0,
