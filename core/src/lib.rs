@@ -31,6 +31,7 @@
 //! | [`format`] | FORMAT.md as values and bytes: names, header, frame, entry, corruption |
 //! | [`error`] | the one [`Error`] and its [`ErrorKind`] |
 //! | `completion` | [`Completion`]: a write's callback, fired exactly once |
+//! | `poison` | [`host::Poison`]: the one poison state, shared with a host's threads |
 //! | [`compress`] | snappy per frame, and when to try it |
 //! | [`config`] | [`Config`], checked at open |
 //! | [`storage`] | the [`Storage`] and [`SegmentFile`] traits and their power-loss contracts |
@@ -63,6 +64,8 @@ pub mod format;
 pub mod error;
 
 mod completion;
+
+mod poison;
 
 pub mod compress;
 pub mod config;
