@@ -43,11 +43,11 @@
 //! | `buffer` | the write buffer and the flush rule |
 //! | `wal` | the single-threaded [`Wal`] |
 //! | [`host`] | the pieces above that a host builds its own front from |
-//! | [`testing`] | `MemStorage` (feature `mem`) |
+//! | `testing` | `MemStorage` (feature `mem`) |
 //!
 //! Features: `std` (hardware CRC-32C, `std::error` and `std::io` errors),
 //! `snappy` (frame compression; needs std), `mem` (the in-memory backend
-//! [`testing::MemStorage`]; off by default, for tests). With none of them
+//! `testing::MemStorage`; off by default, for tests). With none of them
 //! the crate builds for bare-metal targets.
 #![no_std]
 #![forbid(unsafe_code)]

@@ -485,27 +485,29 @@ impl<S: ThreadedStorage> Drop for Stopping<'_, S> {
 /// written, releases the reserved space, syncs, and releases the storage
 /// (and with it the directory lock).
 fn finish_close<S: ThreadedStorage>(shared: &Shared<S>) -> Result<(), Error> {
-    let (mut leftovers, last) = {
+    let (sealed, last) = {
         let mut st = lock(&shared.buffers.state);
         st.closing = true;
         st.closed = true;
-        let leftovers: Vec<Batch> = st.sealed.drain(..).collect();
-        (leftovers, st.last_handed.clone())
+        let sealed: Vec<Batch> = st.sealed.drain(..).collect();
+        (sealed, st.last_handed.clone())
     };
-    // (Anything not written is failed below, never left hanging.)
-    if let Some(last) = last {
-        let _ = last.wait_done();
-    }
-    leftovers.push(std::mem::replace(
-        &mut lock(&shared.buffers.state).current,
-        Batch::new(WriteBuffer::new()),
-    ));
+    // Anything never written fails, never hangs (the flusher writes
+    // everything before it stops, so there is none unless it failed).
     let err = shared.poison.check().err().unwrap_or(Error::LogicBug(
         "the flusher stopped before writing this record",
     ));
-    for b in leftovers {
+    for b in sealed {
         fail_batch(b, err.clone());
     }
+    if let Some(last) = last {
+        let _ = last.wait_done();
+    }
+    let current = std::mem::replace(
+        &mut lock(&shared.buffers.state).current,
+        Batch::new(WriteBuffer::new()),
+    );
+    fail_batch(current, err);
     let log = {
         let mut side = lock(&shared.log);
         let Some(log) = side.log.take() else {
