@@ -80,15 +80,19 @@ pub struct Config {
     pub sync: SyncPolicy,
     /// What open does when the newest segment does not end cleanly.
     pub recovery: RecoveryMode,
-    /// Bytes of zeros written ahead of the log in the active segment (in
-    /// one write and one sync, whenever the log reaches the end of what is
-    /// reserved), so that each frame's sync overwrites allocated space
-    /// instead of growing the file: on ext4 that is the difference between
-    /// about 5,000 and 7,900 small syncs per second. Released (cut) when the
-    /// segment closes, so closed segments end with their last frame. Never
-    /// reserves past `file_size`. Used only for frames of at most
-    /// `reserve / 32` bytes (32 KiB by default): larger frames append at the
-    /// disk's streaming rate anyway. 0 turns it off.
+    /// Bytes of zeros written ahead of the log in the active segment, so
+    /// that each frame's sync overwrites allocated space instead of growing
+    /// the file: on ext4 that is the difference between about 5,000 and
+    /// 7,900 small syncs per second. Written off the write path, once the
+    /// log is within half of this of the end of what is reserved (by the
+    /// thread-safe WAL's syncer thread after a sync; by the single-threaded
+    /// WAL after a flush's completions), and synced by the log's next sync,
+    /// never on its own. Released (cut) when the segment closes, so closed
+    /// segments end with their last frame. Never reserves past
+    /// `file_size`. Used only after frames of at most `reserve / 32` bytes
+    /// (32 KiB by default): larger frames append at the disk's streaming
+    /// rate anyway. Not used under [`SyncPolicy::Never`] (no sync on the
+    /// write path to speed up). 0 turns it off.
     pub reserve: u64,
 }
 

@@ -80,6 +80,21 @@ pub enum Error {
     /// An internal invariant did not hold. This is a bug in the WAL; it is
     /// reported instead of panicking.
     LogicBug(&'static str),
+    /// The call would wait for the very thread that is running it: a
+    /// thread-safe WAL's callback called `flush`, waited on a write, or
+    /// closed the WAL, and that wait could only end after the callback
+    /// returns. Nothing was waited for (a close was started, a write stays
+    /// buffered); call it from outside the callback to wait.
+    WouldDeadlock,
+    /// Code running for the WAL panicked (its storage, or a bug in the WAL):
+    /// caught and reported. Once it changed the storage, the WAL is
+    /// poisoned by it.
+    Panicked {
+        /// What the WAL was doing (`"writing a frame"`, `"syncing"`, ...).
+        during: &'static str,
+        /// The panic's message.
+        message: String,
+    },
 }
 
 /// What kind of failure an [`Error`] is, for callers that act on it
@@ -107,7 +122,8 @@ pub enum ErrorKind {
     PermissionDenied,
     /// Any other failure of the storage backend.
     Io,
-    /// An internal invariant did not hold: a bug in the WAL.
+    /// An internal invariant did not hold, or code running for the WAL
+    /// panicked: a bug in the WAL or in its storage.
     Bug,
 }
 
@@ -194,13 +210,14 @@ impl Error {
         match self {
             Error::ValueTooLarge { .. }
             | Error::InvalidConfig { .. }
-            | Error::ActiveSegment { .. } => ErrorKind::InvalidInput,
+            | Error::ActiveSegment { .. }
+            | Error::WouldDeadlock => ErrorKind::InvalidInput,
             Error::Closed => ErrorKind::Closed,
             Error::Poisoned { .. } | Error::Lost => ErrorKind::Poisoned,
             Error::Corrupt { .. } | Error::Damaged { .. } => ErrorKind::Corrupt,
             Error::UnknownSegment { .. } => ErrorKind::NotFound,
             Error::Storage(e) => e.kind,
-            Error::LogicBug(_) => ErrorKind::Bug,
+            Error::LogicBug(_) | Error::Panicked { .. } => ErrorKind::Bug,
         }
     }
 
@@ -266,6 +283,15 @@ impl fmt::Display for Error {
             }
             Error::Storage(e) => fmt::Display::fmt(e, f),
             Error::LogicBug(what) => write!(f, "internal error (a bug in the WAL): {what}"),
+            Error::WouldDeadlock => f.write_str(
+                "called from inside one of this WAL's callbacks, this call would wait for the \
+                 thread running the callback (records complete only after it returns), so it \
+                 never would return: nothing was waited for; call it outside the callback",
+            ),
+            Error::Panicked { during, message } => write!(
+                f,
+                "a panic while {during} was caught (a bug in the WAL or its storage): {message}"
+            ),
         }
     }
 }

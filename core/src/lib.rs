@@ -31,6 +31,7 @@
 //! | [`format`] | FORMAT.md as values and bytes: names, header, frame, entry, corruption |
 //! | [`error`] | the one [`Error`] and its [`ErrorKind`] |
 //! | `completion` | [`Completion`]: a write's callback, fired exactly once |
+//! | `poison` | [`host::Poison`]: the one poison state, shared with a host's threads |
 //! | [`compress`] | snappy per frame, and when to try it |
 //! | [`config`] | [`Config`], checked at open |
 //! | [`storage`] | the [`Storage`] and [`SegmentFile`] traits and their power-loss contracts |
@@ -42,11 +43,11 @@
 //! | `buffer` | the write buffer and the flush rule |
 //! | `wal` | the single-threaded [`Wal`] |
 //! | [`host`] | the pieces above that a host builds its own front from |
-//! | [`testing`] | `MemStorage` (feature `mem`) |
+//! | `testing` | `MemStorage` (feature `mem`) |
 //!
 //! Features: `std` (hardware CRC-32C, `std::error` and `std::io` errors),
 //! `snappy` (frame compression; needs std), `mem` (the in-memory backend
-//! [`testing::MemStorage`]; off by default, for tests). With none of them
+//! `testing::MemStorage`; off by default, for tests). With none of them
 //! the crate builds for bare-metal targets.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -63,6 +64,8 @@ pub mod format;
 pub mod error;
 
 mod completion;
+
+mod poison;
 
 pub mod compress;
 pub mod config;

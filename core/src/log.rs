@@ -1,10 +1,24 @@
 //! The segment log over a [`Storage`]: open with recovery, append sealed
 //! frames (rotating first when a frame would pass `file_size`), sync, rotate,
-//! read a segment as a stream of entries, delete.
+//! read a segment as a stream of entries, delete, and the reserve of zeros.
 //!
 //! A failed write or sync poisons the log: it refuses every later append,
 //! sync and rotation with [`Error::Poisoned`], because the state of the
 //! storage is no longer known. Reopening (which runs recovery) is the way out.
+//! The poison state is a [`Poison`] a host shares with its threads
+//! ([`SegmentLog::poison`]): a failure a host records there (a sync on a
+//! thread of its own) stops the log as its own failures do.
+//!
+//! A host that reads or deletes from other threads than the writer's keeps
+//! the slow part off the log: [`SegmentLog::open_segment`] only opens the
+//! file (scan or read it afterwards), and [`SegmentLog::unlist`] only takes
+//! a segment off the list (remove its file afterwards, through a storage of
+//! its own, and [`SegmentLog::relist`] it if that fails).
+//!
+//! The reserve of zeros ([`Config::reserve`]) is never written inside an
+//! append: [`SegmentLog::reserve_ahead`] writes it when the host calls it,
+//! off the write path, and does not sync it (the next sync of the log
+//! covers it).
 
 use alloc::vec::Vec;
 
@@ -14,6 +28,7 @@ use crate::compress::Compressor;
 use crate::config::{Config, SyncPolicy};
 use crate::error::{storage_err, Error};
 use crate::format::{frame, header, Codec, FileName, SegmentId};
+use crate::poison::Poison;
 use crate::reader::SegmentReader;
 use crate::recovery::{recover_newest, Recovered, RecoveryReport};
 use crate::scan;
@@ -25,10 +40,18 @@ struct Active<F> {
     info: SegmentInfo,
     /// The file's length: the log (`info.bytes`) plus reserved zeros.
     file_len: u64,
+    /// The length of the last frame appended (0 before the first).
+    last_frame: u64,
+    /// Where the reservation in progress ends (0: none).
+    reserve_to: u64,
 }
 
 /// Zeros to write reserved space from.
 static ZEROS: [u8; 4096] = [0; 4096];
+
+/// Bytes of zeros one [`SegmentLog::reserve_ahead`] call writes at most, so
+/// that a host holding a lock for each call holds it briefly.
+pub const RESERVE_CHUNK: u64 = 256 * 1024;
 
 /// Where an appended frame landed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,7 +75,7 @@ pub struct SegmentLog<S: Storage> {
     closed: Vec<SegmentId>,
     compressor: Compressor,
     scratch: Vec<u8>,
-    poisoned: Option<Error>,
+    poison: Poison,
 }
 
 impl<S: Storage> core::fmt::Debug for SegmentLog<S> {
@@ -60,7 +83,7 @@ impl<S: Storage> core::fmt::Debug for SegmentLog<S> {
         f.debug_struct("SegmentLog")
             .field("active", &self.active.info)
             .field("closed", &self.closed)
-            .field("poisoned", &self.poisoned)
+            .field("poisoned", &self.poison.error())
             .finish_non_exhaustive()
     }
 }
@@ -72,6 +95,8 @@ impl<F> Active<F> {
             file,
             info: SegmentInfo::empty(id),
             file_len: header::LEN as u64,
+            last_frame: 0,
+            reserve_to: 0,
         }
     }
 }
@@ -105,6 +130,8 @@ impl<S: Storage> SegmentLog<S> {
                     file,
                     info,
                     file_len,
+                    last_frame: 0,
+                    reserve_to: 0,
                 }
             }
         };
@@ -120,7 +147,7 @@ impl<S: Storage> SegmentLog<S> {
             closed: ids,
             compressor: Compressor::new(),
             scratch: Vec::new(),
-            poisoned: None,
+            poison: Poison::new(),
         };
         Ok((log, report))
     }
@@ -132,18 +159,23 @@ impl<S: Storage> SegmentLog<S> {
 
     /// The error that poisoned the log, if one did.
     pub fn poisoned(&self) -> Option<&Error> {
-        self.poisoned.as_ref()
+        self.poison.error()
+    }
+
+    /// The log's poison state, for a host to share with its threads (clone
+    /// it): what they record there poisons the log, and what the log
+    /// records they see.
+    pub fn poison(&self) -> &Poison {
+        &self.poison
     }
 
     fn check_healthy(&self) -> Result<(), Error> {
-        match &self.poisoned {
-            Some(e) => Err(e.clone().poisoned()),
-            None => Ok(()),
-        }
+        self.poison.check()
     }
 
-    fn poison(&mut self, e: Error) -> Error {
-        self.poisoned = Some(e.clone());
+    /// Poisons the log with `e` (unless it was already) and returns `e`.
+    fn fail_with(&self, e: Error) -> Error {
+        self.poison.fail(e.clone());
         e
     }
 
@@ -216,12 +248,12 @@ impl<S: Storage> SegmentLog<S> {
     }
 
     /// Records that a sync made by the host outside the log (see
-    /// [`SegmentLog::active_file`]) failed: from now on the log refuses to append (as after any failed
-    /// write or sync), since what reached the media is unknown.
+    /// [`SegmentLog::active_file`]) failed: from now on the log refuses to
+    /// append (as after any failed write or sync), since what reached the
+    /// media is unknown. The same as [`Poison::fail`] on
+    /// [`SegmentLog::poison`].
     pub fn fail(&mut self, e: Error) {
-        if self.poisoned.is_none() {
-            self.poisoned = Some(e);
-        }
+        self.poison.fail(e);
     }
 
     fn append_inner(
@@ -242,21 +274,19 @@ impl<S: Storage> SegmentLog<S> {
         let id = self.active.info.id;
         frame::seal(bytes, codec, id);
         let offset = self.active.info.bytes;
-        if let Err(e) = self.reserve(offset + len) {
-            return Err(self.poison(e));
-        }
         if let Err(e) = self.active.file.write_all(bytes) {
-            return Err(self.poison(Error::storage("write", Some(id), e)));
+            return Err(self.fail_with(Error::storage("write", Some(id), e)));
         }
         if sync {
             if let Err(e) = self.active.file.sync() {
-                return Err(self.poison(Error::storage("sync", Some(id), e)));
+                return Err(self.fail_with(Error::storage("sync", Some(id), e)));
             }
         }
         self.active
             .info
             .add_frame(codec, len - frame::HEADER_LEN as u64, stats);
         self.active.file_len = self.active.file_len.max(offset + len);
+        self.active.last_frame = len;
         Ok(FrameLocation {
             segment: id,
             offset,
@@ -265,41 +295,91 @@ impl<S: Storage> SegmentLog<S> {
         })
     }
 
-    /// Makes sure the active segment has pre-written zeros up to `end`:
-    /// when it does not, writes `config.reserve` bytes of zeros past `end`
-    /// (never past `file_size`) and syncs them, so that the syncs of the
-    /// frames written there overwrite allocated space instead of growing
-    /// the file. Leaves the file positioned at the end of the log.
-    fn reserve(&mut self, end: u64) -> Result<(), Error> {
-        let a = &mut self.active;
-        let id = a.info.id;
+    /// Whether [`SegmentLog::reserve_ahead`] has work to do: a reservation
+    /// is under way, or the log is within half of `config.reserve` of the
+    /// end of its reserved space (and may reserve: see `reserve_ahead`).
+    /// Cheap; a host checks it after an append to decide whether to ask its
+    /// background thread to reserve.
+    pub fn wants_reserve(&self) -> bool {
+        let a = &self.active;
+        if a.reserve_to > a.file_len {
+            return true;
+        }
+        let reserve = self.config.reserve;
         // Only small frames gain from it: a large one appends at the disk's
         // streaming rate anyway, and pre-writing zeros for it would write
-        // every byte twice.
-        let small = (end - a.info.bytes).saturating_mul(32) <= self.config.reserve;
-        if self.config.reserve == 0 || end <= a.file_len || !small {
-            return Ok(());
-        }
-        let target = end
+        // every byte twice. Without syncs on the write path (`Never`)
+        // growing the file costs nothing extra: no reserve at all.
+        let small = a.last_frame.saturating_mul(32) <= reserve;
+        let headroom = a.file_len.saturating_sub(a.info.bytes);
+        self.config.sync == SyncPolicy::Always
+            && reserve > 0
+            && small
+            && headroom < reserve / 2
+            && self.reserve_target() > a.file_len
+            && self.poison.error().is_none()
+    }
+
+    /// Where a reservation started now would end: `config.reserve` past the
+    /// log, never past `file_size`.
+    fn reserve_target(&self) -> u64 {
+        self.active
+            .info
+            .bytes
             .saturating_add(self.config.reserve)
-            .min(self.config.file_size.max(end));
-        a.file
-            .seek(SeekFrom::Start(a.file_len))
-            .map_err(storage_err("seek", id))?;
-        let mut left = target - a.file_len;
-        while left > 0 {
-            let n = left.min(ZEROS.len() as u64) as usize;
-            a.file
-                .write_all(&ZEROS[..n])
-                .map_err(storage_err("write", id))?;
-            left -= n as u64;
+            .min(self.config.file_size)
+    }
+
+    /// Writes reserved zeros ahead of the log in the active segment, at
+    /// most [`RESERVE_CHUNK`] bytes per call; returns whether it wrote any
+    /// (call it again until it returns `false`). The syncs of frames
+    /// written there then overwrite allocated space instead of growing the
+    /// file (on ext4 a small `fdatasync` that grows the file is about 2.4x
+    /// slower). A reservation starts when the log is within half of
+    /// `config.reserve` of the end of what is reserved, after a frame of at
+    /// most `reserve / 32` bytes, and runs to `reserve` bytes past the log
+    /// (never past `file_size`).
+    ///
+    /// Never part of an append: a host runs it off the write path (the
+    /// thread-safe WAL on its syncer thread after a sync; the
+    /// single-threaded [`crate::Wal`] after a flush's completions). The
+    /// zeros are not synced here: the next sync of the log covers them.
+    /// Under [`SyncPolicy::Never`] nothing is reserved (no sync is on the
+    /// write path for it to speed up; it would write every byte twice). A
+    /// failed write poisons the log. Released (cut) at rotation and close,
+    /// so closed segments end with their last frame.
+    pub fn reserve_ahead(&mut self) -> Result<bool, Error> {
+        if self.poison.error().is_some() || !self.wants_reserve() {
+            return Ok(false);
         }
-        a.file.sync().map_err(storage_err("sync", id))?;
-        a.file_len = target;
-        a.file
-            .seek(SeekFrom::Start(a.info.bytes))
-            .map_err(storage_err("seek", id))?;
-        Ok(())
+        if self.active.reserve_to <= self.active.file_len {
+            self.active.reserve_to = self.reserve_target();
+        }
+        let a = &mut self.active;
+        let id = a.info.id;
+        let end = a.reserve_to.min(a.file_len.saturating_add(RESERVE_CHUNK));
+        let r = (|| {
+            a.file
+                .seek(SeekFrom::Start(a.file_len))
+                .map_err(storage_err("seek", id))?;
+            let mut left = end - a.file_len;
+            while left > 0 {
+                let n = left.min(ZEROS.len() as u64) as usize;
+                a.file
+                    .write_all(&ZEROS[..n])
+                    .map_err(storage_err("write", id))?;
+                left -= n as u64;
+            }
+            a.file_len = end;
+            a.file
+                .seek(SeekFrom::Start(a.info.bytes))
+                .map_err(storage_err("seek", id))?;
+            Ok(())
+        })();
+        match r {
+            Ok(()) => Ok(true),
+            Err(e) => Err(self.fail_with(e)),
+        }
     }
 
     /// Gives reserved space back: cuts the active segment to its log and
@@ -307,6 +387,7 @@ impl<S: Storage> SegmentLog<S> {
     fn release(&mut self) -> Result<(), Error> {
         let a = &mut self.active;
         let id = a.info.id;
+        a.reserve_to = 0;
         if a.file_len > a.info.bytes {
             a.file
                 .truncate(a.info.bytes)
@@ -321,7 +402,7 @@ impl<S: Storage> SegmentLog<S> {
         self.check_healthy()?;
         let id = self.active.info.id;
         if let Err(e) = self.active.file.sync() {
-            return Err(self.poison(Error::storage("sync", Some(id), e)));
+            return Err(self.fail_with(Error::storage("sync", Some(id), e)));
         }
         Ok(())
     }
@@ -331,7 +412,7 @@ impl<S: Storage> SegmentLog<S> {
     pub fn rotate(&mut self) -> Result<SegmentInfo, Error> {
         self.check_healthy()?;
         if let Err(e) = self.release() {
-            return Err(self.poison(e));
+            return Err(self.fail_with(e));
         }
         let next = self
             .active
@@ -341,7 +422,7 @@ impl<S: Storage> SegmentLog<S> {
             .ok_or(Error::LogicBug("segment IDs exhausted"))?;
         let new = match create_segment(&mut self.storage, next) {
             Ok(file) => Active::created(file, next),
-            Err(e) => return Err(self.poison(e)),
+            Err(e) => return Err(self.fail_with(e)),
         };
         let old = core::mem::replace(&mut self.active, new);
         self.closed.push(old.info.id);
@@ -371,25 +452,53 @@ impl<S: Storage> SegmentLog<S> {
     /// Streams the entries of segment `id`, a frame at a time: a closed
     /// segment whole, the active one up to its last appended frame.
     pub fn read(&mut self, id: SegmentId) -> Result<SegmentReader<S::File>, Error> {
-        self.check_known(id)?;
-        let limit = (id == self.active.info.id).then_some(self.active.info.bytes);
-        let file = self.open_segment(id)?;
-        SegmentReader::with_max_frame(id, file, limit, self.config.max_frame_len())
+        self.open_segment(id)?.reader()
     }
 
     /// What segment `id` holds. The active segment's summary is kept as it
     /// is written; a closed segment is scanned (every frame checked).
     pub fn info(&mut self, id: SegmentId) -> Result<SegmentInfo, Error> {
-        self.check_known(id)?;
         if id == self.active.info.id {
             return Ok(self.active.info.clone());
         }
-        let file = self.open_segment(id)?;
-        scan::scan_info(id, file, self.config.max_frame_len())
+        self.open_segment(id)?.info()
+    }
+
+    /// Opens segment `id` for [`OpenedSegment::reader`] or
+    /// [`OpenedSegment::info`], which do the reading: a host that keeps the
+    /// log under a lock holds it only for this (the file's open, no read).
+    pub fn open_segment(&mut self, id: SegmentId) -> Result<OpenedSegment<S::File>, Error> {
+        self.check_known(id)?;
+        let active = (id == self.active.info.id).then(|| self.active.info.clone());
+        let file = self.open_file(id)?;
+        Ok(OpenedSegment {
+            id,
+            file,
+            active,
+            max_frame: self.config.max_frame_len(),
+        })
     }
 
     /// Deletes closed segment `id`. The active segment cannot be deleted.
     pub fn delete(&mut self, id: SegmentId) -> Result<(), Error> {
+        self.unlist(id)?;
+        if let Err(e) = self.storage.remove(FileName::Segment(id)) {
+            let e = Error::storage("remove", Some(id), e);
+            if still_there(&mut self.storage, id) {
+                self.relist(id);
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Takes closed segment `id` off the list of segments (the first half
+    /// of [`SegmentLog::delete`]): from now on it is unknown to `read`,
+    /// `info` and `segments`. The caller removes its file
+    /// (`FileName::Segment(id)`) and, if that fails and the file is still
+    /// there, puts it back with [`SegmentLog::relist`]. The active segment
+    /// cannot be deleted.
+    pub fn unlist(&mut self, id: SegmentId) -> Result<(), Error> {
         if id == self.active.info.id {
             return Err(Error::ActiveSegment { id });
         }
@@ -397,25 +506,76 @@ impl<S: Storage> SegmentLog<S> {
             .closed
             .binary_search(&id)
             .map_err(|_| Error::UnknownSegment { id })?;
-        self.storage
-            .remove(FileName::Segment(id))
-            .map_err(storage_err("remove", id))?;
         self.closed.remove(pos);
         Ok(())
+    }
+
+    /// Puts back a closed segment that [`SegmentLog::unlist`] took off the
+    /// list (its file's removal failed and left it in place).
+    pub fn relist(&mut self, id: SegmentId) {
+        if id < self.active.info.id {
+            if let Err(pos) = self.closed.binary_search(&id) {
+                self.closed.insert(pos, id);
+            }
+        }
     }
 
     /// Syncs the active segment; the log can still be used afterwards.
     pub fn close(&mut self) -> Result<(), Error> {
         self.check_healthy()?;
         if let Err(e) = self.release() {
-            return Err(self.poison(e));
+            return Err(self.fail_with(e));
         }
         Ok(())
     }
 
-    fn open_segment(&mut self, id: SegmentId) -> Result<S::File, Error> {
+    fn open_file(&mut self, id: SegmentId) -> Result<S::File, Error> {
         self.storage
             .open(FileName::Segment(id))
             .map_err(storage_err("open", id))
+    }
+}
+
+/// Whether segment `id`'s file is in `storage` (after a failed removal:
+/// the storage contract leaves it either whole or gone). When the storage
+/// cannot even list, it is assumed to be there.
+pub fn still_there<S: Storage>(storage: &mut S, id: SegmentId) -> bool {
+    storage
+        .list()
+        .map_or(true, |names| names.contains(&FileName::Segment(id)))
+}
+
+/// A segment opened by [`SegmentLog::open_segment`], to be read without
+/// the log: its entries ([`OpenedSegment::reader`]) or what it holds
+/// ([`OpenedSegment::info`]).
+pub struct OpenedSegment<F> {
+    id: SegmentId,
+    file: F,
+    /// The active segment's summary when it was opened (then it is read up
+    /// to the last frame appended by then).
+    active: Option<SegmentInfo>,
+    max_frame: u64,
+}
+
+impl<F: SegmentFile> OpenedSegment<F> {
+    /// The segment's ID.
+    pub fn id(&self) -> SegmentId {
+        self.id
+    }
+
+    /// Its entries, a frame at a time: a closed segment whole, the active
+    /// one up to the last frame appended when it was opened.
+    pub fn reader(self) -> Result<SegmentReader<F>, Error> {
+        let limit = self.active.as_ref().map(|a| a.bytes);
+        SegmentReader::with_max_frame(self.id, self.file, limit, self.max_frame)
+    }
+
+    /// What it holds: the active segment's summary as it was when opened;
+    /// a closed segment is scanned (every frame checked).
+    pub fn info(self) -> Result<SegmentInfo, Error> {
+        match self.active {
+            Some(info) => Ok(info),
+            None => scan::scan_info(self.id, self.file, self.max_frame),
+        }
     }
 }

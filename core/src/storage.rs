@@ -3,7 +3,7 @@
 //!
 //! A host implements [`Storage`] and [`SegmentFile`] (`wal-fs` over
 //! `std::fs`, natively and under WASI; tests over
-//! [`crate::testing::MemStorage`]). Each method's doc says what survives a
+//! `testing::MemStorage`, feature `mem`). Each method's doc says what survives a
 //! power loss at any point during it; the WAL's durability promises are
 //! built on exactly those sentences and nothing more. Nothing written is
 //! durable until [`SegmentFile::sync`] returns.

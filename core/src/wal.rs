@@ -229,7 +229,8 @@ impl<S: Storage> Wal<S> {
                 if u.frames >= SYNC_BATCH_FRAMES || u.bytes >= SYNC_BATCH_BYTES {
                     self.sync_unsynced()?;
                 }
-                Ok(())
+                // Between frames: the next sync covers the zeros as well.
+                self.reserve_ahead()
             }
             Err(e) => {
                 self.complete_unsynced(Err(e.clone()));
@@ -307,7 +308,18 @@ impl<S: Storage> Wal<S> {
         for c in sealed.completions {
             c.complete(result.clone());
         }
-        result
+        result?;
+        self.reserve_ahead()
+    }
+
+    /// Writes the reserve of zeros ahead of the log when it runs low
+    /// ([`SegmentLog::reserve_ahead`]): between frames, once the frame
+    /// just written has completed, never inside its append; the next
+    /// frame's sync covers the zeros. Nothing under `SyncPolicy::Never`.
+    fn reserve_ahead(&mut self) -> Result<(), Error> {
+        let log = self.log()?;
+        while log.reserve_ahead()? {}
+        Ok(())
     }
 
     /// Flushes, closes the active segment and starts the next. Returns what

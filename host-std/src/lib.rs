@@ -17,14 +17,17 @@ use wal_core::host::SyncHandle;
 use wal_core::Storage;
 
 /// A storage the thread-safe [`Wal`] runs on: it moves to the WAL's
-/// threads, and its files can be synced by the syncer thread while the
-/// flusher writes ([`SyncHandle`]). `wal_fs::FsStorage` and
+/// threads, its files can be synced by the syncer thread while the flusher
+/// writes ([`SyncHandle`]), and its clones share the directory and may be
+/// used from another thread at the same time (the WAL removes deleted
+/// segments' files through a clone, without the lock its writers need;
+/// every clone is dropped at close). `wal_fs::FsStorage` and
 /// `wal_core::testing::MemStorage` are.
-pub trait ThreadedStorage: Storage<File: SyncHandle + Send> + Send + 'static {}
+pub trait ThreadedStorage: Storage<File: SyncHandle + Send> + Clone + Send + 'static {}
 
 impl<S> ThreadedStorage for S
 where
-    S: Storage + Send + 'static,
+    S: Storage + Clone + Send + 'static,
     S::File: SyncHandle + Send,
 {
 }

@@ -161,11 +161,12 @@ impl Acks {
 
 /// Instantiates every test of the suite for a backend type: once on the
 /// single-threaded core WAL (module `single`) and, natively, once on the
-/// thread-safe WAL (module `threaded`). Three tests watch the moment a
-/// frame is written (a full buffer, `poll(now)`, `next_deadline`), which
-/// the core WAL does inside the call and the thread-safe WAL's flusher does
-/// on its own time: they run on the core WAL only (tests/threads.rs covers
-/// the flusher).
+/// thread-safe WAL (module `threaded`). Four tests watch the moment a
+/// frame is written (a full buffer, `poll(now)`, `next_deadline`) or zeros
+/// are reserved, which the core WAL does inside the call and the
+/// thread-safe WAL's flusher and syncer do on their own time: they run on
+/// the core WAL only (tests/threads.rs and tests/threads_admin.rs cover the
+/// threads).
 #[macro_export]
 macro_rules! behavioural_suite {
     ($backend:ty) => {
@@ -177,6 +178,7 @@ macro_rules! behavioural_suite {
                 flushes_when_the_buffer_is_full,
                 flushes_when_the_interval_passes,
                 no_time_flush_when_the_interval_is_off,
+                reserved_space_is_used_then_released,
             );
         }
         #[cfg(not(target_os = "wasi"))]
@@ -212,7 +214,6 @@ macro_rules! behavioural_suite {
             a_write_after_close_is_an_error,
             invalid_config_is_refused_at_open_naming_the_field,
             sync_never_still_completes_and_reopens,
-            reserved_space_is_used_then_released,
         );
     };
     (@each $backend:ty, $w:ty; $($name:ident),* $(,)?) => {

@@ -356,12 +356,13 @@ pub fn a_whole_foreign_header_on_the_newest_segment_is_refused_not_repaired<
     );
 }
 
-pub fn reserved_space_is_used_then_released<B: Backend, W: Front<S = B::S>>() {
+/// On the single-threaded WAL, which reserves between frames, in its calls.
+pub fn reserved_space_is_used_then_released<B: Backend>() {
     let b = B::fresh();
     let cfg = Config::default()
         .with_reserve(64 * 1024)
         .with_flush_interval(None);
-    let mut wal = W::open(b.storage(), cfg).unwrap();
+    let mut wal = wal_core::Wal::open(b.storage(), cfg).unwrap();
     let recs = workload(300, 5, 11);
     write_all(&mut wal, &recs[..100]);
     wal.flush().unwrap();
@@ -387,7 +388,7 @@ pub fn reserved_space_is_used_then_released<B: Backend, W: Front<S = B::S>>() {
     assert!(frozen.len() > log2);
     drop(wal);
     b.write_file("seg0000000000000002.wal", &frozen);
-    let mut wal = W::open(b.storage(), cfg).unwrap();
+    let mut wal = wal_core::Wal::open(b.storage(), cfg).unwrap();
     assert!(wal.recovery().cut.is_none(), "{}", wal.recovery());
     assert_eq!(
         wal.recovery().released_zero_bytes as usize,
@@ -398,7 +399,7 @@ pub fn reserved_space_is_used_then_released<B: Backend, W: Front<S = B::S>>() {
     // A frame torn inside the reserved zeros is cut with the zeros after it.
     frozen[log2..log2 + 5].copy_from_slice(b"\x01torn");
     b.write_file("seg0000000000000002.wal", &frozen);
-    let mut wal = W::open(b.storage(), cfg).unwrap();
+    let mut wal = wal_core::Wal::open(b.storage(), cfg).unwrap();
     let cut = wal.recovery().cut.clone().expect("the torn frame is cut");
     assert_eq!(
         (cut.offset as usize, cut.bytes as usize),
@@ -412,7 +413,7 @@ pub fn reserved_space_is_used_then_released<B: Backend, W: Front<S = B::S>>() {
         wal.active().bytes,
         "close releases"
     );
-    let mut wal = W::open(b.storage(), cfg).unwrap();
+    let mut wal = wal_core::Wal::open(b.storage(), cfg).unwrap();
     assert_eq!(by_series(&read_all(&mut wal)), by_series(&recs));
 }
 

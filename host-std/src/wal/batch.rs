@@ -6,16 +6,20 @@
 //! [`wal_core::host::flush_due`]), so a single writer gets the same frames,
 //! and the same bytes, as the core's single-threaded `Wal`. When
 //! [`MAX_SEALED`] sealed buffers wait for the disk, writers wait
-//! (backpressure); nothing is dropped.
+//! (backpressure); nothing is dropped. A write from inside one of the WAL's
+//! callbacks is let through instead (the wait could be for the very thread
+//! running the callback): the queue may then hold a few more.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use wal_core::host::{refuse, Sealed, WriteBuffer};
+use wal_core::host::{Poison, Sealed, WriteBuffer};
 use wal_core::{Completion, Config, Error};
 
-use super::order::call_all;
+use super::order::{call_all, in_callback, refuse_now, Ticket};
+use super::poison::panicked;
 use super::signal::{lock, wait, Signal};
 
 /// Sealed buffers that may wait for the disk before writers are held back.
@@ -24,9 +28,10 @@ pub const MAX_SEALED: usize = 4;
 /// A buffer's records, its callbacks and the signal its waiters hold.
 pub(super) struct Batch {
     pub(super) buffer: WriteBuffer<Completion>,
-    pub(super) signal: Arc<Signal>,
+    /// Its signal and its place in completion order.
+    pub(super) ticket: Ticket,
     /// Its place in write order, given when it is handed over for writing
-    /// (from 1); batches are written and complete in this order.
+    /// (from 1); batches are written in this order.
     pub(super) seq: u64,
     /// The frame and what it holds, when the writer that filled the buffer
     /// encoded it (then `buffer` is empty).
@@ -37,10 +42,15 @@ impl Batch {
     pub(super) fn new(buffer: WriteBuffer<Completion>) -> Self {
         Batch {
             buffer,
-            signal: Arc::new(Signal::default()),
+            ticket: Ticket::new(),
             seq: 0,
             encoded: None,
         }
+    }
+
+    /// The signal its waiters hold.
+    pub(super) fn signal(&self) -> &Arc<Signal> {
+        self.ticket.signal()
     }
 
     /// Takes every completion out, encoded or not (to fail them).
@@ -74,7 +84,6 @@ pub(super) struct State {
     pub(super) taken_seq: u64,
     pub(super) closing: bool,
     pub(super) closed: bool,
-    pub(super) poisoned: Option<Error>,
     /// A batch is being written (by the flusher, or by a waiter that found
     /// the WAL idle): nobody else may start one, so frames keep their order.
     pub(super) in_flight: bool,
@@ -96,14 +105,21 @@ pub(super) struct BufferSide {
     pub(super) config: Config,
     /// The clock records' arrival times are measured on.
     pub(super) epoch: Instant,
+    /// The WAL's poison state (the log's): writers check it.
+    pub(super) poison: Poison,
+    /// Which WAL this is, to tell its callbacks from another WAL's
+    /// (see `order::in_callback`).
+    pub(super) id: u64,
     /// Tests: where writers can be held and what they did there.
     #[cfg(test)]
     pub(super) hooks: test_hooks::TestHooks,
 }
 
 impl BufferSide {
-    /// An empty buffer side, its clock starting now.
-    pub(super) fn new(config: Config) -> Self {
+    /// An empty buffer side, its clock starting now, for a WAL whose
+    /// poison state is `poison`.
+    pub(super) fn new(config: Config, poison: Poison) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         BufferSide {
             state: Mutex::new(State {
                 current: Batch::new(WriteBuffer::new()),
@@ -117,7 +133,6 @@ impl BufferSide {
                 flusher_awaits_idle: false,
                 closing: false,
                 closed: false,
-                poisoned: None,
                 in_flight: false,
                 last_seq: 0,
             }),
@@ -127,6 +142,46 @@ impl BufferSide {
             hooks: Default::default(),
             config,
             epoch: Instant::now(),
+            poison,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Wakes every thread waiting on the buffer side (writers held back,
+    /// the flusher), to look again: the WAL was poisoned or is closing.
+    pub(super) fn alarm(&self) {
+        let _st = lock(&self.state);
+        self.room.notify_all();
+        self.work.notify_all();
+    }
+}
+
+/// A writer encoding the buffer it filled, outside the lock: if that
+/// unwinds (a panic), the count of batches being encoded must still come
+/// down (the flusher waits for it) and the WAL is poisoned (the batch is
+/// lost: its completions fire `Error::Lost`).
+struct Encoding<'a> {
+    buffers: &'a BufferSide,
+    armed: bool,
+}
+
+impl Encoding<'_> {
+    /// The batch is encoded: the count comes down under the caller's lock.
+    fn done(mut self, st: &mut State) {
+        self.armed = false;
+        st.encoding -= 1;
+    }
+}
+
+impl Drop for Encoding<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.buffers.poison.fail(panicked(
+                "encoding a frame",
+                &"the writer encoding it unwound",
+            ));
+            lock(&self.buffers.state).encoding -= 1;
+            self.buffers.alarm();
         }
     }
 }
@@ -141,19 +196,26 @@ pub(super) fn push(
     callback: Option<Completion>,
 ) -> Result<Arc<Signal>, Error> {
     if let Err(e) = WriteBuffer::<Completion>::check_value(value) {
-        return refuse(callback, e);
+        return refuse_now(callback, e);
     }
     let mut st = lock(&buffers.state);
-    while st.sealed.len() + st.encoding >= MAX_SEALED && !st.closing && st.poisoned.is_none() {
-        st = wait(&buffers.room, st, None);
+    // From inside a callback, room may only come once that callback
+    // returns (it runs on the thread that would make it): let it through.
+    if !in_callback(buffers.id) {
+        while st.sealed.len() + st.encoding >= MAX_SEALED
+            && !st.closing
+            && !buffers.poison.is_poisoned()
+        {
+            st = wait(&buffers.room, st, None);
+        }
     }
     if st.closing || st.closed {
         drop(st);
-        return refuse(callback, Error::Closed);
+        return refuse_now(callback, Error::Closed);
     }
-    if let Some(e) = st.poisoned.clone() {
+    if let Err(e) = buffers.poison.check() {
         drop(st);
-        return refuse(callback, e.poisoned());
+        return refuse_now(callback, e);
     }
     // The buffer keeps only its oldest record's arrival time: read the
     // clock for the first record, not for every one.
@@ -166,7 +228,7 @@ pub(super) fn push(
         .current
         .buffer
         .push(series_id, timestamp, value, now, callback)?;
-    let signal = st.current.signal.clone();
+    let signal = st.current.signal().clone();
     if bytes >= buffers.config.buffer_size {
         // The writer that filled the buffer encodes it, outside the lock
         // (other writers go on with the next buffer): the flusher's thread
@@ -176,11 +238,15 @@ pub(super) fn push(
         let mut frame = st.spare_frames.pop().unwrap_or_default();
         st.encoding += 1;
         drop(st);
+        let encoding = Encoding {
+            buffers,
+            armed: true,
+        };
         let sealed = full.buffer.seal_into(&mut frame);
         full.encoded = Some((frame, sealed));
         test_hooks::encoded(buffers, full.seq);
         let mut st = lock(&buffers.state);
-        st.encoding -= 1;
+        encoding.done(&mut st);
         if st.closed {
             // The flusher waits for every batch being encoded before it
             // stops, so this cannot happen; if it did, fail, never hang.
@@ -206,9 +272,7 @@ pub(super) fn push(
 /// Fails every record of a batch that will never be written.
 pub(super) fn fail_batch(mut b: Batch, e: Error) {
     call_all(b.drain_completions(), &Err(e.clone()));
-    if b.signal.result().is_none() {
-        b.signal.complete(Err(e));
-    }
+    b.ticket.owed.complete(Err(e));
 }
 
 /// Asks the flusher to take the current buffer. Only the first request
@@ -231,7 +295,7 @@ pub(super) fn take_current(st: &mut State) -> Batch {
     let mut b = std::mem::replace(&mut st.current, fresh);
     st.last_seq += 1;
     b.seq = st.last_seq;
-    st.last_handed = Some(b.signal.clone());
+    b.ticket.after = st.last_handed.replace(b.signal().clone());
     b
 }
 

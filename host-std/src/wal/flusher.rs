@@ -2,11 +2,20 @@
 //! writes each as a frame under the log lock, and hands it to the syncer
 //! (or syncs and completes it itself). A waiting thread that finds the WAL
 //! idle writes its own batch the same way ([`write_batch`]).
+//!
+//! A panic while writing (in the storage, say) is caught where the frame is
+//! written: the WAL is poisoned with it and the batch fails with it. Any
+//! other panic on the flusher thread is caught by its loop, which poisons
+//! the WAL and goes on: the batches it takes from then on fail with the
+//! poison, so nobody waits for a thread that has stopped.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use wal_core::host::{deadline, flush_due};
 use wal_core::Error;
 
-use super::batch::{take_current, Batch, MAX_SEALED};
+use super::batch::{take_current, Batch, BufferSide, MAX_SEALED};
+use super::poison::{panicked, shield};
 use super::shared::{LogSide, Shared};
 use super::signal::{lock, wait};
 use super::syncer::hand_over;
@@ -47,7 +56,12 @@ fn next_batch<S: ThreadedStorage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
             let ready = st.sealed.front().map(|b| b.seq == next || st.encoding == 0);
             if ready == Some(true) {
                 let b = st.sealed.pop_front().expect("a sealed batch");
-                debug_assert_eq!(b.seq, next, "batches are written in order");
+                // (A batch lost to a panic while it was encoded leaves a
+                // gap; the WAL is poisoned then.)
+                debug_assert!(
+                    b.seq == next || shared.poison.is_poisoned(),
+                    "batches are written in order"
+                );
                 shared.buffers.room.notify_all();
                 st.in_flight = true;
                 st.taken_seq = b.seq;
@@ -95,10 +109,47 @@ fn next_batch<S: ThreadedStorage>(shared: &Shared<S>) -> Option<(Batch, bool)> {
     }
 }
 
-/// The flusher thread: takes batches and writes them until the WAL closes.
+/// The flusher thread: takes batches and writes them until the WAL closes,
+/// then tells the syncer to finish. A panic is caught: the WAL is
+/// poisoned, and the loop goes on (failing every batch it takes).
 pub(super) fn flusher_loop<S: ThreadedStorage>(shared: &Shared<S>) {
-    while let Some((batch, partial)) = next_batch(shared) {
-        write_batch(shared, batch, partial);
+    loop {
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            while let Some((batch, partial)) = next_batch(shared) {
+                write_batch(shared, batch, partial);
+            }
+        }));
+        match r {
+            Ok(()) => break,
+            Err(payload) => {
+                shared.poison.fail(panicked("flushing", &*payload));
+                shared.buffers.alarm();
+            }
+        }
+    }
+    // Everything is written that will be: let the syncer sync and complete
+    // it, then stop.
+    shared.sync.close();
+}
+
+/// A batch being written (`in_flight`): if writing it unwinds (a bug), the
+/// flag still comes down, or nobody could write again, and the WAL is
+/// poisoned.
+struct InFlight<'a> {
+    buffers: &'a BufferSide,
+    armed: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.buffers.poison.fail(panicked(
+                "writing a frame",
+                &"the thread writing it unwound",
+            ));
+            lock(&self.buffers.state).in_flight = false;
+            self.buffers.alarm();
+        }
     }
 }
 
@@ -112,11 +163,30 @@ pub(super) fn flusher_loop<S: ThreadedStorage>(shared: &Shared<S>) {
 /// or one flushed on request or on time, taken only when the syncer is
 /// free) is synced right here: durable writers gather into it while the
 /// previous sync runs, and pay for one sync and no extra thread switch.
-pub(super) fn write_batch<S: ThreadedStorage>(shared: &Shared<S>, mut batch: Batch, inline: bool) {
-    // The frame, when the writer that filled the buffer encoded it.
-    let mut encoded = None;
+pub(super) fn write_batch<S: ThreadedStorage>(shared: &Shared<S>, batch: Batch, inline: bool) {
+    let mut in_flight = InFlight {
+        buffers: &shared.buffers,
+        armed: true,
+    };
+    let Batch {
+        mut buffer,
+        ticket,
+        encoded,
+        ..
+    } = batch;
+    if shared.pipelined {
+        // Room in the sync queue first, with no lock held: the syncer (and
+        // the callbacks it runs) may need the log lock to make it. Only one
+        // batch is written at a time, so the room cannot go meanwhile.
+        shared.sync.wait_room();
+    }
+    let mut ticket = Some(ticket);
+    // The frame, when the writer that filled the buffer encoded it (kept
+    // for reuse).
+    let mut frame_kept = None;
+    let mut reserve = false;
     // The completions to call here; `None` when the syncer has them.
-    let (result, here) = {
+    let written = shield(Some(&shared.poison), "writing a frame", || {
         let mut side = lock(&shared.log);
         let LogSide {
             log,
@@ -124,60 +194,63 @@ pub(super) fn write_batch<S: ThreadedStorage>(shared: &Shared<S>, mut batch: Bat
             syncer_segment,
             ..
         } = &mut *side;
-        let (frame, sealed) = match batch.encoded.take() {
-            Some((f, sealed)) => (encoded.insert(f), sealed),
+        let (frame, sealed) = match encoded {
+            Some((f, sealed)) => (frame_kept.insert(f), sealed),
             None => {
-                let sealed = batch.buffer.seal_into(frame);
+                let sealed = buffer.seal_into(frame);
                 (frame, sealed)
             }
         };
-        match log.as_mut() {
+        Ok(match log.as_mut() {
             None => (Err(Error::Closed), Some(sealed.completions)),
-            Some(log) if !shared.pipelined => (
-                shared
+            Some(log) if !shared.pipelined => {
+                let r = shared
                     .waits
-                    .timed(|| log.append(frame, &sealed.stats).map(|_| ())),
-                Some(sealed.completions),
-            ),
+                    .timed(|| log.append(frame, &sealed.stats).map(|_| ()));
+                reserve = log.wants_reserve();
+                (r, Some(sealed.completions))
+            }
             Some(log) => {
-                if let Some(e) = shared.sync.failed() {
-                    log.fail(e);
-                }
                 let deferred = !(inline && shared.sync.idle());
                 let written = if deferred {
                     log.append_unsynced(frame, &sealed.stats)
                 } else {
                     shared.waits.timed(|| log.append(frame, &sealed.stats))
                 };
-                let written = written.map(|at| at.segment);
+                if log.wants_reserve() {
+                    shared.sync.want_reserve();
+                }
                 hand_over(
                     &shared.sync,
                     log,
                     syncer_segment,
-                    written,
+                    written.map(|at| at.segment),
                     deferred,
-                    sealed,
-                    &batch,
+                    sealed.completions,
+                    &mut ticket,
                 )
             }
-        }
-    };
+        })
+    });
+    // A panic there lost the completions (they fired `Error::Lost`); the
+    // batch's signal still completes, with the panic.
+    let (result, here) = written.unwrap_or_else(|e| (Err(e), Some(Vec::new())));
     {
         let mut st = lock(&shared.buffers.state);
-        if let Err(e) = &result {
-            st.poisoned.get_or_insert_with(|| e.clone());
+        if result.is_err() {
             shared.buffers.room.notify_all();
         }
         st.in_flight = false;
+        in_flight.armed = false;
         if st.spare.len() <= MAX_SEALED {
             // The buffer is empty after sealing; keep it for reuse. As many
             // as can be in flight at once are kept (a writer that runs
             // ahead would otherwise allocate every slot of a fresh buffer
             // while the flusher frees the old ones); no more buffers are
             // alive than at the peak without the pool.
-            st.spare.push(std::mem::take(&mut batch.buffer));
+            st.spare.push(std::mem::take(&mut buffer));
         }
-        if let Some(f) = encoded {
+        if let Some(f) = frame_kept {
             if st.spare_frames.len() <= MAX_SEALED {
                 st.spare_frames.push(f);
             }
@@ -186,9 +259,12 @@ pub(super) fn write_batch<S: ThreadedStorage>(shared: &Shared<S>, mut batch: Bat
             shared.buffers.work.notify_all();
         }
     }
-    if let Some(completions) = here {
-        shared
-            .order
-            .complete_in_order(batch.seq, completions, &batch.signal, result);
+    if let (Some(completions), Some(ticket)) = (here, ticket) {
+        shared.order.complete_in_order(ticket, completions, result);
+    }
+    if reserve {
+        // Synced here (not pipelined): the zeros go between frames, after
+        // this one has completed; the next frame's sync covers them.
+        shared.reserve_ahead();
     }
 }

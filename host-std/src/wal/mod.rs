@@ -33,17 +33,21 @@
 //!   commit);
 //! - `batch`: batches, the writers' shared `State`, pushing a record, and
 //!   backpressure ([`MAX_SEALED`]);
-//! - `order`: completing batches in write order;
-//! - `signal`: a batch's outcome, and waiting for it.
+//! - `order`: completing batches in write order; running user callbacks
+//!   (contained, and marked, so that calls from inside one never wait for
+//!   it);
+//! - `signal`: a batch's outcome, waiting for it, and the duty to
+//!   complete it;
+//! - `poison`: panics caught and turned into errors that poison the WAL.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, ThreadId};
 
-use wal_core::host::SegmentLog;
-use wal_core::host::WriteBuffer;
-use wal_core::SegmentReader;
+use wal_core::host::{still_there, SegmentLog, WriteBuffer};
 use wal_core::{Config, Error, RecoveryReport, SegmentId, SegmentInfo, SyncPolicy};
+use wal_core::{FileName, SegmentReader};
 
 use crate::waiting::WaitPolicy;
 use wal_fs::FsStorage;
@@ -51,6 +55,7 @@ use wal_fs::FsStorage;
 mod batch;
 mod flusher;
 mod order;
+mod poison;
 mod shared;
 mod signal;
 mod syncer;
@@ -62,13 +67,27 @@ pub use write_handle::WriteHandle;
 use crate::ThreadedStorage;
 use batch::{ask_flush, fail_batch, push, Batch, BufferSide};
 use flusher::flusher_loop;
-use order::{contained, Order};
+use order::{contained, in_callback, Order};
+use poison::shield;
 use shared::{LogSide, Shared};
-use signal::{lock, wait_signal};
+use signal::{lock, wait_signal, Signal};
 use syncer::{syncer_loop, SyncSide};
 
 /// A thread-safe write-ahead log. Clones are cheap and share the WAL;
 /// dropping the last one closes it cleanly.
+///
+/// Every method may be called from inside one of its callbacks (which run
+/// on the WAL's threads, or on a thread waiting on a handle) without
+/// deadlock. Calls that would have to wait for records to complete cannot
+/// wait there, since those complete only after the callback returns:
+/// [`Wal::flush`], [`WriteHandle::wait`] and [`Wal::close`] return
+/// [`Error::WouldDeadlock`] instead (a close is still started),
+/// [`Wal::rotate`] closes the segment without waiting for records still
+/// buffered, and a write is never held back by backpressure.
+///
+/// A panic on one of the WAL's threads (or in its storage, on any thread)
+/// is caught: it poisons the WAL (while changing the storage), every
+/// pending and later completion gets an error, and `close` and drop return.
 pub struct Wal<S: ThreadedStorage = FsStorage>
 where
     S::File: Send,
@@ -102,6 +121,8 @@ where
     shared: Arc<Shared<S>>,
     flusher: Mutex<Option<JoinHandle<()>>>,
     syncer: Mutex<Option<JoinHandle<()>>>,
+    /// The WAL's threads: a close on one of them must not join it.
+    threads: Vec<ThreadId>,
 }
 
 impl<S: ThreadedStorage> Drop for Handle<S>
@@ -109,7 +130,7 @@ where
     S::File: Send,
 {
     fn drop(&mut self) {
-        let _ = close(&self.shared, &self.flusher, &self.syncer);
+        let _ = close(self);
     }
 }
 
@@ -129,13 +150,15 @@ where
 {
     /// Opens the WAL on any storage (the in-memory one in benchmarks).
     pub fn with_storage(storage: S, config: Config) -> Result<Self, Error> {
+        let remover = storage.clone();
         let (mut log, report) = SegmentLog::open(storage, config)?;
         // Sync on a second thread, overlapping the next frame's encoding
         // and writing, when the storage can give a second handle.
         let pipelined = config.sync == SyncPolicy::Always && syncer::sync_handle(&mut log).is_ok();
+        let poison = log.poison().clone();
         let shared = Arc::new(Shared {
-            buffers: BufferSide::new(config),
-            order: Order::default(),
+            buffers: BufferSide::new(config, poison.clone()),
+            order: Order::new(poison.clone()),
             sync: SyncSide::new(),
             pipelined,
             log: Mutex::new(LogSide {
@@ -145,26 +168,42 @@ where
                 segments_at_close: Vec::new(),
                 active_at_close: SegmentInfo::default(),
             }),
+            remover: Mutex::new(Some(remover)),
             waits: WaitPolicy::for_this_machine(),
             report,
+            poison,
+            alive: AtomicUsize::new(1 + usize::from(pipelined)),
+            closed: Signal::default(),
         });
         let s = shared.clone();
         let flusher = std::thread::Builder::new()
             .name("wal-flusher".into())
-            .spawn(move || flusher_loop(&s))
+            .spawn(move || {
+                let _last = Stopping(&s);
+                flusher_loop(&s);
+            })
             .map_err(|e| Error::storage("spawn flusher", None, e))?;
+        let mut threads = vec![flusher.thread().id()];
         let syncer = if pipelined {
             let s = shared.clone();
             match std::thread::Builder::new()
                 .name("wal-syncer".into())
-                .spawn(move || syncer_loop(&s.sync, &s.buffers, &s.order, &s.waits))
-            {
-                Ok(t) => Some(t),
+                .spawn(move || {
+                    let _last = Stopping(&s);
+                    let mut reserve = || s.reserve_ahead();
+                    syncer_loop(&s.sync, &s.buffers, &s.order, &s.waits, &mut reserve);
+                }) {
+                Ok(t) => {
+                    threads.push(t.thread().id());
+                    Some(t)
+                }
                 Err(e) => {
+                    shared.alive.fetch_sub(1, Ordering::AcqRel);
                     let h = Handle {
                         shared,
                         flusher: Mutex::new(Some(flusher)),
                         syncer: Mutex::new(None),
+                        threads,
                     };
                     drop(h); // closes (nothing was written)
                     return Err(Error::storage("spawn syncer", None, e));
@@ -178,6 +217,7 @@ where
                 shared,
                 flusher: Mutex::new(Some(flusher)),
                 syncer: Mutex::new(syncer),
+                threads,
             }),
         })
     }
@@ -203,7 +243,10 @@ where
 
     /// Buffers a record and returns at once with a handle that can be waited
     /// on ([`WriteHandle::wait`]) or awaited. Errors (value too long, closed,
-    /// poisoned) are returned here, and nothing is buffered then.
+    /// poisoned) are returned here, and nothing is buffered then. Called
+    /// from inside one of this WAL's callbacks it is never held back by
+    /// backpressure (the room could only come from the thread running the
+    /// callback): the record is let through.
     pub fn write(
         &self,
         series_id: u64,
@@ -226,11 +269,12 @@ where
     /// Buffers a record whose `callback` is called exactly once: with
     /// `Ok(())` once the record is durable (per the sync policy), or with the
     /// error that stopped it. A refused write calls it with the error it
-    /// returns. Callbacks run, in write order, on whichever thread completes
-    /// the frame (the WAL's syncer or flusher, or a thread waiting on a
-    /// handle): keep them short, and never wait in one for another write
-    /// or a flush of this WAL (later records complete only after this
-    /// callback returns, so the wait would never end).
+    /// returns, at once. Callbacks run, in write order, on whichever thread
+    /// completes the frame (the WAL's syncer or flusher, or a thread waiting
+    /// on a handle), with no lock of the WAL held: keep them short. Any
+    /// method may be called from one (see [`Wal`] for what those that
+    /// would wait do there). As [`Wal::write`], never held back from
+    /// inside a callback.
     pub fn write_with(
         &self,
         series_id: u64,
@@ -238,17 +282,23 @@ where
         value: &[u8],
         callback: impl FnOnce(Result<(), Error>) + Send + 'static,
     ) -> Result<(), Error> {
+        let buffers = &self.handle.shared.buffers;
         push(
-            &self.handle.shared.buffers,
+            buffers,
             series_id,
             timestamp,
             value,
-            Some(contained(callback)),
+            Some(contained(buffers.id, callback)),
         )
         .map(|_| ())
     }
 
     /// Writes everything buffered so far and waits until it is durable.
+    /// Once the WAL is poisoned, returns the poison ([`Error::Poisoned`],
+    /// with the first failure as its cause). From inside one of this WAL's
+    /// callbacks it asks for the flush but returns
+    /// [`Error::WouldDeadlock`] rather than wait (unless nothing is left
+    /// to wait for).
     pub fn flush(&self) -> Result<(), Error> {
         let shared = &self.handle.shared;
         let signal = {
@@ -256,43 +306,98 @@ where
             if st.closed {
                 return Err(Error::Closed);
             }
+            shared.poison.check()?;
             if st.current.buffer.is_empty() {
                 match st.last_handed.clone() {
                     Some(s) => s,
-                    None => return st.poisoned.clone().map_or(Ok(()), |e| Err(e.poisoned())),
+                    None => return Ok(()),
                 }
             } else {
                 ask_flush(&shared.buffers, &mut st);
-                st.current.signal.clone()
+                st.current.signal().clone()
             }
         };
-        wait_signal(&shared.waits, &signal, None).unwrap_or(Err(Error::LogicBug(
+        if !signal.is_done() && in_callback(shared.buffers.id) {
+            return Err(Error::WouldDeadlock);
+        }
+        let r = wait_signal(&shared.waits, &signal, None).unwrap_or(Err(Error::LogicBug(
             "flush wait timed out without a timeout",
-        )))
+        )));
+        // A failure anywhere (the syncer's sync, say) is the poison here,
+        // whatever the batch waited for says.
+        shared.poison.check().and(r)
     }
 
     /// Flushes, closes the active segment and starts the next. Returns what
     /// the closed segment holds (every record written before the call, and
-    /// possibly some written concurrently).
+    /// possibly some written concurrently). Once the WAL is poisoned,
+    /// returns the poison. From inside one of this WAL's callbacks it does
+    /// not wait for the records still buffered (they complete only after
+    /// the callback): it closes the segment with the frames written so far.
     pub fn rotate(&self) -> Result<SegmentInfo, Error> {
-        self.flush()?;
-        lock(&self.handle.shared.log).log()?.rotate()
+        let shared = &self.handle.shared;
+        if !in_callback(shared.buffers.id) {
+            self.flush()?;
+        }
+        let closed = self.changing("rotating", |s| lock(&s.log).log()?.rotate())?;
+        // A sync that failed meanwhile on another thread (the syncer's) may
+        // have lost frames of the segment just closed.
+        shared.poison.check()?;
+        Ok(closed)
     }
 
     /// Streams the entries of segment `id`, a frame at a time (the active
-    /// segment up to its last written frame). Safe while others write.
+    /// segment up to its last written frame). Safe while others write: the
+    /// log's lock is held only to open the file.
     pub fn read(&self, id: SegmentId) -> Result<SegmentReader<S::File>, Error> {
-        lock(&self.handle.shared.log).log()?.read(id)
+        let shared = &self.handle.shared;
+        shield(None, "opening a segment", || {
+            let opened = lock(&shared.log).log()?.open_segment(id)?;
+            opened.reader()
+        })
     }
 
-    /// What segment `id` holds (a closed segment is scanned and checked).
+    /// What segment `id` holds (a closed segment is scanned and checked,
+    /// without the log's lock: writers are not held up by it).
     pub fn info(&self, id: SegmentId) -> Result<SegmentInfo, Error> {
-        lock(&self.handle.shared.log).log()?.info(id)
+        let shared = &self.handle.shared;
+        shield(None, "reading a segment", || {
+            let opened = {
+                let mut side = lock(&shared.log);
+                let log = side.log()?;
+                if log.active().id == id {
+                    return Ok(log.active().clone());
+                }
+                log.open_segment(id)?
+            };
+            opened.info()
+        })
     }
 
-    /// Deletes closed segment `id`.
+    /// Deletes closed segment `id`: takes it off the list under the log's
+    /// lock, then removes its file without it (writers are not held up by
+    /// the removal and its directory sync). If the removal fails and the
+    /// file is still there, the segment is listed again.
     pub fn delete(&self, id: SegmentId) -> Result<(), Error> {
-        lock(&self.handle.shared.log).log()?.delete(id)
+        self.changing("deleting a segment", |s| {
+            lock(&s.log).log()?.unlist(id)?;
+            let mut remover = lock(&s.remover);
+            let failed = match remover.as_mut() {
+                None => Error::Closed,
+                Some(storage) => match storage.remove(FileName::Segment(id)) {
+                    Ok(()) => return Ok(()),
+                    Err(e) if !still_there(storage, id) => {
+                        return Err(Error::storage("remove", Some(id), e))
+                    }
+                    Err(e) => Error::storage("remove", Some(id), e),
+                },
+            };
+            drop(remover);
+            if let Some(log) = lock(&s.log).log.as_mut() {
+                log.relist(id);
+            }
+            Err(failed)
+        })
     }
 
     /// Every segment, ascending; the last is the active one.
@@ -314,74 +419,123 @@ where
         }
     }
 
-    /// Flushes, syncs and completes everything, and stops the flusher. Later
-    /// writes get [`Error::Closed`]. Returns the first failure, if any.
+    /// Flushes, syncs and completes everything, stops the WAL's threads
+    /// and releases the storage. Later writes get [`Error::Closed`].
+    /// Returns the first failure, if any (every call, the same). From
+    /// inside one of this WAL's callbacks it starts the close and returns
+    /// [`Error::WouldDeadlock`] at once: the WAL finishes closing once the
+    /// callback returns (a later `close` from outside waits for it).
     pub fn close(&self) -> Result<(), Error> {
-        close(
-            &self.handle.shared,
-            &self.handle.flusher,
-            &self.handle.syncer,
-        )
+        close(&self.handle)
+    }
+
+    /// Runs `f`, which changes the storage: a panic in it is an error and
+    /// poisons the WAL; once poisoned, writers held back are woken.
+    fn changing<T>(
+        &self,
+        during: &'static str,
+        f: impl FnOnce(&Shared<S>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let shared = &*self.handle.shared;
+        let r = shield(Some(&shared.poison), during, || f(shared));
+        if r.is_err() && shared.poison.is_poisoned() {
+            shared.buffers.alarm();
+        }
+        r
     }
 }
 
-fn close<S: ThreadedStorage>(
-    shared: &Shared<S>,
-    flusher: &Mutex<Option<JoinHandle<()>>>,
-    syncer: &Mutex<Option<JoinHandle<()>>>,
-) -> Result<(), Error> {
+/// Stops the WAL: tells its threads to finish, and unless that would wait
+/// for the thread calling it, waits for them and for the end of the close.
+fn close<S: ThreadedStorage>(h: &Handle<S>) -> Result<(), Error> {
+    let shared = &*h.shared;
+    if let Some(r) = shared.closed.result() {
+        return r;
+    }
     {
         let mut st = lock(&shared.buffers.state);
-        if st.closed {
-            return Ok(());
+        if !st.closing {
+            st.closing = true;
+            shared.buffers.work.notify_all();
+            shared.buffers.room.notify_all();
         }
+    }
+    let me = std::thread::current().id();
+    if in_callback(shared.buffers.id) || h.threads.contains(&me) {
+        // The threads finish on their own once this callback returns; the
+        // last one to stop finishes the close.
+        return Err(Error::WouldDeadlock);
+    }
+    for t in [&h.flusher, &h.syncer] {
+        let t = lock(t).take();
+        if let Some(t) = t {
+            // A thread catches its own panics: joining cannot fail, and
+            // the close's outcome is in `closed` either way.
+            let _ = t.join();
+        }
+    }
+    shared.closed.wait_done()
+}
+
+/// Held by each of the WAL's threads: the last one to stop (dropping it,
+/// even while unwinding) finishes the close.
+struct Stopping<'a, S: ThreadedStorage>(&'a Shared<S>);
+
+impl<S: ThreadedStorage> Drop for Stopping<'_, S> {
+    fn drop(&mut self) {
+        if self.0.alive.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let r = shield(None, "closing", || finish_close(self.0));
+            self.0.closed.complete(r);
+        }
+    }
+}
+
+/// The end of the close, once the WAL's threads have written, synced and
+/// completed everything they will: waits for the last batch handed over to
+/// complete (a waiter may be completing it), fails whatever was never
+/// written, releases the reserved space, syncs, and releases the storage
+/// (and with it the directory lock).
+fn finish_close<S: ThreadedStorage>(shared: &Shared<S>) -> Result<(), Error> {
+    let (sealed, last) = {
+        let mut st = lock(&shared.buffers.state);
         st.closing = true;
-        shared.buffers.work.notify_all();
-        shared.buffers.room.notify_all();
-    }
-    if let Some(t) = lock(flusher).take() {
-        if t.join().is_err() {
-            // A callback panicked on the flusher thread; what it had not
-            // completed is failed below.
-        }
-    }
-    // The flusher has written everything it will: let the syncer sync and
-    // complete it, then stop.
-    shared.sync.close();
-    if let Some(t) = lock(syncer).take() {
-        let _ = t.join();
-    }
-    let mut st = lock(&shared.buffers.state);
-    st.closed = true;
-    // Anything the flusher did not get to (it stopped early) fails, never hangs.
-    let mut leftovers: Vec<Batch> = st.sealed.drain(..).collect();
-    leftovers.push(std::mem::replace(
-        &mut st.current,
-        Batch::new(WriteBuffer::new()),
-    ));
-    let poisoned = st.poisoned.clone();
-    drop(st);
-    for b in leftovers {
-        fail_batch(
-            b,
-            Error::LogicBug("the flusher stopped before writing this record"),
-        );
-    }
-    let mut side = lock(&shared.log);
-    let Some(mut log) = side.log.take() else {
-        return Ok(());
+        st.closed = true;
+        let sealed: Vec<Batch> = st.sealed.drain(..).collect();
+        (sealed, st.last_handed.clone())
     };
-    side.segments_at_close = log.segments();
-    side.active_at_close = log.active().clone();
-    if let Some(e) = shared.sync.failed() {
-        log.fail(e);
+    // Anything never written fails, never hangs (the flusher writes
+    // everything before it stops, so there is none unless it failed).
+    let err = shared.poison.check().err().unwrap_or(Error::LogicBug(
+        "the flusher stopped before writing this record",
+    ));
+    for b in sealed {
+        fail_batch(b, err.clone());
     }
-    let synced = log.close();
-    drop(log); // releases the storage, and with it the directory lock
-    match poisoned {
-        Some(e) => Err(e.poisoned()),
-        None => synced,
+    if let Some(last) = last {
+        let _ = last.wait_done();
     }
+    let current = std::mem::replace(
+        &mut lock(&shared.buffers.state).current,
+        Batch::new(WriteBuffer::new()),
+    );
+    fail_batch(current, err);
+    let log = {
+        let mut side = lock(&shared.log);
+        let Some(log) = side.log.take() else {
+            return Ok(());
+        };
+        side.segments_at_close = log.segments();
+        side.active_at_close = log.active().clone();
+        log
+    };
+    let synced = shield(Some(&shared.poison), "closing the log", || {
+        let mut log = log;
+        let r = log.close();
+        drop(log); // releases the storage, and with it the directory lock
+        r
+    });
+    drop(lock(&shared.remover).take());
+    shared.poison.check().and(synced)
 }
 
 #[cfg(test)]

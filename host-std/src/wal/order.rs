@@ -1,66 +1,88 @@
-//! Completion order: completions fire in write order, each only once a sync
-//! covers its frame, whichever thread completes each batch (the syncer, the
-//! flusher, or a waiter that wrote its own batch).
+//! Completion order, and what runs user callbacks.
+//!
+//! Completions fire in write order, each only once a sync covers its
+//! frame, whichever thread completes each batch (the syncer, the flusher,
+//! or a waiter that wrote its own batch): a batch's [`Ticket`] holds the
+//! signal of the batch handed over before it, and the batch completes only
+//! once that one has. Signals always complete (`signal::Owed`), even when a
+//! panic drops a batch, so the chain never stalls.
+//!
+//! Once the WAL is poisoned no completion says `Ok`: a batch that completes
+//! after the poison gets it, whatever its own outcome was (its frame may
+//! sit after a frame the failed sync lost).
+//!
+//! User callbacks run [`contained`]: a panic in one is caught, and while it
+//! runs the thread is marked as running a callback of its WAL
+//! ([`in_callback`]), so that a call from inside it that would wait for
+//! that very callback (a flush, a wait on a write, a close) returns
+//! [`Error::WouldDeadlock`] instead, and a write from it is not held back.
 
-use std::sync::{Condvar, Mutex};
+use std::cell::Cell;
+use std::sync::Arc;
 
+use wal_core::host::Poison;
 use wal_core::{Completion, Error};
 
-use super::signal::{lock, wait, Signal};
+use super::signal::{Owed, Signal};
 
-/// Completion order across the threads that complete batches.
-#[derive(Default)]
-pub(super) struct Order {
-    progress: Mutex<Progress>,
-    /// Threads waiting for their turn wait here.
-    turn: Condvar,
+/// A batch's place in completion order: the signal it owes its waiters,
+/// and the one of the batch before it.
+pub(super) struct Ticket {
+    pub(super) owed: Owed,
+    /// The signal of the batch handed over before this one (set when the
+    /// batch is handed over); this one completes after it.
+    pub(super) after: Option<Arc<Signal>>,
 }
 
-/// Which batches have completed. Batches are written one at a time, but
-/// the thread that wrote one may still be running its callbacks when
-/// another thread (a lone waiter) has written and synced the next: each
-/// completes only after the one before it.
-#[derive(Default)]
-struct Progress {
-    /// Every batch up to this `seq` has completed.
-    done: u64,
-    /// Threads waiting for their turn.
-    waiting: usize,
-}
+impl Ticket {
+    /// A ticket for a new batch (not handed over yet).
+    pub(super) fn new() -> Self {
+        Ticket {
+            owed: Owed::new(),
+            after: None,
+        }
+    }
 
-impl Order {
-    /// Calls `complete` for batch `seq` once every batch before it has
-    /// completed, so that callbacks and waits end in write order whichever
-    /// thread completes each batch.
-    pub(super) fn complete_in_order(
-        &self,
-        seq: u64,
-        completions: Vec<Completion>,
-        signal: &Signal,
-        result: Result<(), Error>,
-    ) {
-        {
-            let mut o = lock(&self.progress);
-            while o.done + 1 < seq {
-                o.waiting += 1;
-                o = wait(&self.turn, o, None);
-                o.waiting -= 1;
-            }
-        }
-        complete(completions, signal, result);
-        let mut o = lock(&self.progress);
-        o.done = o.done.max(seq);
-        if o.waiting > 0 {
-            self.turn.notify_all();
-        }
+    /// The signal its waiters hold.
+    pub(super) fn signal(&self) -> &Arc<Signal> {
+        self.owed.signal()
     }
 }
 
-/// Calls every completion with `result` (callbacks are [`contained`]), then
-/// the signal.
-fn complete(completions: Vec<Completion>, signal: &Signal, result: Result<(), Error>) {
-    call_all(completions, &result);
-    signal.complete(result);
+/// Completion order across the threads that complete batches.
+pub(super) struct Order {
+    /// The WAL's poison state: completions after it get it.
+    poison: Poison,
+}
+
+impl Order {
+    /// The order of a WAL whose poison state is `poison`.
+    pub(super) fn new(poison: Poison) -> Self {
+        Order { poison }
+    }
+
+    /// Completes the batch of `ticket` (its `completions`, then its signal)
+    /// with `result` once the batch before it has completed, so that
+    /// callbacks and waits end in write order whichever thread completes
+    /// each batch. After the WAL is poisoned the result is the poison.
+    pub(super) fn complete_in_order(
+        &self,
+        ticket: Ticket,
+        completions: Vec<Completion>,
+        result: Result<(), Error>,
+    ) {
+        let Ticket { mut owed, after } = ticket;
+        if let Some(before) = after {
+            // Its outcome does not matter here, only that it is known.
+            let _ = before.wait_done();
+        }
+        let result = match (result, self.poison.error()) {
+            (Ok(()), Some(e)) => Err(e.clone().poisoned()),
+            (r, _) => r,
+        };
+        call_all(completions, &result);
+        owed.complete(result);
+    }
 }
 
 /// Calls every completion with `result`.
@@ -70,11 +92,47 @@ pub(super) fn call_all(completions: Vec<Completion>, result: &Result<(), Error>)
     }
 }
 
-/// A user's callback as a [`Completion`], with a panic in it contained: it
-/// must not stop the WAL thread that completes the others (nor, run while a
-/// dropped completion unwinds, abort the process).
-pub(super) fn contained(callback: impl FnOnce(Result<(), Error>) + Send + 'static) -> Completion {
+thread_local! {
+    /// The WAL whose callback this thread is running, if any.
+    static RUNNING: Cell<Option<u64>> = const { Cell::new(None) };
+    /// The next callback to run on this thread is a refused write's, run
+    /// at once by the call that refused it (no batch waits on it).
+    static AT_ONCE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is running a callback of WAL `wal` (then a wait for
+/// any of its records not completed yet would never end: they all complete
+/// after the callback returns).
+pub(super) fn in_callback(wal: u64) -> bool {
+    RUNNING.with(|r| r.get() == Some(wal))
+}
+
+/// A user's callback for WAL `wal` as a [`Completion`], with a panic in it
+/// contained: it must not stop the WAL thread that completes the others
+/// (nor, run while a dropped completion unwinds, abort the process). While
+/// it runs, [`in_callback`]`(wal)` holds on this thread.
+pub(super) fn contained(
+    wal: u64,
+    callback: impl FnOnce(Result<(), Error>) + Send + 'static,
+) -> Completion {
     Completion::new(move |r| {
+        let at_once = AT_ONCE.with(|a| a.replace(false));
+        let before = RUNNING.with(|c| c.get());
+        if !at_once {
+            RUNNING.with(|c| c.set(Some(wal)));
+        }
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || callback(r)));
+        RUNNING.with(|c| c.set(before));
     })
+}
+
+/// Refuses a write (the core's `refuse`): its callback, if any, runs now
+/// on this thread, with `e`, as an ordinary call (no batch waits on it).
+pub(super) fn refuse_now<T>(callback: Option<Completion>, e: Error) -> Result<T, Error> {
+    if callback.is_some() {
+        AT_ONCE.with(|a| a.set(true));
+    }
+    let r = wal_core::host::refuse(callback, e);
+    AT_ONCE.with(|a| a.set(false));
+    r
 }

@@ -1,17 +1,27 @@
 //! What the WAL's threads (writers, the flusher, the syncer, waiting
-//! threads) share: one part per side, each with its own lock.
+//! threads) share: one part per side, each with its own lock, and the one
+//! poison state.
 //!
 //! Locks are taken in this order: the buffer side's `State` before the
 //! sync queue, the log before the sync queue; `State` and the log are never
-//! held together, and no lock is held while callbacks run.
+//! held together, the storage kept for removals (`remover`) is taken with
+//! no other lock held, and no lock is held while callbacks run. Nobody
+//! waits for another thread while holding the log lock (the flusher waits
+//! for room in the sync queue before it takes it), so any thread, the
+//! syncer and callbacks included, may take it; it is held only for short
+//! steps: an append, opening a file, changing the list of segments, a
+//! chunk of reserved zeros, a rotation.
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::Mutex;
 
-use wal_core::host::SegmentLog;
+use wal_core::host::{Poison, SegmentLog};
 use wal_core::{Error, RecoveryReport, SegmentId, SegmentInfo};
 
 use super::batch::BufferSide;
 use super::order::Order;
+use super::poison::shield;
+use super::signal::{lock, Signal};
 use super::syncer::SyncSide;
 use crate::waiting::WaitPolicy;
 use crate::ThreadedStorage;
@@ -47,9 +57,45 @@ pub(super) struct Shared<S: ThreadedStorage> {
     /// storage duplicates handles); otherwise on the write path.
     pub(super) pipelined: bool,
     pub(super) log: Mutex<LogSide<S>>,
+    /// A clone of the storage, to remove deleted segments' files without
+    /// the log lock; `None` once closed.
+    pub(super) remover: Mutex<Option<S>>,
     /// Completion order across the threads that complete batches.
     pub(super) order: Order,
     /// Whether waiting writers yield before they block.
     pub(super) waits: WaitPolicy,
     pub(super) report: RecoveryReport,
+    /// The one poison state: the log's, shared with every thread.
+    pub(super) poison: Poison,
+    /// The WAL's threads still running: the last one to stop finishes the
+    /// close.
+    pub(super) alive: AtomicUsize,
+    /// The close's outcome, once it has finished.
+    pub(super) closed: Signal,
+}
+
+impl<S: ThreadedStorage> Shared<S> {
+    /// Writes the reserve of zeros ahead of the log, a chunk per turn of
+    /// the log lock (so appends go on between chunks), until there is
+    /// enough. Off the write path: the syncer runs it after a round, or
+    /// the flusher after completing a batch it synced itself.
+    pub(super) fn reserve_ahead(&self) {
+        loop {
+            let r = shield(Some(&self.poison), "reserving space", || {
+                match lock(&self.log).log.as_mut() {
+                    Some(log) => log.reserve_ahead(),
+                    None => Ok(false),
+                }
+            });
+            match r {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(_) => {
+                    // The log is poisoned by it: wake writers to be refused.
+                    self.buffers.alarm();
+                    return;
+                }
+            }
+        }
+    }
 }

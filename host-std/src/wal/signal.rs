@@ -1,13 +1,17 @@
 //! A batch's outcome, shared by the handles on its records, and waiting for
-//! it; and [`lock`], how every part of the WAL takes its locks.
+//! it; the duty to complete it ([`Owed`]); and [`lock`], how every part of
+//! the WAL takes its locks.
 //!
 //! A thread waiting on a write blocks on its batch's condition variable,
 //! unless many threads wait at once: then it yields the CPU for a while
 //! first, so that completing a batch does not wake them one by one (see
-//! [`crate::waiting`]).
+//! [`crate::waiting`]). Every signal is completed exactly once, by
+//! construction: the batch that owes it holds an [`Owed`], which completes
+//! it with [`Error::Lost`] if it is dropped uncompleted (a panic unwinding
+//! through the thread that held the batch), so no waiter waits forever.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -75,6 +79,25 @@ impl Signal {
         lock(&self.state).result.clone()
     }
 
+    /// Whether the outcome is known.
+    pub(super) fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Blocks until the outcome is known (no yielding: for the WAL's own
+    /// threads, waiting for their turn or for the close).
+    pub(super) fn wait_done(&self) -> Result<(), Error> {
+        let mut s = lock(&self.state);
+        loop {
+            if let Some(r) = &s.result {
+                return r.clone();
+            }
+            s.blocked += 1;
+            s = wait(&self.cond, s, None);
+            s.blocked -= 1;
+        }
+    }
+
     /// The outcome, if known; otherwise `waker` is woken once it is (what
     /// polling a write handle does).
     pub(super) fn result_or_wake(&self, waker: &Waker) -> Option<Result<(), Error>> {
@@ -86,6 +109,43 @@ impl Signal {
             s.wakers.push(waker.clone());
         }
         None
+    }
+}
+
+/// The duty to complete a [`Signal`]: held by the batch whose outcome it
+/// is, wherever the batch goes. Dropped uncompleted, it completes the signal
+/// with [`Error::Lost`].
+pub(super) struct Owed {
+    signal: Arc<Signal>,
+    done: bool,
+}
+
+impl Owed {
+    /// A fresh signal, owed.
+    pub(super) fn new() -> Self {
+        Owed {
+            signal: Arc::default(),
+            done: false,
+        }
+    }
+
+    /// The signal owed (for the handles that wait on it).
+    pub(super) fn signal(&self) -> &Arc<Signal> {
+        &self.signal
+    }
+
+    /// Completes the signal with `r` (once; later calls do nothing).
+    pub(super) fn complete(&mut self, r: Result<(), Error>) {
+        if !self.done {
+            self.done = true;
+            self.signal.complete(r);
+        }
+    }
+}
+
+impl Drop for Owed {
+    fn drop(&mut self) {
+        self.complete(Err(Error::Lost));
     }
 }
 

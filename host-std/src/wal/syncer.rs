@@ -9,18 +9,31 @@
 //! request, on time, or by a lone waiter) is written and synced in one go
 //! when the syncer is free, and while a sync runs, durable writers gather
 //! into it (group commit).
+//!
+//! The syncer also writes the reserve of zeros ahead of the log when the
+//! flusher finds it running low (`SegmentLog::reserve_ahead`), after it has
+//! completed a round, so that no append and no completion waits for it;
+//! the next sync covers the zeros.
+//!
+//! Nobody waits for the syncer while holding the log lock (the flusher
+//! waits for room in the queue before it takes it), so the syncer, and the
+//! callbacks it runs, may take the log lock. A panic on the syncer thread
+//! is caught: the WAL is poisoned, what the syncer held completes with
+//! `Error::Lost`, and it goes on failing what it is handed until the close.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Condvar, Mutex};
 
 use wal_core::host::SegmentLog;
-use wal_core::host::{Sealed, SyncHandle};
+use wal_core::host::SyncHandle;
 use wal_core::SegmentFile;
 use wal_core::{Completion, Error, SegmentId};
 
-use super::batch::{Batch, BufferSide};
-use super::order::Order;
-use super::signal::{lock, wait, Signal};
+use super::batch::BufferSide;
+use super::order::{Order, Ticket};
+use super::poison::panicked;
+use super::signal::{lock, wait};
 use crate::waiting::WaitPolicy;
 use crate::ThreadedStorage;
 
@@ -32,9 +45,8 @@ enum SyncItem<F> {
     /// (or with `failed`, the error that stopped the frame, in order).
     Batch {
         completions: Vec<Completion>,
-        signal: Arc<Signal>,
+        ticket: Ticket,
         failed: Option<Error>,
-        seq: u64,
     },
 }
 
@@ -44,10 +56,8 @@ struct SyncQueue<F> {
     /// The syncer holds items it has not completed yet.
     busy: bool,
     closing: bool,
-    /// A sync through the syncer's handle failed: the log must refuse
-    /// appends (applied by whoever next holds the log lock; the syncer never
-    /// takes it, so it cannot wait on a flusher that waits on it).
-    failed: Option<Error>,
+    /// The log runs low on reserved space: the syncer reserves more.
+    reserve: bool,
 }
 
 /// The syncer's side of the WAL: its queue, and the condition variables
@@ -70,7 +80,7 @@ impl<F> SyncSide<F> {
                 items: VecDeque::new(),
                 busy: false,
                 closing: false,
-                failed: None,
+                reserve: false,
             }),
             work: Condvar::new(),
             room: Condvar::new(),
@@ -83,10 +93,30 @@ impl<F> SyncSide<F> {
         q.items.is_empty() && !q.busy
     }
 
-    /// The error of a failed sync, if one failed: the log must refuse
-    /// appends.
-    pub(super) fn failed(&self) -> Option<Error> {
-        lock(&self.queue).failed.clone()
+    /// Waits until the queue has room for another frame (backpressure on
+    /// the flusher), unless closing. Called with no lock held: the syncer
+    /// may need the log lock (and its callbacks any lock) to make room.
+    pub(super) fn wait_room(&self) {
+        let mut q = lock(&self.queue);
+        while q.items.len() >= MAX_UNSYNCED && !q.closing {
+            q = wait(&self.room, q, None);
+        }
+    }
+
+    /// Asks the syncer to reserve space ahead of the log.
+    pub(super) fn want_reserve(&self) {
+        let mut q = lock(&self.queue);
+        if !q.reserve {
+            q.reserve = true;
+            self.work.notify_one();
+        }
+    }
+
+    /// Whether a reserve was asked for (clearing the request); never while
+    /// closing (the close releases reserved space).
+    fn take_reserve(&self) -> bool {
+        let mut q = lock(&self.queue);
+        std::mem::take(&mut q.reserve) && !q.closing
     }
 
     /// Tells the syncer to sync and complete what it holds, then stop.
@@ -115,21 +145,21 @@ pub(super) fn sync_handle<S: ThreadedStorage>(
 
 /// Pipelined, under the log lock (so items reach the syncer in write
 /// order): gives the syncer a handle on a segment it has not seen, then the
-/// batch written to `segment`, unless it was synced inline (`!deferred`)
-/// with nothing outstanding before it: its completions come back then.
+/// batch written to `segment` (taking its `ticket`), unless it was synced
+/// inline (`!deferred`) with nothing outstanding before it: its completions
+/// come back then (and the ticket stays). Never waits: the caller waited
+/// for room ([`SyncSide::wait_room`]) before it took the log lock.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn hand_over<S: ThreadedStorage>(
     sync: &SyncSide<S::File>,
     log: &mut SegmentLog<S>,
     syncer_segment: &mut Option<SegmentId>,
     segment: Result<SegmentId, Error>,
     deferred: bool,
-    sealed: Sealed<Completion>,
-    batch: &Batch,
+    completions: Vec<Completion>,
+    ticket: &mut Option<Ticket>,
 ) -> (Result<(), Error>, Option<Vec<Completion>>) {
     let mut q = lock(&sync.queue);
-    while q.items.len() >= MAX_UNSYNCED && !q.closing {
-        q = wait(&sync.room, q, None);
-    }
     let mut result = segment.as_ref().map(|_| ()).map_err(Clone::clone);
     if let Ok(id) = segment {
         if *syncer_segment != Some(id) {
@@ -147,79 +177,125 @@ pub(super) fn hand_over<S: ThreadedStorage>(
             }
         }
     }
-    if !deferred && q.items.is_empty() && !q.busy {
-        return (result, Some(sealed.completions));
-    }
+    let Some(t) = (deferred || !q.items.is_empty() || q.busy)
+        .then(|| ticket.take())
+        .flatten()
+    else {
+        return (result, Some(completions));
+    };
     q.items.push_back(SyncItem::Batch {
-        completions: sealed.completions,
-        signal: batch.signal.clone(),
+        completions,
+        ticket: t,
         failed: result.clone().err(),
-        seq: batch.seq,
     });
     sync.work.notify_one();
     (result, None)
 }
 
-/// A written frame's records, waiting for a sync (or failed already), and
-/// its `seq`.
-type Pending = (Vec<Completion>, Arc<Signal>, Option<Error>, u64);
+/// A written frame's records, waiting for a sync (or failed already).
+type Pending = (Vec<Completion>, Ticket, Option<Error>);
 
 /// The syncer thread: takes every frame written so far, syncs once per
 /// segment they are in, takes what was written meanwhile (so the flusher
-/// never waits on callbacks), then completes the synced frames in order.
-/// While it syncs, the flusher encodes and writes the next frames, and the
-/// next sync covers them.
+/// never waits on callbacks), then completes the synced frames in order,
+/// and reserves space when asked to (`reserve`). While it syncs, the
+/// flusher encodes and writes the next frames, and the next sync covers
+/// them. Returns once closing and everything handed to it is completed.
+///
+/// A panic on this thread is caught: the WAL is poisoned with it, what the
+/// syncer held fires `Error::Lost` (completions and signals alike), and
+/// the loop goes on, failing everything it is handed from then on.
 pub(super) fn syncer_loop<F: SegmentFile>(
     sync: &SyncSide<F>,
     buffers: &BufferSide,
     order: &Order,
     waits: &WaitPolicy,
+    reserve: &mut dyn FnMut(),
 ) {
     let mut handle: Option<(SegmentId, F)> = None;
     // The first failed sync: every later frame fails with it.
     let mut failed: Option<Error> = None;
-    let mut items = match take_items(sync, true) {
-        Some(items) => items,
-        None => return,
-    };
     loop {
-        let done = sync_items(sync, buffers, waits, items, &mut handle, &mut failed);
-        // What was written during that sync, taken before the callbacks run.
-        let next = take_items(sync, false);
-        for (completions, signal, err, seq) in done {
-            order.complete_in_order(seq, completions, &signal, err.map_or(Ok(()), Err));
+        let round = catch_unwind(AssertUnwindSafe(|| {
+            sync_until_closed(
+                sync,
+                buffers,
+                order,
+                waits,
+                &mut handle,
+                &mut failed,
+                reserve,
+            )
+        }));
+        let Err(payload) = round else { return };
+        let e = panicked("syncing", &*payload);
+        buffers.poison.fail(e.clone());
+        failed.get_or_insert(e);
+        handle = None;
+        {
+            // What it held is gone (and completed as lost): it is idle.
+            let mut q = lock(&sync.queue);
+            q.busy = !q.items.is_empty();
+            sync.room.notify_all();
         }
-        items = match next {
-            Some(next) => next,
-            None => {
-                {
-                    let mut q = lock(&sync.queue);
-                    if q.items.is_empty() {
-                        q.busy = false;
-                    }
-                    sync.room.notify_all();
-                }
-                // A partly filled buffer may be waiting for the syncer.
-                drop(lock(&buffers.state));
-                buffers.work.notify_all();
-                match take_items(sync, true) {
-                    Some(items) => items,
-                    None => return, // closing, and everything completed
-                }
-            }
-        };
+        buffers.alarm();
     }
 }
 
-/// Takes every queued item (marking the syncer busy); waits for one when
-/// `block`, unless closing. `None` when there is none.
+/// The syncer's loop proper (see [`syncer_loop`]).
+fn sync_until_closed<F: SegmentFile>(
+    sync: &SyncSide<F>,
+    buffers: &BufferSide,
+    order: &Order,
+    waits: &WaitPolicy,
+    handle: &mut Option<(SegmentId, F)>,
+    failed: &mut Option<Error>,
+    reserve: &mut dyn FnMut(),
+) {
+    // Frames to sync (or none: woken to reserve), until closing.
+    while let Some(mut items) = take_items(sync, true) {
+        loop {
+            if !items.is_empty() {
+                let done = sync_items(buffers, waits, items, handle, failed);
+                // What was written during that sync, taken before the
+                // callbacks run.
+                let next = take_items(sync, false);
+                for (completions, ticket, err) in done {
+                    order.complete_in_order(ticket, completions, err.map_or(Ok(()), Err));
+                }
+                items = next.unwrap_or_default();
+            }
+            if sync.take_reserve() {
+                reserve();
+            }
+            if items.is_empty() {
+                break;
+            }
+        }
+        {
+            let mut q = lock(&sync.queue);
+            if q.items.is_empty() {
+                q.busy = false;
+            }
+            sync.room.notify_all();
+        }
+        // A partly filled buffer may be waiting for the syncer.
+        drop(lock(&buffers.state));
+        buffers.work.notify_all();
+    }
+}
+
+/// Takes every queued item (marking the syncer busy when there are any).
+/// With `block`, waits for an item or a reserve request, unless closing,
+/// and returns no items (`Some` of an empty list) for a reserve request.
+/// `None` when there is nothing to do.
 fn take_items<F>(sync: &SyncSide<F>, block: bool) -> Option<Vec<SyncItem<F>>> {
     let mut q = lock(&sync.queue);
-    while block && q.items.is_empty() && !q.closing {
+    while block && q.items.is_empty() && !q.reserve && !q.closing {
         q = wait(&sync.work, q, None);
     }
     if q.items.is_empty() {
-        return None;
+        return (block && q.reserve).then(Vec::new);
     }
     q.busy = true;
     sync.room.notify_all();
@@ -229,7 +305,6 @@ fn take_items<F>(sync: &SyncSide<F>, block: bool) -> Option<Vec<SyncItem<F>>> {
 /// Syncs what `items` wrote, segment by segment, and returns their batches
 /// with their outcome, in order.
 fn sync_items<F: SegmentFile>(
-    sync: &SyncSide<F>,
     buffers: &BufferSide,
     waits: &WaitPolicy,
     items: Vec<SyncItem<F>>,
@@ -240,16 +315,21 @@ fn sync_items<F: SegmentFile>(
                     ready: &mut Vec<Pending>,
                     failed: &mut Option<Error>| {
         if failed.is_none() {
+            // Poisoned elsewhere (a failed write, a panic): never sync, so
+            // never report a sync good after it.
+            *failed = buffers.poison.check().err();
+        }
+        if failed.is_none() {
             let r = waits.timed(|| match handle.as_mut() {
                 Some((id, f)) => f.sync().map_err(|e| Error::storage("sync", Some(*id), e)),
                 None => Err(Error::LogicBug("a frame before any sync handle")),
             });
             if let Err(e) = r {
-                fail_log(sync, buffers, &e);
+                fail_log(buffers, &e);
                 *failed = Some(e);
             }
         }
-        for (_, _, f, _) in ready.iter_mut() {
+        for (_, _, f) in ready.iter_mut() {
             if f.is_none() {
                 *f = failed.clone();
             }
@@ -270,12 +350,11 @@ fn sync_items<F: SegmentFile>(
             }
             SyncItem::Batch {
                 completions,
-                signal,
+                ticket,
                 failed: own,
-                seq,
             } => {
                 dirty |= own.is_none();
-                ready.push((completions, signal, own, seq));
+                ready.push((completions, ticket, own));
             }
         }
     }
@@ -286,11 +365,10 @@ fn sync_items<F: SegmentFile>(
     done
 }
 
-/// A sync through the syncer's handle failed: the log refuses appends from
-/// now on, and so do writers.
-fn fail_log<F>(sync: &SyncSide<F>, buffers: &BufferSide, e: &Error) {
-    lock(&sync.queue).failed.get_or_insert_with(|| e.clone());
-    let mut st = lock(&buffers.state);
-    st.poisoned.get_or_insert_with(|| e.clone());
-    buffers.room.notify_all();
+/// A sync through the syncer's handle failed: the WAL is poisoned (the
+/// log refuses appends, syncs and rotations from now on, writers are
+/// refused), and writers held back are woken to be refused.
+fn fail_log(buffers: &BufferSide, e: &Error) {
+    buffers.poison.fail(e.clone());
+    buffers.alarm();
 }

@@ -10,6 +10,7 @@ use wal_core::Error;
 
 use super::batch::{ask_flush, take_current, Batch};
 use super::flusher::write_batch;
+use super::order::in_callback;
 use super::shared::Shared;
 use super::signal::{lock, wait_signal, Signal};
 use crate::ThreadedStorage;
@@ -19,6 +20,11 @@ use wal_fs::FsStorage;
 /// timeout), or `.await` it. Waiting asks for an immediate flush, so a lone
 /// writer is not held back by `flush_interval`. Dropping it does not cancel
 /// the write.
+///
+/// Inside one of the same WAL's callbacks a write that has not completed
+/// can never complete before the callback returns (records complete in
+/// write order, after it): waiting for it there returns
+/// [`Error::WouldDeadlock`] at once instead of hanging.
 pub struct WriteHandle<S: ThreadedStorage = FsStorage> {
     pub(super) signal: Arc<Signal>,
     pub(super) shared: Arc<Shared<S>>,
@@ -51,7 +57,7 @@ impl<S: ThreadedStorage> WriteHandle<S> {
         // Alone on this batch (the state's reference and ours): with other
         // writers about, the flusher gathers them into one bigger frame.
         let alone = Arc::strong_count(&self.signal) == 2;
-        if idle && alone && Arc::ptr_eq(&st.current.signal, &self.signal) {
+        if idle && alone && Arc::ptr_eq(st.current.signal(), &self.signal) {
             st.in_flight = true;
             st.flush_requested = false;
             let b = take_current(&mut st);
@@ -63,7 +69,7 @@ impl<S: ThreadedStorage> WriteHandle<S> {
 
     fn request_flush(&self) {
         let mut st = lock(&self.shared.buffers.state);
-        if Arc::ptr_eq(&st.current.signal, &self.signal) {
+        if Arc::ptr_eq(st.current.signal(), &self.signal) {
             ask_flush(&self.shared.buffers, &mut st);
         }
     }
@@ -77,7 +83,18 @@ impl<S: ThreadedStorage> WriteHandle<S> {
     /// switches on top of it. While many threads wait at once (16 or more
     /// per CPU), a waiter yields the CPU for a short while before it blocks
     /// (see [`crate::waiting`]).
+    ///
+    /// From inside a callback of the same WAL it returns
+    /// [`Error::WouldDeadlock`] unless the outcome is known already (the
+    /// record is still written; its outcome is simply not waited for).
     pub fn wait(self) -> Result<(), Error> {
+        if let Some(r) = self.signal.result() {
+            return r;
+        }
+        if in_callback(self.shared.buffers.id) {
+            self.request_flush();
+            return Err(Error::WouldDeadlock);
+        }
         if let Some(batch) = self.take_if_idle() {
             write_batch(&self.shared, batch, true);
         }
@@ -87,9 +104,17 @@ impl<S: ThreadedStorage> WriteHandle<S> {
     }
 
     /// Like [`WriteHandle::wait`], giving up after `timeout`: `None` then
-    /// (the write goes on; its outcome is simply not known yet).
+    /// (the write goes on; its outcome is simply not known yet). From
+    /// inside a callback of the same WAL, `Some(Err(Error::WouldDeadlock))`
+    /// at once unless the outcome is known.
     pub fn wait_timeout(&self, timeout: Duration) -> Option<Result<(), Error>> {
+        if let Some(r) = self.signal.result() {
+            return Some(r);
+        }
         self.request_flush();
+        if in_callback(self.shared.buffers.id) {
+            return Some(Err(Error::WouldDeadlock));
+        }
         wait_signal(&self.shared.waits, &self.signal, Some(timeout))
     }
 }
