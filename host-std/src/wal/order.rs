@@ -7,9 +7,12 @@
 //! once that one has. Signals always complete (`signal::Owed`), even when a
 //! panic drops a batch, so the chain never stalls.
 //!
-//! Once the WAL is poisoned no completion says `Ok`: a batch that completes
-//! after the poison gets it, whatever its own outcome was (its frame may
-//! sit after a frame the failed sync lost).
+//! A batch completes `Ok` only if the batch before it did: a log is only as
+//! durable as its prefix (recovery stops at the first invalid frame), so a
+//! frame written after one that failed (a failed sync, a failed write, a
+//! panic) fails too, whatever its own sync said (after a failed `fsync`,
+//! Linux may report the next one good). No completion says `Ok` after the
+//! first failure; those before it keep theirs.
 //!
 //! User callbacks run [`contained`]: a panic in one is caught, and while it
 //! runs the thread is marked as running a callback of its WAL
@@ -64,7 +67,8 @@ impl Order {
     /// Completes the batch of `ticket` (its `completions`, then its signal)
     /// with `result` once the batch before it has completed, so that
     /// callbacks and waits end in write order whichever thread completes
-    /// each batch. After the WAL is poisoned the result is the poison.
+    /// each batch. If the batch before it failed, so does this one (with
+    /// the poison, which that failure set).
     pub(super) fn complete_in_order(
         &self,
         ticket: Ticket,
@@ -72,12 +76,9 @@ impl Order {
         result: Result<(), Error>,
     ) {
         let Ticket { mut owed, after } = ticket;
-        if let Some(before) = after {
-            // Its outcome does not matter here, only that it is known.
-            let _ = before.wait_done();
-        }
-        let result = match (result, self.poison.error()) {
-            (Ok(()), Some(e)) => Err(e.clone().poisoned()),
+        let before = after.map_or(Ok(()), |b| b.wait_done());
+        let result = match (result, before) {
+            (Ok(()), Err(e)) => Err(self.poison.check().err().unwrap_or(e)),
             (r, _) => r,
         };
         call_all(completions, &result);

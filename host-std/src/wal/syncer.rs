@@ -315,9 +315,13 @@ fn sync_items<F: SegmentFile>(
                     ready: &mut Vec<Pending>,
                     failed: &mut Option<Error>| {
         if failed.is_none() {
-            // Poisoned elsewhere (a failed write, a panic): never sync, so
-            // never report a sync good after it.
-            *failed = buffers.poison.check().err();
+            // Poisoned elsewhere: these frames were written before the
+            // failure; sync them unless that sync could not be believed.
+            if let Some(e) = buffers.poison.error() {
+                if !sync_trusted_after(e) {
+                    *failed = Some(e.clone().poisoned());
+                }
+            }
         }
         if failed.is_none() {
             let r = waits.timed(|| match handle.as_mut() {
@@ -363,6 +367,20 @@ fn sync_items<F: SegmentFile>(
     }
     done.append(&mut ready);
     done
+}
+
+/// Whether a sync may still be believed once the WAL is poisoned by `e`:
+/// not after a failed sync (Linux may report the next one good though the
+/// pages the failed one lost are gone), nor after a panic or a lost
+/// completion (what they did to the storage is unknown); yes after another
+/// storage failure (a write, a create), which leaves what was written
+/// before it as it was. Frames after the failure are never synced: they
+/// were never written.
+fn sync_trusted_after(e: &Error) -> bool {
+    match e.cause() {
+        Error::Storage(s) => s.op != "sync",
+        _ => false,
+    }
 }
 
 /// A sync through the syncer's handle failed: the WAL is poisoned (the
