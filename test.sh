@@ -78,6 +78,13 @@ cargo test -p wal-core --features mem
 step "tests, WASI: the behavioural suite under wasmtime (one process per test)"
 CARGO_TARGET_WASM32_WASIP1_RUNNER="$TARGET_DIR/release/wasi-run" \
   cargo nextest run --target wasm32-wasip1 -p wal --test mem --test fs
+# Segments sparse past 4 GiB, under a 32-bit usize. The runner's temporary
+# directory (the guest's /tmp) goes on a tmpfs, which reads holes from the
+# zero page (5 GiB in 1.4 s, no memory); ext4 fills its page cache with
+# them first (50 s for 5 GiB under load, and 5 GiB of cache).
+[ -d /dev/shm ] || die "no /dev/shm: tests/large_files.rs under WASI wants a tmpfs for its sparse files"
+TMPDIR=/dev/shm CARGO_TARGET_WASM32_WASIP1_RUNNER="$TARGET_DIR/release/wasi-run" \
+  cargo nextest run --target wasm32-wasip1 -p wal --test large_files
 
 step "tests, native <-> WASI: byte identity, cross reading, the launcher (release: shares the launcher's build)"
 cargo test --release -p wal-host-wasi

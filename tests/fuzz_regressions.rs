@@ -7,23 +7,37 @@ mod fuzz_bodies;
 
 use std::path::Path;
 
+/// Replays every file in `tests/fuzz-regressions/<target>/` (its README
+/// aside) and returns how many. A missing or empty directory fails: the
+/// inputs are part of the repository, and a replay of none would pass
+/// without checking anything.
 fn replay(target: &str, body: fn(&[u8])) -> usize {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fuzz-regressions")
         .join(target);
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+        panic!(
+            "cannot read the {target} regression inputs in {}: {e}",
+            dir.display()
+        )
+    });
     let mut n = 0;
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for e in entries {
-            let path = e.unwrap().path();
-            if path.extension().is_some_and(|x| x == "md") {
-                continue;
-            }
-            let data = std::fs::read(&path).unwrap();
-            eprintln!("replaying {}", path.display());
-            body(&data);
-            n += 1;
+    for e in entries {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "md") {
+            continue;
         }
+        let data =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        eprintln!("replaying {}", path.display());
+        body(&data);
+        n += 1;
     }
+    assert!(
+        n > 0,
+        "no {target} regression inputs in {}: it holds the fuzzers' findings and must not be empty",
+        dir.display()
+    );
     n
 }
 

@@ -117,39 +117,6 @@ fn a_timeout_too_long_for_the_clock_waits_as_long_as_it_takes() {
 }
 
 #[test]
-fn a_waiter_writing_its_own_batch_completes_after_the_batch_before_it() {
-    // The flusher completes a batch it synced itself (flushed on time) with
-    // a slow callback; meanwhile a waiter finds the WAL idle and writes the
-    // next batch itself. The callbacks of one writer still fire in write
-    // order across the two.
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = Config::default().with_flush_interval(Some(Duration::from_millis(1)));
-    let wal = Wal::open(dir.path(), cfg).unwrap();
-    // The syncer gets its handle on the segment with the first frame.
-    wal.write(9, 0, b"warm-up").unwrap().wait().unwrap();
-    let fired = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let f = fired.clone();
-    wal.write_with(1, 1, b"first", move |r| {
-        r.unwrap();
-        std::thread::sleep(Duration::from_millis(300));
-        f.lock().unwrap().push(1);
-    })
-    .unwrap();
-    // The flusher takes "first" on time and sits in its callback.
-    std::thread::sleep(Duration::from_millis(50));
-    let f = fired.clone();
-    wal.write_with(1, 2, b"second", move |r| {
-        r.unwrap();
-        f.lock().unwrap().push(2);
-    })
-    .unwrap();
-    wal.write(2, 1, b"waiter").unwrap().wait().unwrap();
-    wal.flush().unwrap();
-    assert_eq!(*fired.lock().unwrap(), vec![1, 2]);
-    wal.close().unwrap();
-}
-
-#[test]
 fn many_waiters_are_all_flushed_by_their_requests_alone() {
     // With no timer, only the waiters' flush requests move the flusher, and
     // a request while one is pending does not wake it again: every wait
@@ -303,32 +270,6 @@ fn writes_after_close_are_refused_and_their_callbacks_fire() {
         .unwrap()
         .close()
         .unwrap();
-}
-
-#[test]
-fn backpressure_holds_writers_back_without_losing_anything() {
-    // A tiny buffer and a storage that syncs slowly-ish (real files): writers
-    // outrun the flusher and must wait at the sealed-queue bound.
-    let dir = tempfile::tempdir().unwrap();
-    let wal = Wal::open(
-        dir.path(),
-        Config::default()
-            .with_buffer_size(64)
-            .with_compression(false),
-    )
-    .unwrap();
-    std::thread::scope(|s| {
-        for t in 0..4u64 {
-            let wal = wal.clone();
-            s.spawn(move || {
-                for i in 0..300 {
-                    drop(wal.write(t, i, &[t as u8; 100]).unwrap());
-                }
-            });
-        }
-    });
-    wal.flush().unwrap();
-    assert_eq!(read_all(&wal).len(), 1200);
 }
 
 #[test]

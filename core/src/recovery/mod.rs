@@ -22,7 +22,7 @@ use crate::config::RecoveryMode;
 use crate::error::{storage_err, Error};
 use crate::format::{header, Corruption, FileName, SegmentId};
 use crate::scan::search::{find_frames, Found};
-use crate::scan::{read_exact, FrameScanner, Invalid};
+use crate::scan::{all_zero, read_exact, FrameScanner, Invalid};
 use crate::storage::{write_header, SegmentFile, Storage};
 use crate::summary::SegmentInfo;
 
@@ -215,7 +215,7 @@ fn is_zero<F: SegmentFile>(
     while left > 0 {
         let n = left.min(CHUNK as u64) as usize;
         read_exact(file, id, &mut chunk[..n])?;
-        if chunk[..n].iter().any(|&b| b != 0) {
+        if !all_zero(&chunk[..n]) {
             return Ok(false);
         }
         left -= n as u64;

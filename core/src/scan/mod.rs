@@ -75,6 +75,18 @@ impl<'a> Frame<'a> {
     }
 }
 
+/// Whether every byte of `bytes` is zero. Compares the bytes with
+/// themselves one byte on, which is a `memcmp` (fast in every build
+/// profile, where a byte loop in a debug build checked 5 GiB of reserved
+/// zeros at about 4 s a GiB) and needs no buffer of zeros kept in memory:
+/// every byte equals the one before it, and the first is zero.
+pub(crate) fn all_zero(bytes: &[u8]) -> bool {
+    match bytes.split_first() {
+        None => true,
+        Some((&first, _)) => first == 0 && bytes[1..] == bytes[..bytes.len() - 1],
+    }
+}
+
 /// Fills `buf` from `file`'s current position. The file ending first is a
 /// bug (callers read only below a length the file reported), not corruption.
 pub(crate) fn read_exact<F: SegmentFile>(
@@ -249,7 +261,7 @@ impl<F: SegmentFile> FrameScanner<F> {
         while left > 0 {
             let n = left.min(chunk.len() as u64) as usize;
             read_exact(&mut self.file, self.id, &mut chunk[..n])?;
-            if chunk[..n].iter().any(|&b| b != 0) {
+            if !all_zero(&chunk[..n]) {
                 return Ok(false);
             }
             left -= n as u64;
@@ -408,4 +420,24 @@ pub fn inspect<F: SegmentFile>(
             records_after: after.iter().map(|f| f.records).sum(),
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::all_zero;
+
+    #[test]
+    fn all_zero_finds_a_non_zero_byte_anywhere() {
+        assert!(all_zero(&[]));
+        assert!(all_zero(&[0]));
+        assert!(all_zero(&[0; 1000]));
+        assert!(!all_zero(&[1]));
+        for at in 0..300 {
+            let mut b = [0u8; 300];
+            b[at] = 0x80;
+            assert!(!all_zero(&b), "a non-zero byte at {at}");
+            b = [7u8; 300];
+            assert!(!all_zero(&b));
+        }
+    }
 }

@@ -304,7 +304,9 @@ impl MemStorage {
             match x % 4 {
                 0 => 0,
                 1 => unsynced,
-                _ => (x >> 8) as usize % (unsynced + 1),
+                // In u64, then cast (it is at most `unsynced`): the same
+                // images on 32-bit targets as on 64-bit ones.
+                _ => ((x >> 8) % (unsynced as u64 + 1)) as usize,
             }
         })
     }
