@@ -388,7 +388,10 @@ impl<S: Storage> SegmentLog<S> {
         scan::scan_info(id, file, self.config.max_frame_len())
     }
 
-    /// Deletes closed segment `id`. The active segment cannot be deleted.
+    /// Deletes closed segment `id`, durably: on `Ok` the removal has been
+    /// synced into the directory. On an error from that sync the segment is
+    /// gone from the log but may come back after a power loss. The active
+    /// segment cannot be deleted.
     pub fn delete(&mut self, id: SegmentId) -> Result<(), Error> {
         if id == self.active.info.id {
             return Err(Error::ActiveSegment { id });
@@ -401,7 +404,9 @@ impl<S: Storage> SegmentLog<S> {
             .remove(FileName::Segment(id))
             .map_err(storage_err("remove", id))?;
         self.closed.remove(pos);
-        Ok(())
+        self.storage
+            .sync_dir()
+            .map_err(storage_err("sync directory", id))
     }
 
     /// Syncs the active segment; the log can still be used afterwards.

@@ -241,8 +241,9 @@ fn start_over<F: SegmentFile>(file: &mut F, id: SegmentId) -> Result<(), Error> 
 }
 
 /// Copies `file[offset..len]` to a new sidecar (the first free copy number
-/// for this offset: an earlier sidecar is never overwritten) and syncs it.
-/// Returns the sidecar's name.
+/// for this offset: an earlier sidecar is never overwritten), syncs it and
+/// the directory, so that the sidecar survives a power loss before the
+/// segment is cut. Returns the sidecar's name.
 fn set_aside<S: Storage>(
     storage: &mut S,
     file: &mut S::File,
@@ -274,6 +275,9 @@ fn set_aside<S: Storage>(
         left -= n as u64;
     }
     side.sync().map_err(storage_err("sync", id))?;
+    storage
+        .sync_dir()
+        .map_err(storage_err("sync directory", id))?;
     Ok(name.to_string())
 }
 

@@ -90,7 +90,8 @@ pub enum Fault {
 #[derive(Debug, Default)]
 struct Disk {
     files: BTreeMap<FileName, FileData>,
-    /// Count of mutating operations (create, write, truncate, sync, remove).
+    /// Count of mutating operations (create, write, truncate, sync, remove,
+    /// sync_dir).
     ops: u64,
     /// Faults keyed by the mutating-operation number they hit.
     faults: BTreeMap<u64, Fault>,
@@ -122,6 +123,8 @@ pub enum Op {
     Sync(FileName),
     /// A file was removed.
     Remove(FileName),
+    /// The directory was synced.
+    SyncDir,
 }
 
 impl Disk {
@@ -221,8 +224,8 @@ impl MemStorage {
         self.disk.lock().files.insert(key, FileData::synced(bytes));
     }
 
-    /// How many mutating operations (create, write, truncate, sync, remove)
-    /// have run so far. Fault positions count from the same numbering.
+    /// How many mutating operations (create, write, truncate, sync, remove,
+    /// sync_dir) have run so far. Fault positions count from the same numbering.
     pub fn mutating_ops(&self) -> u64 {
         self.disk.lock().ops
     }
@@ -371,6 +374,13 @@ impl Storage for MemStorage {
             disk.spare = removed.data;
         }
         Ok(())
+    }
+
+    fn sync_dir(&mut self) -> Result<(), MemError> {
+        match self.disk.lock().next_op(Op::SyncDir) {
+            None => Ok(()),
+            Some(_) => Err(INJECTED),
+        }
     }
 }
 
