@@ -80,6 +80,10 @@ struct Model {
     durable: HashSet<usize>,
     /// Records removed by a successful delete.
     deleted: HashSet<usize>,
+    /// Segments a failed delete took out of the log (the removal done, its
+    /// directory sync failed), with their records: gone or back, as the
+    /// storage says at the next reopen.
+    maybe_deleted: Vec<(SegmentId, Vec<usize>)>,
 }
 
 impl Model {
@@ -133,6 +137,11 @@ fn check_read(
 /// After a reopen: everything that must be there is, and what is there
 /// becomes durable in the model.
 fn check_all(model: &mut Model, wal: &mut Wal<MemStorage>) {
+    for (id, held) in std::mem::take(&mut model.maybe_deleted) {
+        if !wal.segments().contains(&id) {
+            model.deleted.extend(held);
+        }
+    }
     let (mut seen, mut last) = (HashSet::new(), BTreeMap::new());
     for id in wal.segments() {
         let recs = read_segment(wal, id)
@@ -184,6 +193,7 @@ fn run(steps: Vec<Step>, compression: bool, timed: bool) {
         fired: Arc::default(),
         durable: HashSet::new(),
         deleted: HashSet::new(),
+        maybe_deleted: Vec::new(),
     };
     let mut next = 0usize;
     // The first record written since the last reopen.
@@ -237,6 +247,7 @@ fn run(steps: Vec<Step>, compression: bool, timed: bool) {
                 match wal.delete(id) {
                     Ok(()) => model.deleted.extend(held),
                     Err(Error::ActiveSegment { .. }) => assert_eq!(Some(&id), ids.last()),
+                    Err(_) if !wal.segments().contains(&id) => model.maybe_deleted.push((id, held)),
                     Err(_) => {}
                 }
             }
