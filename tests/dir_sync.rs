@@ -1,12 +1,12 @@
 //! Where the core syncs the directory: a name it created or removed is made
-//! durable (`Storage::sync_dir`) before anything depends on it. Read from
-//! the in-memory storage's log of mutating operations.
+//! durable (`Storage::sync_dir`) before anything depends on it, and open
+//! syncs it before the newest segment takes frames. Read from the in-memory
+//! storage's log of mutating operations.
 
 use std::time::Duration;
 
-use wal_core::testing::{MemStorage, Op};
-use wal_core::FileName;
-use wal_core::{Config, Wal};
+use wal_core::testing::{CrashModel, Fault, MemStorage, NamesDurable, Op};
+use wal_core::{Config, FileName, Wal};
 
 const T0: Duration = Duration::ZERO;
 
@@ -119,7 +119,34 @@ fn a_sidecar_is_named_durably_before_the_segment_is_cut() {
             Op::Sync(side),
             Op::SyncDir,
             Op::Truncate(seg),
-            Op::Sync(seg)
+            Op::Sync(seg),
+            Op::SyncDir
         ]
     );
+}
+
+#[test]
+fn open_names_the_newest_segment_durably_before_anything_goes_into_it() {
+    // A run created segment 1 and synced its header, then failed to sync
+    // the directory; the process restarts without a power cut.
+    let storage = MemStorage::new();
+    let seg = FileName::Segment(1);
+    storage.inject(3, Fault::Fail);
+    assert!(Wal::open(storage.clone(), config()).is_err());
+    assert_eq!(storage.op_log()[3], Op::SyncDir);
+    assert!(storage.durable_files(NamesDurable::OnDirSync).is_empty());
+    let from = storage.op_log().len();
+    let mut wal = Wal::open(storage.clone(), config()).unwrap();
+    assert_eq!(ops_since(&storage, from), vec![Op::Sync(seg), Op::SyncDir]);
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let a = acked.clone();
+    wal.write_with(1, 1, b"acknowledged", T0, move |r| {
+        a.store(r.is_ok(), std::sync::atomic::Ordering::SeqCst)
+    })
+    .unwrap();
+    wal.flush().unwrap();
+    assert!(acked.load(std::sync::atomic::Ordering::SeqCst));
+    let image = storage.crash_image(1, CrashModel::HARSH);
+    let bytes = image.contents(seg).expect("the segment survives a power cut");
+    assert!(bytes.windows(12).any(|w| w == b"acknowledged"));
 }
