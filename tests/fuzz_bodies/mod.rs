@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wal_core::format::{self, FrameHeader};
-use wal_core::testing::{Fault, MemStorage};
+use wal_core::testing::{CrashModel, Fault, MemStorage};
 use wal_core::{compress, scan, Config, Corruption, Error, FileName, RecoveryMode, Wal};
 
 /// Frame and entry decoding over arbitrary bytes.
@@ -128,8 +128,10 @@ fn check_recovered(mut wal: Wal<MemStorage>, storage: &MemStorage, bytes: &[u8])
     wal.close().expect("close works after recovery");
 }
 
-/// Arbitrary operation sequences with faults and crashes, checked against
-/// the acknowledgements.
+/// Arbitrary operation sequences with faults and crashes (an in-order
+/// prefix of the unsynced bytes, or any subset of their sectors with names
+/// durable only on a directory sync, or on a file's sync as on ext4),
+/// checked against the acknowledgements.
 pub fn ops(data: &[u8]) {
     let mut it = data.iter().copied();
     let compression = it.next().unwrap_or(0) & 1 == 1;
@@ -194,7 +196,9 @@ pub fn ops(data: &[u8]) {
                     // The image is taken first; the old WAL's close on drop then
                     // writes only to the pre-crash disk, which is discarded.
                     // Acknowledgements the dying WAL hands out on drop do not count.
-                    let image = storage.crash_seeded(u64::from(arg));
+                    let models = [CrashModel::PREFIX, CrashModel::HARSH, CrashModel::EXT4];
+                    let model = models[usize::from(arg / 2) % models.len()];
+                    let image = storage.crash_image(u64::from(arg), model);
                     let before = acked.lock().unwrap().clone();
                     drop(wal);
                     *acked.lock().unwrap() = before;
