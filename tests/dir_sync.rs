@@ -147,6 +147,8 @@ fn open_names_the_newest_segment_durably_before_anything_goes_into_it() {
     wal.flush().unwrap();
     assert!(acked.load(std::sync::atomic::Ordering::SeqCst));
     let image = storage.crash_image(1, CrashModel::HARSH);
-    let bytes = image.contents(seg).expect("the segment survives a power cut");
+    let bytes = image
+        .contents(seg)
+        .expect("the segment survives a power cut");
     assert!(bytes.windows(12).any(|w| w == b"acknowledged"));
 }
