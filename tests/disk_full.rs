@@ -372,7 +372,15 @@ fn check_records(wal: &wal::Wal, dir: &Path, acked: &[u64]) -> usize {
 }
 
 /// One run: mount, filler, fill, check, reopen, free, reopen.
+/// One test at a time in this process: each runs `mount` and `umount`,
+/// and a child process holds a copy of every open file description from
+/// its fork to its exec, the `LOCK` of another test's WAL included (flock
+/// locks belong to the description): that test's reopen would then find
+/// its directory locked.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 fn run(what: &'static str, cfg: Config, threaded: bool, place: Where) {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     within(Duration::from_secs(120), what, move || {
         let mount = Tmpfs::mount();
         let filler = filler(&mount);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use wal::core::testing::MemStorage;
+use wal::core::testing::{CrashModel, MemStorage};
 use wal::{Config, Error, Wal};
 
 /// Every record of every segment: (series, timestamp, value), in read order.
@@ -324,7 +324,11 @@ fn power_cuts_while_many_threads_write_lose_no_acknowledged_record() {
             for k in 0..25u64 {
                 std::thread::sleep(Duration::from_millis(4));
                 let before: std::collections::HashSet<(u64, i64)> = acked.lock().unwrap().clone();
-                images.push((before, storage.crash_seeded(round * 100 + k)));
+                // In turn: an in-order prefix, any subset of sectors
+                // (names only on a directory sync), and ext4's names.
+                let model =
+                    [CrashModel::PREFIX, CrashModel::HARSH, CrashModel::EXT4][k as usize % 3];
+                images.push((before, storage.crash_image(round * 100 + k, model)));
             }
             stop.store(true, Ordering::SeqCst);
         });

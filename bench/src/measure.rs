@@ -183,6 +183,9 @@ impl<S: Storage> Storage for Counting<S> {
     fn remove(&mut self, name: FileName) -> Result<(), S::Error> {
         self.inner.remove(name)
     }
+    fn sync_dir(&mut self) -> Result<(), S::Error> {
+        self.inner.sync_dir()
+    }
 }
 
 impl<F: SyncHandle> SyncHandle for CountingFile<F> {

@@ -30,9 +30,12 @@ pub enum SyncPolicy {
 pub enum RecoveryMode {
     /// Cut only a provable torn write: non-zero bytes after the last valid
     /// frame in which no valid frame can be found (or a torn header with
-    /// nothing valid after it). They are copied to a sidecar first. Damage
-    /// followed by valid frames refuses to open with [`Error::Damaged`],
-    /// changing nothing. (RocksDB's `kTolerateCorruptedTailRecords`.)
+    /// nothing valid after it), or in which every valid frame follows a
+    /// sector of zeros that a power cut lost (so was written after the last
+    /// sync, never acknowledged; the report counts them). They are copied
+    /// to a sidecar first. Other damage followed by valid frames refuses to
+    /// open with [`Error::Damaged`], changing nothing. (RocksDB's
+    /// `kTolerateCorruptedTailRecords`.)
     #[default]
     TolerateTornTail,
     /// Refuse any torn tail as well ([`Error::Corrupt`]); only a segment

@@ -37,7 +37,8 @@ pub enum Error {
         /// What is wrong there.
         reason: Corruption,
     },
-    /// The newest segment is damaged, and valid frames follow the damage:
+    /// The newest segment is damaged, and valid frames follow the damage
+    /// that no power cut explains (no lost, zeroed sector in front of them):
     /// not a torn write (which can only damage the end of the log) but
     /// damage in the middle of it, with acknowledged records after it. Open
     /// refused and changed nothing; [`crate::RecoveryMode::Salvage`] keeps

@@ -479,25 +479,26 @@ impl<S: Storage> SegmentLog<S> {
         })
     }
 
-    /// Deletes closed segment `id`. The active segment cannot be deleted.
+    /// Deletes closed segment `id`, durably: on `Ok` the removal has been
+    /// synced into the directory. On an error from that sync the segment is
+    /// gone from the log but may come back after a power loss. The active
+    /// segment cannot be deleted.
     pub fn delete(&mut self, id: SegmentId) -> Result<(), Error> {
         self.unlist(id)?;
-        if let Err(e) = self.storage.remove(FileName::Segment(id)) {
-            let e = Error::storage("remove", Some(id), e);
-            if still_there(&mut self.storage, id) {
+        remove_segment(&mut self.storage, id).map_err(|(e, still_there)| {
+            if still_there {
                 self.relist(id);
             }
-            return Err(e);
-        }
-        Ok(())
+            e
+        })
     }
 
     /// Takes closed segment `id` off the list of segments (the first half
     /// of [`SegmentLog::delete`]): from now on it is unknown to `read`,
-    /// `info` and `segments`. The caller removes its file
-    /// (`FileName::Segment(id)`) and, if that fails and the file is still
-    /// there, puts it back with [`SegmentLog::relist`]. The active segment
-    /// cannot be deleted.
+    /// `info` and `segments`. The caller removes its file with
+    /// [`remove_segment`] and, if that fails and the file is still there,
+    /// puts it back with [`SegmentLog::relist`]. The active segment cannot
+    /// be deleted.
     pub fn unlist(&mut self, id: SegmentId) -> Result<(), Error> {
         if id == self.active.info.id {
             return Err(Error::ActiveSegment { id });
@@ -536,13 +537,22 @@ impl<S: Storage> SegmentLog<S> {
     }
 }
 
-/// Whether segment `id`'s file is in `storage` (after a failed removal:
-/// the storage contract leaves it either whole or gone). When the storage
-/// cannot even list, it is assumed to be there.
-pub fn still_there<S: Storage>(storage: &mut S, id: SegmentId) -> bool {
+/// Removes the file of closed segment `id` (taken off the log's list by
+/// [`SegmentLog::unlist`]) and syncs the directory: on `Ok` the removal is
+/// durable. On an error, the flag says whether the file is still there (the
+/// caller then lists it again with [`SegmentLog::relist`]); after a failed
+/// directory sync it is not (the removal may be undone by a power loss, and
+/// the next open then finds the segment again).
+pub fn remove_segment<S: Storage>(storage: &mut S, id: SegmentId) -> Result<(), (Error, bool)> {
+    if let Err(e) = storage.remove(FileName::Segment(id)) {
+        let still_there = storage
+            .list()
+            .map_or(true, |names| names.contains(&FileName::Segment(id)));
+        return Err((Error::storage("remove", Some(id), e), still_there));
+    }
     storage
-        .list()
-        .map_or(true, |names| names.contains(&FileName::Segment(id)))
+        .sync_dir()
+        .map_err(|e| (Error::storage("sync directory", Some(id), e), false))
 }
 
 /// A segment opened by [`SegmentLog::open_segment`], to be read without

@@ -6,7 +6,8 @@
 //! `testing::MemStorage`, feature `mem`). Each method's doc says what survives a
 //! power loss at any point during it; the WAL's durability promises are
 //! built on exactly those sentences and nothing more. Nothing written is
-//! durable until [`SegmentFile::sync`] returns.
+//! durable until [`SegmentFile::sync`] returns, and no name created or
+//! removed is durable until [`Storage::sync_dir`] returns.
 //!
 //! The core names every file; a host maps a [`FileName`] to its own naming
 //! with `Display` and [`FileName::parse`], and never spells a name itself.
@@ -32,8 +33,11 @@ pub trait Storage {
 
     /// Creates file `name`, empty, failing if it already exists.
     ///
-    /// Power loss: before return, the file may or may not exist afterwards
-    /// (empty if it does); after return, its name is durable. Its contents are
+    /// Power loss: until the next [`Storage::sync_dir`] returns, the file may
+    /// or may not exist afterwards, whatever was written to it and synced (a
+    /// file's sync makes its contents durable, not its name; some file
+    /// systems commit the name with it, and nothing may count on that);
+    /// once `sync_dir` returns, its name is durable. Its contents are
     /// durable only once synced.
     fn create(&mut self, name: FileName) -> Result<Self::File, Self::Error>;
 
@@ -44,9 +48,20 @@ pub trait Storage {
 
     /// Removes file `name`.
     ///
-    /// Power loss: before return, the file may or may not still exist
-    /// afterwards (whole, if it does); after return, the removal is durable.
+    /// Power loss: until the next [`Storage::sync_dir`] returns, the file may
+    /// come back afterwards, with the contents it had durably; once
+    /// `sync_dir` returns, the removal is durable.
     fn remove(&mut self, name: FileName) -> Result<(), Self::Error>;
+
+    /// Makes every create and remove so far durable: the directory's names.
+    ///
+    /// Power loss: before return, each create and remove since the last
+    /// successful `sync_dir` may or may not have reached the media, each on
+    /// its own; after return, all of them have. A backend whose platform
+    /// cannot sync a directory (WASI preview 1) returns `Ok` and says so in
+    /// its docs: its names are then only as durable as the platform makes
+    /// them.
+    fn sync_dir(&mut self) -> Result<(), Self::Error>;
 }
 
 /// One open file: read, appended to, truncated, synced.
@@ -70,14 +85,20 @@ pub trait SegmentFile:
     /// Cuts the file to `len` bytes (`len` is at most its length).
     ///
     /// Power loss: before the next successful [`SegmentFile::sync`], the file
-    /// may have its old or its new length.
+    /// may have its old or its new length, and the bytes cut away may read
+    /// as they were or as zeros; after it, the new length is durable (the
+    /// file's own sync makes a truncation durable, the directory is not
+    /// involved).
     fn truncate(&mut self, len: u64) -> Result<(), Self::Error>;
 
     /// Makes everything written to and cut from this file so far durable.
     ///
-    /// Power loss: before return, any prefix of the unsynced writes may have
-    /// reached the media, and the bytes beyond may be lost; after return,
-    /// the file's contents and length are durable.
+    /// Power loss: before return, any subset of the unsynced writes may have
+    /// reached the media, in any order, down to the disk's block (a 512-byte
+    /// sector: a block either holds what was last written to it or what it
+    /// durably held, zeros past the synced length); after return, the
+    /// file's contents and length are durable. The file's name is not: that
+    /// takes [`Storage::sync_dir`].
     fn sync(&mut self) -> Result<(), Self::Error>;
 }
 
@@ -96,13 +117,18 @@ pub fn segment_ids<S: Storage>(storage: &mut S) -> Result<Vec<SegmentId>, S::Err
     Ok(ids)
 }
 
-/// Creates segment `id` holding just its header, synced: how every segment
-/// starts (at open of an empty storage, and at each rotation).
+/// Creates segment `id` holding just its header, synced, and syncs the
+/// directory: how every segment starts (at open of an empty storage, and at
+/// each rotation). On return the segment's name and header are durable, so
+/// a frame synced into it later survives a power loss with its file.
 pub(crate) fn create_segment<S: Storage>(storage: &mut S, id: SegmentId) -> Result<S::File, Error> {
     let mut file = storage
         .create(FileName::Segment(id))
         .map_err(storage_err("create", id))?;
     write_header(&mut file, id)?;
+    storage
+        .sync_dir()
+        .map_err(storage_err("sync directory", id))?;
     Ok(file)
 }
 

@@ -1,11 +1,14 @@
 //! `wal-fs`: the core's [`Storage`] on a directory of real files, through
 //! `std::fs`: what the native host and WASI guests both write through.
 //!
-//! - Segments are created with create-new, and the directory is fsynced after
-//!   a segment is created, truncated or removed, so the name (or its absence)
-//!   is durable when the call returns.
-//! - [`SegmentFile::sync`] is `fdatasync` (`File::sync_data`).
-//! - On WASI ([`FsOptions::WASI`]) neither exists, so neither is attempted.
+//! - Segments are created with create-new. [`Storage::sync_dir`] fsyncs the
+//!   directory, making the names created and removed before it durable;
+//!   create and remove themselves do not (the core calls `sync_dir` where
+//!   durability needs it).
+//! - [`SegmentFile::sync`] is `fdatasync` (`File::sync_data`); it also makes
+//!   a truncation durable (a new length is metadata a later read needs).
+//! - On WASI ([`FsOptions::WASI`]) there is no directory fsync (and no
+//!   lock), so neither is attempted: `sync_dir` does nothing there.
 //! - A writable storage holds an exclusive lock on `DIR/LOCK`
 //!   (`File::try_lock`) for as long as any clone of it lives, so two
 //!   processes never write one directory. A read-only storage takes no lock
@@ -31,7 +34,8 @@ pub const LOCK_FILE: &str = "LOCK";
 pub struct FsOptions {
     /// Take the exclusive lock on `DIR/LOCK`.
     pub lock: bool,
-    /// fsync the directory after a segment is created, truncated or removed.
+    /// fsync the directory in [`Storage::sync_dir`] (otherwise it does
+    /// nothing).
     pub sync_dir: bool,
 }
 
@@ -214,11 +218,6 @@ impl FsStorage {
         Ok(())
     }
 
-    /// fsyncs the directory, making created and removed names durable.
-    fn sync_dir(&self) -> io::Result<()> {
-        sync_dir(self.sync_dir.then_some(&self.dir))
-    }
-
     fn create_path(&self, path: &Path) -> io::Result<FsFile> {
         self.writable()?;
         let file = OpenOptions::new()
@@ -227,11 +226,7 @@ impl FsStorage {
             .create_new(true)
             .open(path)
             .map_err(|e| with_path(e, "cannot create", path))?;
-        self.sync_dir()?;
-        Ok(FsFile {
-            file,
-            dir: self.sync_dir.then(|| self.dir.clone()),
-        })
+        Ok(FsFile { file })
     }
 }
 
@@ -297,17 +292,20 @@ impl Storage for FsStorage {
             .write(self.writable)
             .open(&path)
             .map_err(|e| with_path(e, "cannot open", &path))?;
-        Ok(FsFile {
-            file,
-            dir: (self.writable && self.sync_dir).then(|| self.dir.clone()),
-        })
+        Ok(FsFile { file })
     }
 
     fn remove(&mut self, name: FileName) -> io::Result<()> {
         self.writable()?;
         let path = self.path(name);
-        fs::remove_file(&path).map_err(|e| with_path(e, "cannot remove", &path))?;
-        self.sync_dir()
+        fs::remove_file(&path).map_err(|e| with_path(e, "cannot remove", &path))
+    }
+
+    /// fsyncs the directory (natively; on WASI, and for a read-only
+    /// storage, does nothing).
+    fn sync_dir(&mut self) -> io::Result<()> {
+        sync_dir(self.sync_dir.then_some(&self.dir))
+            .map_err(|e| with_path(e, "cannot sync directory", &self.dir))
     }
 }
 
@@ -315,9 +313,6 @@ impl Storage for FsStorage {
 #[derive(Debug)]
 pub struct FsFile {
     file: File,
-    /// The directory to fsync after a truncation (None when read-only or
-    /// when the platform has no directory fsync).
-    dir: Option<PathBuf>,
 }
 
 impl FsFile {
@@ -332,7 +327,6 @@ impl FsFile {
     pub fn try_clone(&self) -> io::Result<FsFile> {
         Ok(FsFile {
             file: self.file.try_clone()?,
-            dir: self.dir.clone(),
         })
     }
 }
@@ -383,8 +377,7 @@ impl SegmentFile for FsFile {
     }
 
     fn truncate(&mut self, len: u64) -> io::Result<()> {
-        self.file.set_len(len)?;
-        sync_dir(self.dir.as_deref())
+        self.file.set_len(len)
     }
 
     fn sync(&mut self) -> io::Result<()> {

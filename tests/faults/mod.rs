@@ -1,6 +1,6 @@
 //! `Faulty`: a storage over `MemStorage` for the thread-safe WAL's fault
 //! tests. It counts every storage operation (listing, creating, opening,
-//! removing; reading, writing, seeking, the length, cutting, syncing and
+//! removing, syncing the directory; reading, writing, seeking, the length, cutting, syncing and
 //! duplicating a file), panics at a chosen one (saying on which thread and
 //! in what), holds one kind of operation made on one thread until released,
 //! counts the writes of data and notes which threads wrote zeros alone
@@ -185,6 +185,11 @@ impl Storage for Faulty {
     fn remove(&mut self, name: FileName) -> Result<(), MemError> {
         self.plan.op("remove");
         self.mem.remove(name)
+    }
+
+    fn sync_dir(&mut self) -> Result<(), MemError> {
+        self.plan.op("sync_dir");
+        self.mem.sync_dir()
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wal_core::format::{self, FrameHeader};
-use wal_core::testing::{Fault, MemStorage};
+use wal_core::testing::{CrashModel, Fault, MemStorage};
 use wal_core::{compress, scan, Config, Corruption, Error, FileName, RecoveryMode, Wal};
 
 /// Frame and entry decoding over arbitrary bytes.
@@ -128,8 +128,10 @@ fn check_recovered(mut wal: Wal<MemStorage>, storage: &MemStorage, bytes: &[u8])
     wal.close().expect("close works after recovery");
 }
 
-/// Arbitrary operation sequences with faults and crashes, checked against
-/// the acknowledgements.
+/// Arbitrary operation sequences with faults and crashes (an in-order
+/// prefix of the unsynced bytes, or any subset of their sectors with names
+/// durable only on a directory sync, or on a file's sync as on ext4),
+/// checked against the acknowledgements.
 pub fn ops(data: &[u8]) {
     let mut it = data.iter().copied();
     let compression = it.next().unwrap_or(0) & 1 == 1;
@@ -145,6 +147,9 @@ pub fn ops(data: &[u8]) {
     };
     let acked: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let mut deleted: HashSet<i64> = HashSet::new();
+    // Deletes that failed after the segment left the log (its removal not
+    // synced): the storage decides at reopen whether it came back.
+    let mut maybe_deleted: Vec<(u64, Vec<i64>)> = Vec::new();
     let mut next_ts = 0i64;
     while let Some(op) = it.next() {
         let arg = it.next().unwrap_or(0);
@@ -176,8 +181,10 @@ pub fn ops(data: &[u8]) {
                         .collect(),
                     Err(_) => vec![],
                 };
-                if wal.delete(id).is_ok() {
-                    deleted.extend(held);
+                match wal.delete(id) {
+                    Ok(()) => deleted.extend(held),
+                    Err(_) if !wal.segments().contains(&id) => maybe_deleted.push((id, held)),
+                    Err(_) => {}
                 }
             }
             6 => {
@@ -189,7 +196,9 @@ pub fn ops(data: &[u8]) {
                     // The image is taken first; the old WAL's close on drop then
                     // writes only to the pre-crash disk, which is discarded.
                     // Acknowledgements the dying WAL hands out on drop do not count.
-                    let image = storage.crash_seeded(u64::from(arg));
+                    let models = [CrashModel::PREFIX, CrashModel::HARSH, CrashModel::EXT4];
+                    let model = models[usize::from(arg / 2) % models.len()];
+                    let image = storage.crash_image(u64::from(arg), model);
                     let before = acked.lock().unwrap().clone();
                     drop(wal);
                     *acked.lock().unwrap() = before;
@@ -206,6 +215,11 @@ pub fn ops(data: &[u8]) {
                         for t in e.timestamps {
                             assert!(found.insert(t), "record {t} twice");
                         }
+                    }
+                }
+                for (id, held) in maybe_deleted.drain(..) {
+                    if !wal.segments().contains(&id) {
+                        deleted.extend(held);
                     }
                 }
                 for t in acked.lock().unwrap().iter() {

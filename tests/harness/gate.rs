@@ -153,6 +153,10 @@ impl Storage for GatedStorage {
     fn remove(&mut self, name: FileName) -> Result<(), MemError> {
         self.inner.remove(name)
     }
+
+    fn sync_dir(&mut self) -> Result<(), MemError> {
+        self.inner.sync_dir()
+    }
 }
 
 impl ErrorType for GatedFile {

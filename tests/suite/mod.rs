@@ -6,7 +6,9 @@
 
 mod errors;
 mod flush;
+#[path = "../front/mod.rs"]
 mod front;
+mod lost_writes;
 mod recovery;
 mod segments;
 mod vectors;
@@ -14,6 +16,7 @@ mod vectors;
 pub use errors::*;
 pub use flush::*;
 pub use front::Front;
+pub use lost_writes::*;
 pub use recovery::*;
 pub use segments::*;
 pub use vectors::*;
@@ -205,6 +208,8 @@ macro_rules! behavioural_suite {
             strict_recovery_refuses_a_torn_tail,
             damage_in_the_middle_of_the_newest_segment_refuses_to_open_and_salvage_keeps_every_valid_frame,
             a_damaged_header_in_front_of_frames_refuses_to_open_and_salvage_keeps_them,
+            valid_frames_after_a_lost_sector_are_a_torn_tail,
+            damage_no_power_cut_explains_in_front_of_valid_frames_is_refused,
             a_torn_tail_is_cut_and_its_sidecar_never_overwritten,
             a_segment_never_written_is_started_over_even_in_strict_mode,
             a_torn_segment_header_is_set_aside_and_recreated,

@@ -4,10 +4,13 @@
 //!
 //! A torn write can only damage the end of the log: the bytes of the last
 //! writes, never synced, so never acknowledged. So open cuts bytes only
-//! when no valid frame follows them, after copying them to a sidecar that is
-//! never overwritten. Damage with valid frames after it is not a torn write:
-//! open refuses ([`Error::Damaged`]) and changes nothing, unless the caller
-//! asked to salvage, which keeps every valid frame.
+//! when no valid frame follows them, or when the frames that follow can only
+//! have been written after blocks a power cut lost (a zero sector in front
+//! of each: see `scan::search::lost_writes`), after copying them to a
+//! sidecar that is never overwritten. Other damage with valid frames after
+//! it is not a torn write: open refuses ([`Error::Damaged`]) and changes
+//! nothing, unless the caller asked to salvage, which keeps every valid
+//! frame.
 
 mod report;
 
@@ -21,7 +24,7 @@ use embedded_io::{Seek, SeekFrom, Write};
 use crate::config::RecoveryMode;
 use crate::error::{storage_err, Error};
 use crate::format::{header, Corruption, FileName, SegmentId};
-use crate::scan::search::{find_frames, Found};
+use crate::scan::search::{find_frames, lost_writes, Found};
 use crate::scan::{all_zero, read_exact, FrameScanner, Invalid};
 use crate::storage::{write_header, SegmentFile, Storage};
 use crate::summary::SegmentInfo;
@@ -37,8 +40,25 @@ pub(crate) struct Recovered<F> {
 const CHUNK: usize = 64 * 1024;
 
 /// Recovers the newest segment `id` in `mode`, accepting frames of at most
-/// `max_frame` bytes; says what it did in `report`.
+/// `max_frame` bytes; says what it did in `report`. Then syncs the
+/// directory: the newest segment may have been created by a run that
+/// stopped before it synced its name (a failed rotation, then a restart
+/// without a power cut), and frames are about to be acknowledged in it.
 pub(crate) fn recover_newest<S: Storage>(
+    storage: &mut S,
+    id: SegmentId,
+    mode: RecoveryMode,
+    max_frame: u64,
+    report: &mut RecoveryReport,
+) -> Result<Recovered<S::File>, Error> {
+    let recovered = recover(storage, id, mode, max_frame, report)?;
+    storage
+        .sync_dir()
+        .map_err(storage_err("sync directory", id))?;
+    Ok(recovered)
+}
+
+fn recover<S: Storage>(
     storage: &mut S,
     id: SegmentId,
     mode: RecoveryMode,
@@ -88,8 +108,14 @@ pub(crate) fn recover_newest<S: Storage>(
     // Frames can only start after the header.
     let from = (offset + 1).max(header::LEN as u64);
     let after = find_frames(&mut file, id, from, len, max_frame)?;
-    if after.is_empty() {
-        // A torn write: nothing valid follows the end of the log.
+    // A torn write: nothing valid follows the end of the log, or only frames
+    // written after writes a power cut lost (never acknowledged). Salvage
+    // keeps those too.
+    let torn = after.is_empty()
+        || (mode != RecoveryMode::Salvage
+            && offset >= header::LEN as u64
+            && lost_writes(&mut file, id, offset, &after)?);
+    if torn {
         if mode == RecoveryMode::Strict {
             return Err(Error::Corrupt {
                 segment: id,
@@ -105,6 +131,8 @@ pub(crate) fn recover_newest<S: Storage>(
             bytes: len - offset,
             reason,
             sidecar,
+            frames_after: after.len() as u64,
+            records_after: after.iter().map(|f| f.records).sum(),
         });
         let info = if offset == 0 {
             SegmentInfo::empty(id)
@@ -241,8 +269,9 @@ fn start_over<F: SegmentFile>(file: &mut F, id: SegmentId) -> Result<(), Error> 
 }
 
 /// Copies `file[offset..len]` to a new sidecar (the first free copy number
-/// for this offset: an earlier sidecar is never overwritten) and syncs it.
-/// Returns the sidecar's name.
+/// for this offset: an earlier sidecar is never overwritten), syncs it and
+/// the directory, so that the sidecar survives a power loss before the
+/// segment is cut. Returns the sidecar's name.
 fn set_aside<S: Storage>(
     storage: &mut S,
     file: &mut S::File,
@@ -274,6 +303,9 @@ fn set_aside<S: Storage>(
         left -= n as u64;
     }
     side.sync().map_err(storage_err("sync", id))?;
+    storage
+        .sync_dir()
+        .map_err(storage_err("sync directory", id))?;
     Ok(name.to_string())
 }
 

@@ -48,6 +48,12 @@ pub struct TornTail {
     pub reason: Corruption,
     /// The sidecar file that keeps the cut bytes.
     pub sidecar: String,
+    /// Valid frames found in the cut bytes: written after blocks that a
+    /// power cut lost (each stretch of damage in front of them holds a zero
+    /// sector), so never acknowledged. Zero for an ordinary torn write.
+    pub frames_after: u64,
+    /// Records in them.
+    pub records_after: u64,
 }
 
 /// What salvage did with a damaged newest segment.
@@ -110,6 +116,14 @@ impl fmt::Display for RecoveryReport {
                     FileName::Segment(t.segment),
                     t.reason
                 )?;
+                if t.frames_after > 0 {
+                    write!(
+                        f,
+                        ", holding {} valid frame(s) with {} record(s) written after blocks the \
+                         power cut lost (never acknowledged)",
+                        t.frames_after, t.records_after
+                    )?;
+                }
                 if !t.sidecar.is_empty() {
                     write!(f, ", kept in {}", t.sidecar)?;
                 }

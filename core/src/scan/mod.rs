@@ -318,8 +318,9 @@ pub enum Ending {
     /// Every byte is header, valid frames, or trailing zeros (reserved space).
     Clean,
     /// The newest segment's log ends in non-zero bytes in which no valid
-    /// frame can be found: a torn write, which opening the WAL sets aside
-    /// and cuts.
+    /// frame can be found, or only frames written after blocks a power cut
+    /// lost (a zero sector in front of each): a torn write, which opening
+    /// the WAL sets aside and cuts.
     TornTail {
         /// Where the log ends.
         offset: u64,
@@ -327,9 +328,15 @@ pub enum Ending {
         bytes: u64,
         /// Why the bytes at `offset` are not a frame (or header).
         reason: Corruption,
+        /// Valid frames after it (never acknowledged: each follows a
+        /// lost sector); zero for an ordinary torn write.
+        frames_after: u64,
+        /// Records in them.
+        records_after: u64,
     },
-    /// Damage with valid frames after it: not a torn write. Opening the WAL
-    /// refuses it; salvage (`wal repair`) keeps every valid frame.
+    /// Damage with valid frames after it that no power cut explains: not a
+    /// torn write. Opening the WAL refuses it; salvage (`wal repair`) keeps
+    /// every valid frame.
     Damaged {
         /// Where the damage starts.
         offset: u64,
@@ -401,13 +408,17 @@ pub fn inspect<F: SegmentFile>(
     let len = file.len().map_err(storage_err("len", id))?;
     let from = (offset + 1).max(header::LEN as u64);
     let after = search::find_frames(&mut file, id, from, len, frame::MAX_PAYLOAD_LEN)?;
-    if after.is_empty() {
+    let torn = after.is_empty()
+        || (offset >= header::LEN as u64 && search::lost_writes(&mut file, id, offset, &after)?);
+    if torn {
         return Ok((
             info,
             Ending::TornTail {
                 offset,
                 bytes: len - offset,
                 reason,
+                frames_after: after.len() as u64,
+                records_after: after.iter().map(|f| f.records).sum(),
             },
         ));
     }

@@ -1,6 +1,7 @@
 //! Looking for valid frames inside bytes that are not a valid log: the
 //! evidence that tells a torn write (none can follow it) from damage in the
-//! middle of the log (valid, acknowledged frames follow it).
+//! middle of the log (valid, acknowledged frames follow it); and, when some
+//! do follow, whether a power cut can have left them ([`lost_writes`]).
 //!
 //! Every byte position is tried, since the damage may have any length. A
 //! frame counts only when its header parses, its length fits, its CRC
@@ -84,6 +85,74 @@ pub(crate) fn find_frames<F: SegmentFile>(
         }
     }
     Ok(found)
+}
+
+/// The unit a disk writes whole or not at all: a 512-byte sector (a 4 KiB
+/// block is eight of them).
+pub(crate) const SECTOR: u64 = 512;
+
+/// Whether the damage from `offset` (the end of the log, past the header)
+/// to the frames `found` after it can be the work of a power cut, which is
+/// then what open treats it as: a torn tail.
+///
+/// Since the last sync the WAL has written frames only at the end of the
+/// log, over synced zeros (its reserve) or past the synced end of the file,
+/// and it acknowledges a frame only after a sync that covers every byte
+/// before it. A power cut may keep any of the sectors written since the
+/// last sync and lose the others, which then read as zeros. So a valid
+/// frame can follow damage after a power cut only if it was written after
+/// the last sync (never acknowledged), and then every stretch of damage in
+/// front of a valid frame holds a lost sector: a piece of it that ends at a
+/// sector boundary of the file, starts at the next (or where the stretch
+/// starts), and is all zeros. The piece that ends a stretch where a frame
+/// starts is no evidence: that sector holds the frame's CRC, so it reached
+/// the media. Damage the media did (a bit flip, garbage, a foreign
+/// overwrite) leaves no such zeros and is still refused; a frame whose own
+/// data holds a whole sector of zeros, damaged elsewhere, would be taken
+/// for a torn write (cut, kept in the sidecar, reported), as etcd's WAL
+/// decides for its last record. The rule assumes the log is not written
+/// over anything but zeros: a host that reused old segment files would
+/// have to zero them first.
+pub(crate) fn lost_writes<F: SegmentFile>(
+    file: &mut F,
+    id: SegmentId,
+    offset: u64,
+    found: &[Found],
+) -> Result<bool, Error> {
+    let mut from = offset;
+    for f in found {
+        if f.offset > from && !holds_lost_sector(file, id, from, f.offset)? {
+            return Ok(false);
+        }
+        from = f.offset + f.len;
+    }
+    Ok(true)
+}
+
+/// Whether `file[from..to]` holds a run of zeros from a sector boundary (or
+/// `from`) to the next sector boundary, at or before `to`.
+fn holds_lost_sector<F: SegmentFile>(
+    file: &mut F,
+    id: SegmentId,
+    from: u64,
+    to: u64,
+) -> Result<bool, Error> {
+    let mut sector = [0u8; SECTOR as usize];
+    let mut start = from;
+    loop {
+        let end = (start / SECTOR + 1) * SECTOR;
+        if end > to {
+            return Ok(false);
+        }
+        let piece = &mut sector[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))
+            .map_err(storage_err("seek", id))?;
+        read_exact(file, id, piece)?;
+        if piece.iter().all(|&b| b == 0) {
+            return Ok(true);
+        }
+        start = end;
+    }
 }
 
 /// A read-ahead window over the file: bytes `[start, start + bytes.len())`.

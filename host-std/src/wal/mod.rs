@@ -45,9 +45,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, ThreadId};
 
-use wal_core::host::{still_there, SegmentLog, WriteBuffer};
+use wal_core::host::{remove_segment, SegmentLog, WriteBuffer};
+use wal_core::SegmentReader;
 use wal_core::{Config, Error, RecoveryReport, SegmentId, SegmentInfo, SyncPolicy};
-use wal_core::{FileName, SegmentReader};
 
 use crate::waiting::WaitPolicy;
 use wal_fs::FsStorage;
@@ -384,12 +384,10 @@ where
             let mut remover = lock(&s.remover);
             let failed = match remover.as_mut() {
                 None => Error::Closed,
-                Some(storage) => match storage.remove(FileName::Segment(id)) {
+                Some(storage) => match remove_segment(storage, id) {
                     Ok(()) => return Ok(()),
-                    Err(e) if !still_there(storage, id) => {
-                        return Err(Error::storage("remove", Some(id), e))
-                    }
-                    Err(e) => Error::storage("remove", Some(id), e),
+                    Err((e, false)) => return Err(e),
+                    Err((e, true)) => e,
                 },
             };
             drop(remover);

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wal_core::testing::MemStorage;
+use wal_core::testing::{CrashModel, MemStorage};
 use wal_core::Config;
 
 use super::signal::lock;
@@ -42,7 +42,8 @@ fn a_crowd_of_waiters_yields_and_loses_nothing_acknowledged() {
         for k in 0..10 {
             std::thread::sleep(Duration::from_millis(2));
             let before = lock(&acked).clone();
-            images.push((before, storage.crash_seeded(k)));
+            let model = [CrashModel::PREFIX, CrashModel::HARSH, CrashModel::EXT4][k % 3];
+            images.push((before, storage.crash_image(k as u64, model)));
         }
     });
     assert!(waits().yield_hits() > 0, "no wait ended while yielding");

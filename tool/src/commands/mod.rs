@@ -118,7 +118,7 @@ impl<S: Storage> ReadDir<S> {
 pub(crate) fn describe(id: SegmentId, ending: &Ending) -> Option<(i32, String)> {
     match ending {
         Ending::Clean => None,
-        Ending::TornTail { offset, bytes, reason } => Some((
+        Ending::TornTail { offset, bytes, reason, .. } => Some((
             EXIT_TORN,
             format!(
                 "{}: torn tail at byte offset {offset} ({bytes} bytes): {reason}; not repaired (opening the WAL sets it aside)",

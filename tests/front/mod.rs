@@ -1,15 +1,20 @@
-//! The WALs the suite runs against, behind one trait: the single-threaded
-//! core `wal_core::Wal` (time passed in) and, natively, the thread-safe
-//! `wal::Wal` (its own threads and clock; `now` is ignored).
+//! The two WALs the suite, the sweeps and the model drive, behind one
+//! trait: the single-threaded core `wal_core::Wal` (time passed in) and,
+//! natively, the thread-safe `wal_host_std::Wal` (its own threads and clock;
+//! `now` is ignored, `poll` does nothing).
+#![allow(dead_code)]
 
 use std::time::Duration;
 
+use wal_core::testing::MemStorage;
 use wal_core::{Config, Error, RecoveryReport, SegmentId, SegmentInfo, SegmentReader, Storage};
 
 /// A WAL front the behavioural suite drives.
 pub trait Front: Sized + std::fmt::Debug {
     /// The storage it runs on.
     type S: Storage;
+    /// Its name, for messages.
+    const NAME: &'static str;
     /// Opens (creating or recovering) the WAL in `storage`.
     fn open(storage: Self::S, config: Config) -> Result<Self, Error>;
     /// Buffers a record that arrived at `now`.
@@ -23,6 +28,9 @@ pub trait Front: Sized + std::fmt::Debug {
         now: Duration,
         done: impl FnOnce(Result<(), Error>) + Send + 'static,
     ) -> Result<(), Error>;
+    /// Time has passed: flushes what is due (the thread-safe WAL's own
+    /// threads do that).
+    fn poll(&mut self, now: Duration) -> Result<(), Error>;
     /// Writes everything buffered, synced, completed.
     fn flush(&mut self) -> Result<(), Error>;
     /// Closes the active segment.
@@ -46,6 +54,7 @@ pub trait Front: Sized + std::fmt::Debug {
 
 impl<S: Storage> Front for wal_core::Wal<S> {
     type S = S;
+    const NAME: &'static str = "core";
     fn open(storage: S, config: Config) -> Result<Self, Error> {
         wal_core::Wal::open(storage, config)
     }
@@ -61,6 +70,9 @@ impl<S: Storage> Front for wal_core::Wal<S> {
         done: impl FnOnce(Result<(), Error>) + Send + 'static,
     ) -> Result<(), Error> {
         wal_core::Wal::write_with(self, series, ts, value, now, done)
+    }
+    fn poll(&mut self, now: Duration) -> Result<(), Error> {
+        wal_core::Wal::poll(self, now)
     }
     fn flush(&mut self) -> Result<(), Error> {
         wal_core::Wal::flush(self)
@@ -94,6 +106,7 @@ impl<S: Storage> Front for wal_core::Wal<S> {
 #[cfg(not(target_os = "wasi"))]
 impl<S: wal_host_std::ThreadedStorage> Front for wal_host_std::Wal<S> {
     type S = S;
+    const NAME: &'static str = "thread-safe";
     fn open(storage: S, config: Config) -> Result<Self, Error> {
         wal_host_std::Wal::with_storage(storage, config)
     }
@@ -109,6 +122,9 @@ impl<S: wal_host_std::ThreadedStorage> Front for wal_host_std::Wal<S> {
         done: impl FnOnce(Result<(), Error>) + Send + 'static,
     ) -> Result<(), Error> {
         wal_host_std::Wal::write_with(self, series, ts, value, done)
+    }
+    fn poll(&mut self, _: Duration) -> Result<(), Error> {
+        Ok(())
     }
     fn flush(&mut self) -> Result<(), Error> {
         wal_host_std::Wal::flush(self)
@@ -138,3 +154,16 @@ impl<S: wal_host_std::ThreadedStorage> Front for wal_host_std::Wal<S> {
         wal_host_std::Wal::close(self)
     }
 }
+
+/// A WAL on [`MemStorage`], either front (what the sweeps and the model
+/// drive).
+pub trait MemFront: Front<S = MemStorage> {}
+
+impl<T: Front<S = MemStorage>> MemFront for T {}
+
+/// The single-threaded core WAL in memory.
+pub type Core = wal_core::Wal<MemStorage>;
+
+/// The thread-safe WAL in memory.
+#[cfg(not(target_os = "wasi"))]
+pub type Threaded = wal_host_std::Wal<MemStorage>;

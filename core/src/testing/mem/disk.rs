@@ -1,0 +1,266 @@
+//! The shared "disk" of a `MemStorage`: its files, its directory as it is
+//! and as the last directory sync left it, the operation count, faults and
+//! the power switch.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::fmt;
+
+use embedded_io::ErrorKind;
+
+use super::data::FileData;
+use crate::error::{BackendError, ErrorKind as WalErrorKind};
+use crate::format::FileName;
+
+/// A fault to inject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The operation fails with an I/O error and changes nothing (a write
+    /// that fails this way writes no bytes).
+    Fail,
+    /// A write stores only its first `n` bytes, then fails.
+    TearWrite(usize),
+    /// A write fails as "storage full" and stores nothing.
+    Full,
+}
+
+/// A mutating operation, as recorded in `MemStorage::op_log`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// A file was created.
+    Create(FileName),
+    /// Bytes were written.
+    Write(FileName),
+    /// A file was cut.
+    Truncate(FileName),
+    /// A file was synced.
+    Sync(FileName),
+    /// A file was removed.
+    Remove(FileName),
+    /// The directory was synced.
+    SyncDir,
+}
+
+/// An error of `MemStorage`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemError {
+    /// Its kind.
+    pub kind: ErrorKind,
+    /// What happened.
+    pub what: &'static str,
+}
+
+impl fmt::Display for MemError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.what)
+    }
+}
+impl core::error::Error for MemError {}
+impl embedded_io::Error for MemError {
+    fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+impl BackendError for MemError {
+    fn wal_kind(&self) -> WalErrorKind {
+        match self.kind {
+            ErrorKind::OutOfMemory => WalErrorKind::StorageFull,
+            ErrorKind::NotFound => WalErrorKind::NotFound,
+            _ => WalErrorKind::Io,
+        }
+    }
+}
+
+pub(super) const INJECTED: MemError = MemError {
+    kind: ErrorKind::Other,
+    what: "injected I/O failure",
+};
+pub(super) const FULL: MemError = MemError {
+    kind: ErrorKind::OutOfMemory,
+    what: "storage full",
+};
+pub(super) const NOT_FOUND: MemError = MemError {
+    kind: ErrorKind::NotFound,
+    what: "no such file",
+};
+pub(super) const EXISTS: MemError = MemError {
+    kind: ErrorKind::AlreadyExists,
+    what: "file already exists",
+};
+
+/// A directory: names to file numbers.
+pub(super) type Dir = BTreeMap<FileName, u64>;
+
+#[derive(Debug, Default)]
+pub(super) struct Disk {
+    /// Every file by number: those the directory names now, and removed
+    /// ones that a durable directory still names (they come back after a
+    /// power cut).
+    pub(super) files: BTreeMap<u64, FileData>,
+    next_file: u64,
+    /// The directory as it is now.
+    pub(super) live: Dir,
+    /// The directory as the last directory sync left it.
+    pub(super) dir_synced: Dir,
+    /// As `dir_synced`, with each file whose own sync committed its
+    /// creation since (ext4's behaviour).
+    pub(super) dir_or_file_synced: Dir,
+    /// Count of mutating operations (create, write, truncate, sync, remove,
+    /// sync_dir).
+    pub(super) ops: u64,
+    /// Faults keyed by the mutating-operation number they hit.
+    pub(super) faults: BTreeMap<u64, Fault>,
+    /// Fail every file sync from now on.
+    pub(super) fail_syncs: bool,
+    /// Total bytes the disk holds at most.
+    pub(super) capacity: Option<u64>,
+    /// From this mutating operation on, the power is off: every mutating
+    /// operation fails and changes nothing.
+    pub(super) power_off_at: Option<u64>,
+    /// Every mutating operation so far, in order.
+    pub(super) op_log: Vec<Op>,
+    /// The allocation of the largest file dropped, emptied, for the next
+    /// file created (as a disk reuses freed blocks): a log that deletes
+    /// segments as it goes does not grow each new one from nothing.
+    spare: Vec<u8>,
+}
+
+impl Disk {
+    /// A disk holding `files`, everything durable, names included.
+    pub(super) fn durable(files: impl IntoIterator<Item = (FileName, Vec<u8>)>) -> Self {
+        let mut disk = Disk::default();
+        for (name, bytes) in files {
+            disk.put(name, bytes);
+        }
+        disk
+    }
+
+    /// Counts a mutating op and returns the fault planned for it, if any.
+    pub(super) fn next_op(&mut self, op: Op) -> Option<Fault> {
+        let n = self.ops;
+        self.ops += 1;
+        self.op_log.push(op);
+        if self.power_off_at.is_some_and(|p| n >= p) {
+            return Some(Fault::Fail);
+        }
+        self.faults.remove(&n)
+    }
+
+    /// Bytes held by the files the directory names now.
+    pub(super) fn used(&self) -> u64 {
+        self.live
+            .values()
+            .filter_map(|n| self.files.get(n))
+            .map(|f| f.data.len() as u64)
+            .sum()
+    }
+
+    /// The file `name` names now, if it is file number `number` (when
+    /// given): a handle on a file removed since it was opened finds nothing.
+    pub(super) fn file(&self, name: FileName, number: Option<u64>) -> Option<&FileData> {
+        let n = *self.live.get(&name)?;
+        if number.is_some_and(|want| want != n) {
+            return None;
+        }
+        self.files.get(&n)
+    }
+
+    /// As [`Disk::file`], to change it.
+    pub(super) fn file_mut(
+        &mut self,
+        name: FileName,
+        number: Option<u64>,
+    ) -> Option<&mut FileData> {
+        let n = *self.live.get(&name)?;
+        if number.is_some_and(|want| want != n) {
+            return None;
+        }
+        self.files.get_mut(&n)
+    }
+
+    /// The number of the file `name` names now.
+    pub(super) fn number(&self, name: FileName) -> Option<u64> {
+        self.live.get(&name).copied()
+    }
+
+    /// Creates file `name`, empty (its name not durable), and returns its
+    /// number.
+    pub(super) fn create(&mut self, name: FileName) -> Result<u64, MemError> {
+        if self.live.contains_key(&name) {
+            return Err(EXISTS);
+        }
+        let mut data = core::mem::take(&mut self.spare);
+        data.clear();
+        let n = self.next_file;
+        self.next_file += 1;
+        self.files.insert(n, FileData::synced(data));
+        self.live.insert(name, n);
+        Ok(n)
+    }
+
+    /// Removes `name` from the directory as it is now.
+    pub(super) fn remove(&mut self, name: FileName) -> Result<(), MemError> {
+        let n = self.live.remove(&name).ok_or(NOT_FOUND)?;
+        self.drop_unnamed([n]);
+        Ok(())
+    }
+
+    /// Syncs file `name`: its contents, and in `dir_or_file_synced` its name.
+    pub(super) fn sync(&mut self, name: FileName, number: u64) -> Result<(), MemError> {
+        self.file_mut(name, Some(number)).ok_or(NOT_FOUND)?.sync();
+        let old = self.dir_or_file_synced.insert(name, number);
+        self.drop_unnamed(old.filter(|&o| o != number));
+        Ok(())
+    }
+
+    /// Makes the directory as it is now durable.
+    pub(super) fn sync_dir(&mut self) {
+        let old_synced = core::mem::replace(&mut self.dir_synced, self.live.clone());
+        let old_either = core::mem::replace(&mut self.dir_or_file_synced, self.live.clone());
+        let old: Vec<u64> = old_synced
+            .values()
+            .chain(old_either.values())
+            .copied()
+            .collect();
+        self.drop_unnamed(old);
+    }
+
+    /// Replaces (or creates) file `name` with `bytes`, all durable, its
+    /// name too. An existing file keeps its number (open handles see the
+    /// new bytes).
+    pub(super) fn put(&mut self, name: FileName, bytes: Vec<u8>) {
+        let n = match self.live.get(&name) {
+            Some(&n) => n,
+            None => {
+                let n = self.next_file;
+                self.next_file += 1;
+                self.live.insert(name, n);
+                n
+            }
+        };
+        self.files.insert(n, FileData::synced(bytes));
+        let old = [
+            self.dir_synced.insert(name, n),
+            self.dir_or_file_synced.insert(name, n),
+        ];
+        self.drop_unnamed(old.into_iter().flatten());
+    }
+
+    /// Forgets those of files `maybe` that no directory names any more,
+    /// keeping the largest allocation for the next file created.
+    fn drop_unnamed(&mut self, maybe: impl IntoIterator<Item = u64>) {
+        for n in maybe {
+            let named = [&self.live, &self.dir_synced, &self.dir_or_file_synced]
+                .iter()
+                .any(|dir| dir.values().any(|&m| m == n));
+            if named {
+                continue;
+            }
+            if let Some(f) = self.files.remove(&n) {
+                if f.data.capacity() > self.spare.capacity() {
+                    self.spare = f.data;
+                }
+            }
+        }
+    }
+}
