@@ -36,12 +36,12 @@ fn main() {
             .collect()
     });
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("usage: wal-bench [--quick] [--json FILE] [--only ingest,durable-small,cpu,replay,open,wasi,memory]");
+        println!("usage: wal-bench [--quick] [--json FILE] [--only ingest,durable-small,cpu,replay,open,wasi,memory,admin]");
         return;
     }
     // Memory first, while the process heap is fresh (peak RSS is per
     // process; later workloads' baselines leave allocations behind).
-    let all: [(&str, Workload); 7] = [
+    let all: [(&str, Workload); 8] = [
         ("memory", workloads::memory),
         ("cpu", workloads::cpu),
         ("replay", workloads::replay),
@@ -49,6 +49,7 @@ fn main() {
         ("ingest", workloads::ingest),
         ("durable-small", workloads::durable_small),
         ("wasi", workloads::wasi),
+        ("admin", workloads::admin),
     ];
     let mut rows = vec![];
     for (name, run) in all {
@@ -296,6 +297,20 @@ fn print_ratios(rows: &[Row]) {
             "- open {}: {ms:.1} ms median (target < 50 ms) {}",
             r.variant,
             if ms < 50.0 { "MET" } else { "MISSED" }
+        );
+    }
+    let v = "8 threads, with a reader";
+    if let Some(p) = find(rows, "admin", v, "wal").and_then(|r| r.paired.as_ref()) {
+        let alone = find(rows, "admin", "8 threads, writers alone", "wal");
+        let medians = find(rows, "admin", v, "wal")
+            .and_then(|r| r.records_per_s)
+            .zip(alone.and_then(|r| r.records_per_s))
+            .map(|(w, a)| w / a);
+        paired_line(
+            "admin: durable writers' records/s with a reader (info + read of closed segments) vs alone",
+            p,
+            medians,
+            0.9,
         );
     }
     let mem: Vec<&Row> = rows.iter().filter(|r| r.name == "memory").collect();

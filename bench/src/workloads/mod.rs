@@ -1,9 +1,10 @@
-//! The seven workloads of the harness, one file each. Each returns rows for
+//! The eight workloads of the harness, one file each. Each returns rows for
 //! our WAL and for every baseline that applies, measured in the same run.
 //! This file holds what they share: temporary directories, medians, the
 //! spread of ratios by round, logs written for reading back, and sizes
 //! for the table.
 
+mod admin;
 mod cpu;
 mod durable;
 mod ingest;
@@ -12,6 +13,7 @@ mod open;
 mod replay;
 mod wasi;
 
+pub use admin::admin;
 pub use cpu::cpu;
 pub use durable::durable_small;
 pub use ingest::ingest;
