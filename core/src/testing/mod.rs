@@ -1,8 +1,14 @@
-//! What tests of the WAL (and of hosts) need: [`MemStorage`], an in-memory
+//! What tests of the WAL (and of hosts) need: `MemStorage`, an in-memory
 //! storage that keeps what was made durable apart from what was only
-//! written, injects faults and takes crash images. Behind the `mem`
-//! feature, which is off by default: a production build never links it.
+//! written, injects faults and takes crash images (feature `mem`); and
+//! `scenarios`, the core's behavioural scenarios over any storage, shared
+//! by the host tests and the bare-metal harness (feature `scenarios`). Both
+//! features are off by default: a production build links neither.
 
+#[cfg(any(test, feature = "mem"))]
 mod mem;
+#[cfg(feature = "scenarios")]
+pub mod scenarios;
 
+#[cfg(any(test, feature = "mem"))]
 pub use mem::{Fault, MemError, MemFile, MemStorage, Op};
