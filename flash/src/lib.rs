@@ -2,7 +2,7 @@
 //! flash, over any `embedded-storage` [`NorFlash`] driver that allows a
 //! word to be programmed more than once ([`MultiwriteNorFlash`]: SPI NOR
 //! and most parallel NOR; not flash with per-word ECC). `no_std` + `alloc`,
-//! no `unsafe`. [`SimFlash`] (feature `sim`) is a flash in RAM for tests
+//! no `unsafe`. `SimFlash` (feature `sim`) is a flash in RAM for tests
 //! and the Cortex-M harness (`targets/cortex-m`).
 //!
 //! ```
