@@ -2,8 +2,8 @@
 # Runs every check and every test of the project. This is the README's test
 # command and exactly what CI runs (.ci/run). It installs what a fresh
 # machine with only the Rust toolchain lacks (rustup targets and components,
-# cargo-nextest), and skips nothing: if something cannot be had, it fails
-# and says why.
+# cargo-nextest, QEMU for the Cortex-M harness, Node if it is missing), and
+# skips nothing: if something cannot be had, it fails and says why.
 set -euo pipefail
 cd "$(dirname "$0")"
 TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -17,12 +17,21 @@ for t in thumbv7em-none-eabihf wasm32-wasip1; do
     rustup target add "$t" || die "cannot install the $t target (rustup target add $t)"
   fi
 done
-for c in rustfmt clippy; do
+for c in rustfmt clippy llvm-tools; do
   rustup component list --installed | grep -q "^$c" || rustup component add "$c" || die "cannot install $c"
 done
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked || die "cannot install cargo-nextest (needed to run the WASI tests one process per test)"
 fi
+if ! command -v qemu-system-arm >/dev/null 2>&1; then
+  { apt-get update && apt-get install -y qemu-system-arm; } \
+    || die "cannot install QEMU (apt-get install -y qemu-system-arm): the Cortex-M harness runs under it"
+fi
+if ! command -v node >/dev/null 2>&1; then
+  { apt-get update && apt-get install -y nodejs; } || die "cannot install Node (apt-get install -y nodejs): the second WASI runtime"
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || die "Node $(node --version) is too old: node:wasi with version 'preview1' needs Node 20 or later"
 if ! rustup toolchain list | grep -q '^nightly'; then
   rustup toolchain install nightly --profile minimal || die "cannot install the nightly toolchain (cargo-fuzz needs it)"
 fi
@@ -32,10 +41,13 @@ fi
 
 step "format"
 cargo fmt --all -- --check
+(cd targets/cortex-m && cargo fmt -- --check)
 
 step "clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p wal-core --no-default-features -- -D warnings
+cargo clippy -p wal-flash --features sim --all-targets -- -D warnings
+(cd targets/cortex-m && cargo clippy --release --all-targets -- -D warnings)
 cargo clippy --target wasm32-wasip1 -p wal -p wal-host-wasi --all-targets -- -D warnings
 # The tool's tests run the native binary; under WASI only its library and bins.
 cargo clippy --target wasm32-wasip1 -p wal-tool --lib --bins -- -D warnings
@@ -53,7 +65,8 @@ done
 
 step "the core builds for bare metal (no std leak)"
 cargo build -p wal-core --no-default-features --target thumbv7em-none-eabihf
-cargo build -p wal-core --no-default-features --features mem --target thumbv7em-none-eabihf
+cargo build -p wal-core --no-default-features --features mem,scenarios --target thumbv7em-none-eabihf
+cargo build -p wal-flash --features sim --target thumbv7em-none-eabihf
 
 step "docs build without warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
@@ -74,10 +87,13 @@ cargo test -p wal-core --no-default-features --features mem --lib --tests
 # The core's own tests with its default features plus the in-memory storage
 # (not a default feature: a production build never links it).
 cargo test -p wal-core --features mem
+# The flash storage on simulated NOR flash: the scenarios, a power cut at
+# every program and erase.
+cargo test -p wal-flash --features sim
 
-step "tests, WASI: the behavioural suite under wasmtime (one process per test)"
+step "tests, WASI: the behavioural suite and the scenarios under wasmtime (one process per test)"
 CARGO_TARGET_WASM32_WASIP1_RUNNER="$TARGET_DIR/release/wasi-run" \
-  cargo nextest run --target wasm32-wasip1 -p wal --test mem --test fs
+  cargo nextest run --target wasm32-wasip1 -p wal --test mem --test fs --test scenarios
 # Segments sparse past 4 GiB, under a 32-bit usize. The runner's temporary
 # directory (the guest's /tmp) goes on a tmpfs, which reads holes from the
 # zero page (5 GiB in 1.4 s, no memory); ext4 fills its page cache with
@@ -86,8 +102,19 @@ CARGO_TARGET_WASM32_WASIP1_RUNNER="$TARGET_DIR/release/wasi-run" \
 TMPDIR=/dev/shm CARGO_TARGET_WASM32_WASIP1_RUNNER="$TARGET_DIR/release/wasi-run" \
   cargo nextest run --target wasm32-wasip1 -p wal --test large_files
 
-step "tests, native <-> WASI: byte identity, cross reading, the launcher (release: shares the launcher's build)"
+step "tests, WASI: the same test binaries under Node's WASI (uvwasi, host-wasi/node/run.mjs)"
+CARGO_TARGET_WASM32_WASIP1_RUNNER="$PWD/host-wasi/node/wasi-node" \
+  cargo nextest run --target wasm32-wasip1 -p wal --test mem --test fs --test scenarios
+
+step "tests, native <-> WASI: byte identity (native, wasmtime, Node), cross reading, both runners (release: shares the launcher's build)"
 cargo test --release -p wal-host-wasi
+
+step "the core on a Cortex-M4 under QEMU (mps2-an386): the scenarios over memory and simulated NOR flash, flash wear, code size"
+(cd targets/cortex-m && cargo run --release 2>&1 | tee /tmp/cortex-m.log) \
+  || die "the Cortex-M harness failed (exit 124: QEMU's two minutes ran out): see /tmp/cortex-m.log"
+grep -qE '^[0-9]+ passed, 0 failed$' /tmp/cortex-m.log || die "the Cortex-M harness did not end with N passed, 0 failed: see /tmp/cortex-m.log"
+(cd targets/cortex-m && cargo run --release --bin footprint) || die "the footprint binary failed under QEMU"
+targets/cortex-m/size.sh || die "cannot measure the Cortex-M code size (targets/cortex-m/size.sh)"
 
 step "fuzzing: each target for 30 seconds (nightly, cargo-fuzz)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}"

@@ -43,12 +43,14 @@
 //! | `buffer` | the write buffer and the flush rule |
 //! | `wal` | the single-threaded [`Wal`] |
 //! | [`host`] | the pieces above that a host builds its own front from |
-//! | `testing` | `MemStorage` (feature `mem`) |
+//! | `testing` | `MemStorage` (feature `mem`), the behavioural scenarios (feature `scenarios`) |
 //!
 //! Features: `std` (hardware CRC-32C, `std::error` and `std::io` errors),
 //! `snappy` (frame compression; needs std), `mem` (the in-memory backend
-//! `testing::MemStorage`; off by default, for tests). With none of them
-//! the crate builds for bare-metal targets.
+//! `testing::MemStorage`; off by default, for tests), `scenarios` (the
+//! behavioural scenarios over any storage, `testing::scenarios`; off by
+//! default, for tests and the bare-metal harness). With none of them, or
+//! with only `mem` and `scenarios`, the crate builds for bare-metal targets.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -86,7 +88,7 @@ mod buffer;
 mod wal;
 
 pub mod host;
-#[cfg(any(test, feature = "mem"))]
+#[cfg(any(test, feature = "mem", feature = "scenarios"))]
 pub mod testing;
 
 pub use completion::Completion;

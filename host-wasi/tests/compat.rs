@@ -1,21 +1,25 @@
-//! Native <-> WASI: the same input through the native `wal append` and
-//! through `wal-wasi append` under wasmtime gives identical segment files;
-//! each side reads what the other wrote; and the launcher reports traps,
-//! exit codes, and keeps the guest inside its preopened directory.
+//! Native <-> WASI: the same input through the native `wal append`, through
+//! `wal-wasi append` under wasmtime and under Node's WASI (uvwasi, through
+//! `node/run.mjs`) gives identical segment files; each side reads what the
+//! others wrote; and both runners report traps, exit codes, and keep the
+//! guest inside its preopened directory.
 //!
 //! The guests are built by `test.sh` (`cargo build --release --target
 //! wasm32-wasip1 -p wal-tool --bin wal-wasi`, and `-p wal-host-wasi --bin
-//! wasi-probe`); a missing guest fails the test with that command, it never
-//! skips.
+//! wasi-probe`); a missing guest, or a missing `node`, fails the test with
+//! what to do: it never skips.
 #![cfg(not(target_os = "wasi"))]
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use wal_host_wasi::launcher::{Launcher, Output, TRAP_EXIT};
+
+mod support;
+use support::node;
 
 fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
@@ -53,6 +57,15 @@ fn wasi_tool(dir: &Path, args: &[&str], stdin: &str) -> Output {
     launcher()
         .run_with_data_dir(&guest("wal-wasi"), dir, &full, stdin.as_bytes())
         .unwrap()
+}
+
+/// Runs `wal-wasi` under Node's WASI with `dir` as `/data`.
+fn node_tool(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let preopen = format!("{}::/data", dir.display());
+    let module = guest("wal-wasi");
+    let mut full: Vec<&OsStr> = vec!["--dir".as_ref(), preopen.as_ref(), module.as_os_str()];
+    full.extend(args.iter().map(OsStr::new));
+    node(&full, stdin.as_bytes())
 }
 
 /// Runs the native tool in this process; `args` use `/data` for the directory.
@@ -129,7 +142,7 @@ fn input(seed: u64, n: usize, series: u64, max_len: usize) -> String {
 }
 
 #[test]
-fn the_same_input_gives_identical_segment_files_natively_and_under_wasmtime() {
+fn the_same_input_gives_identical_segment_files_natively_under_wasmtime_and_under_node() {
     let cases: &[(u64, usize, u64, usize, &[&str])] = &[
         (
             1,
@@ -177,59 +190,59 @@ fn the_same_input_gives_identical_segment_files_natively_and_under_wasmtime() {
         let inp = input(*seed, *n, *series, *max_len);
         let mut args = vec!["append", "/data", "--flush-interval-ms", "0"];
         args.extend_from_slice(flags);
-        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let native = native_tool(a.path(), &args, &inp);
-        assert_eq!(
-            native.code,
-            0,
-            "native: {}",
-            String::from_utf8_lossy(&native.stderr)
-        );
-        let wasi = wasi_tool(b.path(), &args, &inp);
-        assert_eq!(
-            wasi.code,
-            0,
-            "wasi: {}",
-            String::from_utf8_lossy(&wasi.stderr)
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&native.stdout).lines().last(),
-            Some(format!("durable {n}").as_str()),
-            "seed {seed}"
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&wasi.stdout).lines().last(),
-            Some(format!("durable {n}").as_str())
-        );
-        let (fa, fb) = (files(a.path()), files(b.path()));
-        assert!(
-            fa.len() >= 2,
-            "seed {seed}: rotation happened ({} segments)",
-            fa.len()
-        );
-        assert_eq!(
-            fa.iter().map(|f| &f.0).collect::<Vec<_>>(),
-            fb.iter().map(|f| &f.0).collect::<Vec<_>>()
-        );
-        for ((name, x), (_, y)) in fa.iter().zip(&fb) {
-            assert!(
-                x == y,
-                "seed {seed}: {name} differs ({} vs {} bytes)",
-                x.len(),
-                y.len()
+        let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
+        let runs = [
+            ("native", native_tool(dirs[0].path(), &args, &inp)),
+            ("wasmtime", wasi_tool(dirs[1].path(), &args, &inp)),
+            ("node", node_tool(dirs[2].path(), &args, &inp)),
+        ];
+        for (side, out) in &runs {
+            assert_eq!(
+                out.code,
+                0,
+                "seed {seed}, {side}: {}",
+                String::from_utf8_lossy(&out.stderr)
             );
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).lines().last(),
+                Some(format!("durable {n}").as_str()),
+                "seed {seed}, {side}"
+            );
+        }
+        let native = files(dirs[0].path());
+        assert!(
+            native.len() >= 2,
+            "seed {seed}: rotation happened ({} segments)",
+            native.len()
+        );
+        for (side, dir) in [("wasmtime", &dirs[1]), ("node", &dirs[2])] {
+            let other = files(dir.path());
+            assert_eq!(
+                native.iter().map(|f| &f.0).collect::<Vec<_>>(),
+                other.iter().map(|f| &f.0).collect::<Vec<_>>(),
+                "seed {seed}: the same files under {side}"
+            );
+            for ((name, x), (_, y)) in native.iter().zip(&other) {
+                assert!(
+                    x == y,
+                    "seed {seed}: {name} differs under {side} ({} vs {} bytes)",
+                    x.len(),
+                    y.len()
+                );
+            }
         }
     }
 }
 
 #[test]
-fn each_side_reads_what_the_other_wrote() {
+fn each_side_reads_what_the_others_wrote() {
     let inp = input(9, 2000, 20, 500);
     let args = ["append", "/data", "--file-size", "65536"];
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    assert_eq!(native_tool(a.path(), &args, &inp).code, 0);
-    assert_eq!(wasi_tool(b.path(), &args, &inp).code, 0);
-    for dir in [a.path(), b.path()] {
+    let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
+    assert_eq!(native_tool(dirs[0].path(), &args, &inp).code, 0);
+    assert_eq!(wasi_tool(dirs[1].path(), &args, &inp).code, 0);
+    assert_eq!(node_tool(dirs[2].path(), &args, &inp).code, 0);
+    for dir in dirs.iter().map(|d| d.path()) {
         for cmd in [
             &["dump", "/data", "--format", "jsonl"][..],
             &["verify", "/data"],
@@ -237,28 +250,32 @@ fn each_side_reads_what_the_other_wrote() {
         ] {
             let n = native_tool(dir, cmd, "");
             let w = wasi_tool(dir, cmd, "");
+            let j = node_tool(dir, cmd, "");
             assert_eq!(
-                (n.code, w.code),
-                (0, 0),
-                "{cmd:?}: {}",
-                String::from_utf8_lossy(&w.stderr)
+                (n.code, w.code, j.code),
+                (0, 0, 0),
+                "{cmd:?}: {} {}",
+                String::from_utf8_lossy(&w.stderr),
+                String::from_utf8_lossy(&j.stderr)
             );
-            assert_eq!(
-                String::from_utf8_lossy(&n.stdout),
-                String::from_utf8_lossy(&w.stdout),
-                "{cmd:?} prints the same on both sides"
-            );
+            for other in [&w, &j] {
+                assert_eq!(
+                    String::from_utf8_lossy(&n.stdout),
+                    String::from_utf8_lossy(&other.stdout),
+                    "{cmd:?} prints the same on every side"
+                );
+            }
         }
     }
     let dumped = String::from_utf8(
-        native_tool(b.path(), &["dump", "/data", "--format", "jsonl"], "").stdout,
+        native_tool(dirs[2].path(), &["dump", "/data", "--format", "jsonl"], "").stdout,
     )
     .unwrap();
     assert_eq!(dumped.lines().count(), 2000);
 }
 
 #[test]
-fn exit_codes_and_errors_are_the_same_on_both_sides() {
+fn exit_codes_and_errors_are_the_same_on_every_side() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(
         native_tool(dir.path(), &["append", "/data"], &input(3, 100, 5, 50)).code,
@@ -269,25 +286,29 @@ fn exit_codes_and_errors_are_the_same_on_both_sides() {
     let mut bytes = fs::read(&seg).unwrap();
     bytes.extend_from_slice(b"\x09\x09torn");
     fs::write(&seg, &bytes).unwrap();
-    let (n, w) = (
+    let (n, w, j) = (
         native_tool(dir.path(), &["verify", "/data"], ""),
         wasi_tool(dir.path(), &["verify", "/data"], ""),
+        node_tool(dir.path(), &["verify", "/data"], ""),
     );
-    assert_eq!((n.code, w.code), (2, 2));
+    assert_eq!((n.code, w.code, j.code), (2, 2, 2));
     assert_eq!(n.stdout, w.stdout);
+    assert_eq!(n.stdout, j.stdout);
     // A bad line: exit 1, naming the line, on both.
     let bad = "{\"series_id\": 1, \"timestamp\": 1, \"value_hex\": \"0\"}\n";
     let e = tempfile::tempdir().unwrap();
-    let (n, w) = (
+    let (n, w, j) = (
         native_tool(e.path(), &["append", "/data"], bad),
         wasi_tool(e.path(), &["append", "/data"], bad),
+        node_tool(e.path(), &["append", "/data"], bad),
     );
-    assert_eq!((n.code, w.code), (1, 1));
-    for o in [&n, &w] {
+    assert_eq!((n.code, w.code, j.code), (1, 1, 1));
+    for o in [&n, &w, &j] {
         assert!(String::from_utf8_lossy(&o.stderr)
             .contains("error: line 1: value_hex is not valid hex"));
     }
     assert_eq!(wasi_tool(e.path(), &["frobnicate"], "").code, 64);
+    assert_eq!(node_tool(e.path(), &["frobnicate"], "").code, 64);
 }
 
 #[test]
@@ -330,37 +351,124 @@ fn a_trapping_or_failing_guest_is_reported_with_its_code_and_message() {
 }
 
 #[test]
+fn node_reports_traps_exit_codes_and_usage_as_wasi_run_does() {
+    let probe = guest("wasi-probe");
+    let p = probe.as_os_str();
+    // A trap (V8's RuntimeError): 134, the guest's panic message and the
+    // trap with its wasm stack on stderr.
+    let out = node(&[p, "trap".as_ref()], b"");
+    assert_eq!(out.code, TRAP_EXIT);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the probe was asked to trap"), "{err}");
+    assert!(
+        err.contains("wasi-node: the guest trapped: RuntimeError: unreachable"),
+        "{err}"
+    );
+    assert!(err.contains("wasm-function"), "{err}");
+    // proc_exit's code, whatever it is.
+    for code in [0, 5, 7, 64] {
+        let out = node(&[p, "exit".as_ref(), code.to_string().as_ref()], b"");
+        assert_eq!((out.code, out.trap), (code, None));
+    }
+    // With no --dir, a fresh temporary /tmp, and TMPDIR says so.
+    assert_eq!(node(&[p, "read".as_ref(), "/tmp".as_ref()], b"").code, 1);
+    // Usage and load errors.
+    assert_eq!(node(&[], b"").code, 64);
+    assert_eq!(
+        node(&["--dir".as_ref(), "nocolons".as_ref(), p], b"").code,
+        64
+    );
+    let missing = node(&["missing.wasm".as_ref()], b"");
+    assert_eq!(missing.code, 1);
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("cannot load guest module missing.wasm")
+    );
+}
+
+#[test]
+fn the_runtimes_differ_on_directory_sync_and_the_guest_never_asks() {
+    // wasmtime refuses `fd_sync` on a directory (EBADF); uvwasi does it.
+    // The WAL's guest uses `FsOptions::WASI`, which never syncs a
+    // directory, so its files are the same under both (tested above).
+    let dir = tempfile::tempdir().unwrap();
+    let probe = guest("wasi-probe");
+    let w = launcher()
+        .run_with_data_dir(&probe, dir.path(), &["wasi-probe", "dirsync", "/data"], b"")
+        .unwrap();
+    assert_eq!(
+        w.code,
+        1,
+        "wasmtime: {}",
+        String::from_utf8_lossy(&w.stderr)
+    );
+    assert!(String::from_utf8_lossy(&w.stderr).contains("Bad file descriptor"));
+    let preopen = format!("{}::/data", dir.path().display());
+    let n = node(
+        &[
+            "--dir".as_ref(),
+            preopen.as_ref(),
+            probe.as_os_str(),
+            "dirsync".as_ref(),
+            "/data".as_ref(),
+        ],
+        b"",
+    );
+    assert_eq!((n.code, n.stdout), (0, b"synced\n".to_vec()), "node");
+}
+
+#[test]
 fn a_guest_cannot_reach_outside_its_preopened_directory() {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     fs::create_dir(&data).unwrap();
     fs::write(root.path().join("secret"), b"host secret").unwrap();
     fs::write(data.join("inside"), b"ok").unwrap();
+    std::os::unix::fs::symlink("../secret", data.join("up")).unwrap();
+    std::os::unix::fs::symlink(root.path().join("secret"), data.join("abs")).unwrap();
     let probe = guest("wasi-probe");
-    let read = |path: &str| {
-        launcher()
-            .run_with_data_dir(&probe, &data, &["wasi-probe", "read", path], b"")
-            .unwrap()
-    };
-    let ok = read("/data/inside");
-    assert_eq!(ok.code, 0);
-    assert_eq!(String::from_utf8_lossy(&ok.stdout), "read 2 bytes\n");
-    for outside in [
-        "/data/../secret",
-        "/etc/passwd",
-        root.path().join("secret").to_str().unwrap(),
-        "../secret",
-    ] {
-        let out = read(outside);
-        assert_eq!(out.code, 1, "{outside} must not be readable");
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("cannot read"),
-            "{outside}"
-        );
-        assert!(!String::from_utf8_lossy(&out.stdout).contains("bytes"));
+    let preopen = format!("{}::/data", data.display());
+    for runtime in ["wasmtime", "node"] {
+        let read = |path: &str| match runtime {
+            "wasmtime" => launcher()
+                .run_with_data_dir(&probe, &data, &["wasi-probe", "read", path], b"")
+                .unwrap(),
+            _ => node(
+                &[
+                    "--dir".as_ref(),
+                    preopen.as_ref(),
+                    probe.as_os_str(),
+                    "read".as_ref(),
+                    path.as_ref(),
+                ],
+                b"",
+            ),
+        };
+        let ok = read("/data/inside");
+        assert_eq!(ok.code, 0, "{runtime}");
+        assert_eq!(String::from_utf8_lossy(&ok.stdout), "read 2 bytes\n");
+        for outside in [
+            "/data/../secret",
+            "/etc/passwd",
+            root.path().join("secret").to_str().unwrap(),
+            "../secret",
+            "/data/up",
+            "/data/abs",
+        ] {
+            let out = read(outside);
+            assert_eq!(out.code, 1, "{runtime}: {outside} must not be readable");
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("cannot read"),
+                "{runtime}: {outside}"
+            );
+            assert!(!String::from_utf8_lossy(&out.stdout).contains("bytes"));
+        }
     }
     // The tool refuses a directory it cannot see.
-    let out = wasi_tool(&data, &["verify", "/etc"], "");
-    assert_eq!(out.code, 1);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open WAL directory /etc"));
+    for out in [
+        wasi_tool(&data, &["verify", "/etc"], ""),
+        node_tool(&data, &["verify", "/etc"], ""),
+    ] {
+        assert_eq!(out.code, 1);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open WAL directory /etc"));
+    }
 }
