@@ -24,11 +24,11 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked || die "cannot install cargo-nextest (needed to run the WASI tests one process per test)"
 fi
 if ! command -v qemu-system-arm >/dev/null 2>&1; then
-  { apt-get update && apt-get install -y qemu-system-arm; } \
+  { apt-get update && apt-get install -y --no-install-recommends qemu-system-arm; } \
     || die "cannot install QEMU (apt-get install -y qemu-system-arm): the Cortex-M harness runs under it"
 fi
 if ! command -v node >/dev/null 2>&1; then
-  { apt-get update && apt-get install -y nodejs; } || die "cannot install Node (apt-get install -y nodejs): the second WASI runtime"
+  { apt-get update && apt-get install -y --no-install-recommends nodejs; } || die "cannot install Node (apt-get install -y nodejs): the second WASI runtime"
 fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node $(node --version) is too old: node:wasi with version 'preview1' needs Node 20 or later"
