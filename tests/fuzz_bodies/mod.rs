@@ -8,6 +8,10 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[path = "../front/mod.rs"]
+mod front;
+
+use front::{Core, MemFront};
 use wal_core::format::{self, FrameHeader};
 use wal_core::testing::{CrashModel, Fault, MemStorage};
 use wal_core::{compress, scan, Config, Corruption, Error, FileName, RecoveryMode, Wal};
@@ -128,11 +132,22 @@ fn check_recovered(mut wal: Wal<MemStorage>, storage: &MemStorage, bytes: &[u8])
     wal.close().expect("close works after recovery");
 }
 
-/// Arbitrary operation sequences with faults and crashes (an in-order
+/// Arbitrary operation sequences on either WAL (the core one, or the
+/// thread-safe one: the first byte says) with faults and crashes (an in-order
 /// prefix of the unsynced bytes, or any subset of their sectors with names
 /// durable only on a directory sync, or on a file's sync as on ext4),
 /// checked against the acknowledgements.
 pub fn ops(data: &[u8]) {
+    // The first byte's second bit picks the WAL: the core one, or the
+    // thread-safe one (its flusher and syncer threads; not on WASI).
+    match data.first().copied().unwrap_or(0) & 2 {
+        #[cfg(not(target_os = "wasi"))]
+        2 => ops_on::<front::Threaded>(data),
+        _ => ops_on::<Core>(data),
+    }
+}
+
+fn ops_on<F: MemFront>(data: &[u8]) {
     let mut it = data.iter().copied();
     let compression = it.next().unwrap_or(0) & 1 == 1;
     let cfg = Config::default()
@@ -142,7 +157,7 @@ pub fn ops(data: &[u8]) {
         .with_flush_interval(None)
         .with_reserve(512);
     let mut storage = MemStorage::new();
-    let Ok(mut wal) = Wal::open(storage.clone(), cfg) else {
+    let Ok(mut wal) = F::open(storage.clone(), cfg) else {
         return;
     };
     let acked: Arc<Mutex<HashSet<i64>>> = Arc::default();
@@ -172,7 +187,18 @@ pub fn ops(data: &[u8]) {
                 let _ = wal.rotate();
             }
             5 => {
-                let ids = wal.segments();
+                // The thread-safe WAL's threads rotate on their own: the
+                // segment active when listed may take more frames after it
+                // is read, close, and be deleted with them. There the pick
+                // is among segments closed when listed.
+                let all = wal.segments();
+                let ids = match F::NAME {
+                    "core" => &all[..],
+                    _ => &all[..all.len() - 1],
+                };
+                if ids.is_empty() {
+                    continue;
+                }
                 let id = ids[arg as usize % ids.len()];
                 let held: Vec<i64> = match wal.read(id) {
                     Ok(r) => r
@@ -198,13 +224,13 @@ pub fn ops(data: &[u8]) {
                     // Acknowledgements the dying WAL hands out on drop do not count.
                     let models = [CrashModel::PREFIX, CrashModel::HARSH, CrashModel::EXT4];
                     let model = models[usize::from(arg / 2) % models.len()];
-                    let image = storage.crash_image(u64::from(arg), model);
                     let before = acked.lock().unwrap().clone();
+                    let image = storage.crash_image(u64::from(arg), model);
                     drop(wal);
                     *acked.lock().unwrap() = before;
                     storage = image;
                 }
-                wal = match (0..8).find_map(|_| Wal::open(storage.clone(), cfg).ok()) {
+                wal = match (0..8).find_map(|_| F::open(storage.clone(), cfg).ok()) {
                     Some(w) => w,
                     None => panic!("reopen keeps failing"),
                 };
