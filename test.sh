@@ -118,10 +118,10 @@ targets/cortex-m/size.sh || die "cannot measure the Cortex-M code size (targets/
 
 step "fuzzing: each target for 30 seconds (nightly, cargo-fuzz)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
-for t in decode recover ops; do
+for t in decode recover ops ops_threaded; do
   (cd fuzz && cargo +nightly fuzz run "$t" -O -- -max_total_time="$FUZZ_SECONDS" \
       -malloc_limit_mb=512 -rss_limit_mb=2048 2>&1 | tee "/tmp/fuzz-$t.log" | grep -E '^Done|ERROR|panicked' ) \
-    || die "fuzz target $t failed: see /tmp/fuzz-$t.log and fuzz/artifacts/$t (save the input under tests/fuzz-regressions/$t)"
+    || die "fuzz target $t failed: see /tmp/fuzz-$t.log and fuzz/artifacts/$t (save the input under tests/fuzz-regressions/${t%_threaded})"
   grep -q '^Done' "/tmp/fuzz-$t.log" || die "fuzz target $t did not finish: see /tmp/fuzz-$t.log"
 done
 

@@ -108,3 +108,12 @@ fn ops_regressions_and_sweep() {
     replay("ops", fuzz_bodies::ops);
     sweep(fuzz_bodies::ops, 4, 300, &[]);
 }
+
+/// The `ops_threaded` target takes the same inputs as `ops`: its findings
+/// go in `ops/` too, and every one is replayed on both WALs.
+#[cfg(not(target_os = "wasi"))]
+#[test]
+fn ops_threaded_regressions_and_sweep() {
+    replay("ops", fuzz_bodies::ops_threaded);
+    sweep(fuzz_bodies::ops_threaded, 5, 300, &[]);
+}
