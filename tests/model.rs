@@ -277,14 +277,7 @@ fn run<F: MemFront>(steps: Vec<Step>, compression: bool, timed: bool) {
             }
             Step::Delete { pick } => {
                 let all = wal.segments();
-                // The thread-safe WAL's threads rotate on their own: the
-                // segment active when listed may take more frames after it
-                // is read, close, and then be deleted with them. There the
-                // pick is among segments closed when listed (final).
-                let ids = match F::NAME {
-                    "core" => &all[..],
-                    _ => &all[..all.len() - 1],
-                };
+                let ids = front::deletable(&wal);
                 if ids.is_empty() {
                     continue;
                 }

@@ -187,15 +187,7 @@ fn ops_on<F: MemFront>(data: &[u8]) {
                 let _ = wal.rotate();
             }
             5 => {
-                // The thread-safe WAL's threads rotate on their own: the
-                // segment active when listed may take more frames after it
-                // is read, close, and be deleted with them. There the pick
-                // is among segments closed when listed.
-                let all = wal.segments();
-                let ids = match F::NAME {
-                    "core" => &all[..],
-                    _ => &all[..all.len() - 1],
-                };
+                let ids = front::deletable(&wal);
                 if ids.is_empty() {
                     continue;
                 }

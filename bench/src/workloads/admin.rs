@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use wal_core::Config;
 
+use super::durable::run_threads;
 use super::{median, tmp};
 use crate::measure::{percentile_us, settle};
 use crate::row::{Paired, Row};
@@ -82,7 +83,7 @@ pub fn admin(quick: bool) -> Vec<Row> {
                         }
                     });
                 }
-                let lat = run_threads(THREADS, slice, &write);
+                let lat = run_threads(THREADS, slice, write);
                 stop.store(true, Ordering::Relaxed);
                 lat
             });
@@ -90,8 +91,8 @@ pub fn admin(quick: bool) -> Vec<Row> {
                 reader_secs += t.elapsed().as_secs_f64();
             }
             let side = if reading { &mut with } else { &mut alone };
-            side.rates.push(lat.0.len() as f64 / lat.1);
-            side.nanos.extend(lat.0);
+            side.rates.push(lat.nanos.len() as f64 / lat.secs);
+            side.nanos.extend(lat.nanos);
         }
     }
     wal.close().unwrap();
@@ -141,29 +142,4 @@ impl Side {
         r.p99_us = percentile_us(&mut self.nanos, 99.0);
         r
     }
-}
-
-/// Runs `op` on `threads` threads, over and over, for `dur`; returns each
-/// call's time in nanoseconds and the seconds the run took.
-fn run_threads(threads: usize, dur: Duration, op: &(impl Fn(usize) + Sync)) -> (Vec<u64>, f64) {
-    let start = Instant::now();
-    let nanos = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    let mut v = Vec::new();
-                    while start.elapsed() < dur {
-                        let t0 = Instant::now();
-                        op(t);
-                        v.push(t0.elapsed().as_nanos() as u64);
-                    }
-                    v
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect::<Vec<u64>>()
-    });
-    (nanos, start.elapsed().as_secs_f64())
 }

@@ -217,13 +217,15 @@ fn durable_at(threads: usize, value: &[u8], slice: Duration, slices: usize) -> V
 }
 
 /// Latencies of a timed multi-threaded run.
-struct Latencies {
-    nanos: Vec<u64>,
-    secs: f64,
+pub(super) struct Latencies {
+    /// Each call's time, in nanoseconds.
+    pub(super) nanos: Vec<u64>,
+    /// How long the run took.
+    pub(super) secs: f64,
 }
 
 /// Runs `op` on `threads` threads, over and over, for `dur`; times each call.
-fn run_threads(threads: usize, dur: Duration, op: impl Fn(usize) + Sync) -> Latencies {
+pub(super) fn run_threads(threads: usize, dur: Duration, op: impl Fn(usize) + Sync) -> Latencies {
     let op = &op;
     let start = Instant::now();
     let nanos = std::thread::scope(|s| {
