@@ -205,9 +205,9 @@ impl Launcher {
         for (k, v) in &spec.env {
             b.env(k, v);
         }
-        for (host, guest) in &spec.preopens {
-            b.preopened_dir(host, guest, FsPerms::ReadWrite)
-                .with_context(|| format!("cannot preopen {} as {guest}", host.display()))?;
+        for (host, at) in &spec.preopens {
+            b.preopened_dir(host, at, FsPerms::ReadWrite)
+                .with_context(|| format!("cannot preopen {} as {at}", host.display()))?;
         }
         let (out, err) = (
             MemoryOutputPipe::new(CAPTURE_LIMIT),
