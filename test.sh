@@ -12,7 +12,7 @@ step() { printf '\n==> %s\n' "$*"; }
 die() { printf '\ntest.sh: %s\n' "$*" >&2; exit 1; }
 
 step "toolchain: targets, components, cargo-nextest"
-for t in thumbv7em-none-eabihf wasm32-wasip1; do
+for t in thumbv7em-none-eabihf wasm32-wasip1 wasm32-wasip2; do
   if ! rustup target list --installed | grep -qx "$t"; then
     rustup target add "$t" || die "cannot install the $t target (rustup target add $t)"
   fi
@@ -51,16 +51,20 @@ cargo clippy -p wal-flash --features sim --all-targets -- -D warnings
 cargo clippy --target wasm32-wasip1 -p wal -p wal-host-wasi --all-targets -- -D warnings
 # The tool's tests run the native binary; under WASI only its library and bins.
 cargo clippy --target wasm32-wasip1 -p wal-tool --lib --bins -- -D warnings
+cargo clippy --target wasm32-wasip2 -p wal -p wal-host-wasi --all-targets -- -D warnings
+cargo clippy --target wasm32-wasip2 -p wal-tool --lib --bins -- -D warnings
 
 step "the house: what a library user links (no CLI, JSON or hex crate; no threaded WAL in the WASI guest)"
 for p in wal wal-host-std wal-fs; do
   cli=$(cargo tree -p "$p" -e normal --prefix none | grep -E '^(clap|serde|serde_json|hex|const-hex|memchr|indicatif|wal-tool) ' || true)
   [ -z "$cli" ] || die "$p links what only the CLI needs: $cli"
 done
-for p in wal wal-host-wasi; do
-  if cargo tree -p "$p" --target wasm32-wasip1 -e normal --prefix none | grep -qE '^(wal-host-std|wal-tool|wasmtime) '; then
-    die "$p for wasm32-wasip1 links the native host, the tool or wasmtime"
-  fi
+for t in wasm32-wasip1 wasm32-wasip2; do
+  for p in wal wal-host-wasi; do
+    if cargo tree -p "$p" --target "$t" -e normal --prefix none | grep -qE '^(wal-host-std|wal-tool|wasmtime) '; then
+      die "$p for $t links the native host, the tool or wasmtime"
+    fi
+  done
 done
 
 step "the core builds for bare metal (no std leak)"
@@ -71,10 +75,12 @@ cargo build -p wal-flash --features sim --target thumbv7em-none-eabihf
 step "docs build without warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
-step "build the wasmtime launcher (release) and the WASI guests"
+step "build the wasmtime launcher (release) and the WASI guests (preview 1 modules, preview 2 components)"
 cargo build --release -p wal-host-wasi --bin wasi-run
-cargo build --release --target wasm32-wasip1 -p wal-tool --bin wal-wasi
-cargo build --release --target wasm32-wasip1 -p wal-host-wasi --bin wasi-probe
+for t in wasm32-wasip1 wasm32-wasip2; do
+  cargo build --release --target "$t" -p wal-tool --bin wal-wasi
+  cargo build --release --target "$t" -p wal-host-wasi --bin wasi-probe
+done
 
 step "tests, native: core, memory, files, threads, the house, tool, doc tests"
 cargo test --workspace --exclude wal-host-wasi --exclude wal-bench
@@ -102,11 +108,15 @@ CARGO_TARGET_WASM32_WASIP1_RUNNER="$TARGET_DIR/release/wasi-run" \
 TMPDIR=/dev/shm CARGO_TARGET_WASM32_WASIP1_RUNNER="$TARGET_DIR/release/wasi-run" \
   cargo nextest run --target wasm32-wasip1 -p wal --test large_files
 
+step "tests, WASI preview 2: the same suite and scenarios as components under wasmtime (the directory synced)"
+CARGO_TARGET_WASM32_WASIP2_RUNNER="$TARGET_DIR/release/wasi-run" \
+  cargo nextest run --target wasm32-wasip2 -p wal --test mem --test fs --test scenarios
+
 step "tests, WASI: the same test binaries under Node's WASI (uvwasi, host-wasi/node/run.mjs)"
 CARGO_TARGET_WASM32_WASIP1_RUNNER="$PWD/host-wasi/node/wasi-node" \
   cargo nextest run --target wasm32-wasip1 -p wal --test mem --test fs --test scenarios
 
-step "tests, native <-> WASI: byte identity (native, wasmtime, Node), cross reading, both runners (release: shares the launcher's build)"
+step "tests, native <-> WASI: byte identity (native, wasmtime, Node, preview 2), cross reading, both runners, directory sync under preview 2 (release: shares the launcher's build)"
 cargo test --release -p wal-host-wasi
 
 step "the core on a Cortex-M4 under QEMU (mps2-an386): the scenarios over memory and simulated NOR flash, flash wear, code size"

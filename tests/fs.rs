@@ -1,9 +1,10 @@
 //! The behavioural suite on real files (`FsStorage` in a temporary
 //! directory), plus what only files can show: the lock, and bad directories.
 //!
-//! The same file runs natively and, built for `wasm32-wasip1`, under
-//! wasmtime (the runner preopens a temporary directory as `/tmp`), where the
-//! storage is the WASI host's: no lock, no directory fsync.
+//! The same file runs natively and, built for `wasm32-wasip1` or
+//! `wasm32-wasip2`, under wasmtime (the runner preopens a temporary
+//! directory as `/tmp`), where the storage is the WASI host's: no lock, and
+//! a directory fsync under preview 2 only (`FsOptions::WASI_GUEST`).
 
 mod suite;
 
@@ -27,7 +28,7 @@ fn tempdir() -> tempfile::TempDir {
 
 /// This host's storage options.
 const OPTIONS: FsOptions = if cfg!(target_os = "wasi") {
-    FsOptions::WASI
+    FsOptions::WASI_GUEST
 } else {
     FsOptions::NATIVE
 };

@@ -48,7 +48,7 @@ fn tempdir() -> tempfile::TempDir {
 }
 
 const OPTIONS: FsOptions = if cfg!(target_os = "wasi") {
-    FsOptions::WASI
+    FsOptions::WASI_GUEST
 } else {
     FsOptions::NATIVE
 };

@@ -1,7 +1,8 @@
 //! The core's behavioural scenarios (`wal_core::testing::scenarios`, the
 //! ones the Cortex-M harness runs under QEMU) on this host: in memory,
 //! reopened from the crash image (only what was synced), and on real files
-//! (natively and, built for `wasm32-wasip1`, under a WASI runtime).
+//! (natively and, built for `wasm32-wasip1` or `wasm32-wasip2`, under a
+//! WASI runtime).
 
 use wal::{FsOptions, FsStorage};
 use wal_core::testing::scenarios::{self, Medium};
@@ -44,7 +45,7 @@ struct Files(Option<tempfile::TempDir>);
 
 /// This host's storage options.
 const OPTIONS: FsOptions = if cfg!(target_os = "wasi") {
-    FsOptions::WASI
+    FsOptions::WASI_GUEST
 } else {
     FsOptions::NATIVE
 };

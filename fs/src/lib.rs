@@ -7,8 +7,9 @@
 //!   durability needs it).
 //! - [`SegmentFile::sync`] is `fdatasync` (`File::sync_data`); it also makes
 //!   a truncation durable (a new length is metadata a later read needs).
-//! - On WASI ([`FsOptions::WASI`]) there is no directory fsync (and no
-//!   lock), so neither is attempted: `sync_dir` does nothing there.
+//! - On WASI preview 1 ([`FsOptions::WASI`]) there is no directory fsync
+//!   (and no lock), so neither is attempted: `sync_dir` does nothing there.
+//!   Preview 2 ([`FsOptions::WASI_P2`]) syncs the directory, without a lock.
 //! - A writable storage holds an exclusive lock on `DIR/LOCK`
 //!   (`File::try_lock`) for as long as any clone of it lives, so two
 //!   processes never write one directory. A read-only storage takes no lock
@@ -51,6 +52,21 @@ impl FsOptions {
     pub const WASI: FsOptions = FsOptions {
         lock: false,
         sync_dir: false,
+    };
+    /// WASI preview 2: no file locks, but a directory can be synced
+    /// (`sync` on a directory descriptor works in wasmtime's preview 2), so
+    /// names are made durable as natively.
+    pub const WASI_P2: FsOptions = FsOptions {
+        lock: false,
+        sync_dir: true,
+    };
+    /// The WASI options for the target being built: [`FsOptions::WASI_P2`]
+    /// for `wasm32-wasip2`, [`FsOptions::WASI`] for `wasm32-wasip1` and
+    /// natively (where the WASI host is built only to time it).
+    pub const WASI_GUEST: FsOptions = if cfg!(all(target_os = "wasi", target_env = "p2")) {
+        FsOptions::WASI_P2
+    } else {
+        FsOptions::WASI
     };
 }
 

@@ -1,7 +1,7 @@
 //! The guest side: the core's single-threaded [`Wal`] over files in a
 //! preopened directory, with the WASI monotonic clock.
 //!
-//! WASI preview 1 has no threads, so there is no background flusher: a
+//! WASI (preview 1 and 2) has no threads, so there is no background flusher: a
 //! buffer is flushed when it fills, on demand (`flush`, `rotate`, `close`),
 //! and when a call ([`Wal::write_with`], [`Wal::poll`]) finds that
 //! `flush_interval` has passed. A host that wants time-based flushing while
@@ -13,18 +13,22 @@
 //!
 //! # Durability on WASI
 //!
-//! Segment data is synced with `fd_datasync` exactly as on the native host,
-//! so a completion that says `Ok` under `SyncPolicy::Always` means the
-//! frame's bytes reached stable storage. What preview 1 cannot do is fsync a
-//! directory (`fd_sync` on a directory fails) or lock a file. So:
+//! Segment data is synced with `fd_datasync` (preview 1) or
+//! `descriptor.sync-data` (preview 2) exactly as on the native host, so a
+//! completion that says `Ok` under `SyncPolicy::Always` means the frame's
+//! bytes reached stable storage. Neither preview can lock a file. Preview 1
+//! cannot fsync a directory either (`fd_sync` on a directory fails in
+//! wasmtime); preview 2 can (`sync` on a directory descriptor), and the
+//! guest built for `wasm32-wasip2` does ([`OPTIONS`]). So:
 //!
-//! - The *name* of a newly created segment, or the removal of a deleted one,
-//!   is not made durable by the WAL itself. On Linux ext4 (data=ordered) and
-//!   XFS, the fdatasync of the new segment's header commits its directory
-//!   entry in practice, but POSIX does not promise it: on another file
-//!   system a power loss shortly after a rotation could lose the new segment
-//!   (and the records acknowledged in it), or bring a deleted segment back.
-//!   A process crash loses nothing: the host OS still has the directory.
+//! - Under preview 1, the *name* of a newly created segment, or the removal
+//!   of a deleted one, is not made durable by the WAL itself. On Linux ext4
+//!   (data=ordered) and XFS, the fdatasync of the new segment's header
+//!   commits its directory entry in practice, but POSIX does not promise it:
+//!   on another file system a power loss shortly after a rotation could lose
+//!   the new segment (and the records acknowledged in it), or bring a
+//!   deleted segment back. A process crash loses nothing: the host OS still
+//!   has the directory. Under preview 2 the names are durable as natively.
 //! - Nothing stops two guests (or a guest and a native writer) from writing
 //!   one directory at once. Give each WAL directory to one writer.
 
@@ -44,11 +48,15 @@ pub struct Wal {
     epoch: Instant,
 }
 
-/// The storage the WASI host uses: files in `dir`, no lock, no directory
-/// fsync (see the module docs).
+/// How the WASI host uses the platform: [`FsOptions::WASI_GUEST`], which is
+/// no lock and a directory fsync under preview 2, no lock and no directory
+/// fsync under preview 1 (and natively, where this host is built only to
+/// time it). See the module docs.
+pub const OPTIONS: FsOptions = FsOptions::WASI_GUEST;
+
+/// The storage the WASI host uses: files in `dir`, with [`OPTIONS`].
 pub fn storage(dir: impl AsRef<Path>) -> Result<FsStorage, Error> {
-    FsStorage::open_with(dir, FsOptions::WASI)
-        .map_err(|e| Error::storage("open directory", None, e))
+    FsStorage::open_with(dir, OPTIONS).map_err(|e| Error::storage("open directory", None, e))
 }
 
 impl Wal {

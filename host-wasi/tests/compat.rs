@@ -7,138 +7,30 @@
 //! The guests are built by `test.sh` (`cargo build --release --target
 //! wasm32-wasip1 -p wal-tool --bin wal-wasi`, and `-p wal-host-wasi --bin
 //! wasi-probe`); a missing guest, or a missing `node`, fails the test with
-//! what to do: it never skips.
+//! what to do: it never skips. The preview 2 component under `wasi-run`
+//! is compared with these in `p2.rs`.
 #![cfg(not(target_os = "wasi"))]
 
-use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::Command;
 
-use wal_host_wasi::launcher::{Launcher, Output, TRAP_EXIT};
+use wal_host_wasi::launcher::{Output, TRAP_EXIT};
 
 mod support;
-use support::node;
+use support::{
+    assert_same_files, files, input, native_tool, node, node_tool, run_child, run_guest,
+};
 
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
-    }
-}
-
+/// The preview 1 build of guest `name`.
 fn guest(name: &str) -> PathBuf {
-    let p = target_dir()
-        .join("wasm32-wasip1/release")
-        .join(format!("{name}.wasm"));
-    let package = if name == "wal-wasi" {
-        "wal-tool"
-    } else {
-        "wal-host-wasi"
-    };
-    assert!(
-        p.exists(),
-        "{} is missing: build it with `cargo build --release --target wasm32-wasip1 -p {package} --bin {name}` (test.sh does)",
-        p.display()
-    );
-    p
+    support::guest("wasm32-wasip1", name)
 }
 
-fn launcher() -> &'static Launcher {
-    static L: OnceLock<Launcher> = OnceLock::new();
-    L.get_or_init(|| Launcher::new().unwrap())
-}
-
-/// Runs `wal-wasi` with `dir` as `/data`; `args` use `/data` for the directory.
+/// Runs the preview 1 `wal-wasi` under wasmtime with `dir` as `/data`;
+/// `args` use `/data` for the directory.
 fn wasi_tool(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut full = vec!["wal-wasi"];
-    full.extend_from_slice(args);
-    launcher()
-        .run_with_data_dir(&guest("wal-wasi"), dir, &full, stdin.as_bytes())
-        .unwrap()
-}
-
-/// Runs `wal-wasi` under Node's WASI with `dir` as `/data`.
-fn node_tool(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let preopen = format!("{}::/data", dir.display());
-    let module = guest("wal-wasi");
-    let mut full: Vec<&OsStr> = vec!["--dir".as_ref(), preopen.as_ref(), module.as_os_str()];
-    full.extend(args.iter().map(OsStr::new));
-    node(&full, stdin.as_bytes())
-}
-
-/// Runs the native tool in this process; `args` use `/data` for the directory.
-fn native_tool(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let d = dir.to_str().unwrap();
-    let args: Vec<OsString> = std::iter::once("wal")
-        .chain(args.iter().copied())
-        .map(|a| OsString::from(a.replace("/data", d)))
-        .collect();
-    let out = Arc::new(Mutex::new(Vec::new()));
-    let mut err = Vec::new();
-    let code = wal_tool::host::native::run(
-        args,
-        &mut Cursor::new(stdin.as_bytes().to_vec()),
-        out.clone(),
-        &mut err,
-    );
-    let stdout = out.lock().unwrap().clone();
-    Output {
-        code,
-        stdout,
-        stderr: err,
-        trap: None,
-    }
-}
-
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_name() != "LOCK")
-        .map(|e| {
-            (
-                e.file_name().into_string().unwrap(),
-                fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-/// A deterministic JSON-lines input: `n` records over `series` series, values
-/// of 0 to `max_len` bytes, compressible or not.
-fn input(seed: u64, n: usize, series: u64, max_len: usize) -> String {
-    let mut x = seed | 1;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    (0..n)
-        .map(|i| {
-            let len = (next() as usize) % (max_len + 1);
-            let noisy = next() % 2 == 0;
-            let value: Vec<u8> = (0..len)
-                .map(|j| {
-                    if noisy {
-                        next() as u8
-                    } else {
-                        b"cpu=0.42 mem=17 "[j % 16]
-                    }
-                })
-                .collect();
-            format!(
-                "{{\"series_id\": {}, \"timestamp\": {}, \"value_hex\": \"{}\"}}\n",
-                next() % series,
-                1_700_000_000_000_000_000i64 + i as i64,
-                hex::encode(value)
-            )
-        })
-        .collect()
+    support::wasi_tool("wasm32-wasip1", dir, args, stdin)
 }
 
 #[test]
@@ -216,20 +108,7 @@ fn the_same_input_gives_identical_segment_files_natively_under_wasmtime_and_unde
             native.len()
         );
         for (side, dir) in [("wasmtime", &dirs[1]), ("node", &dirs[2])] {
-            let other = files(dir.path());
-            assert_eq!(
-                native.iter().map(|f| &f.0).collect::<Vec<_>>(),
-                other.iter().map(|f| &f.0).collect::<Vec<_>>(),
-                "seed {seed}: the same files under {side}"
-            );
-            for ((name, x), (_, y)) in native.iter().zip(&other) {
-                assert!(
-                    x == y,
-                    "seed {seed}: {name} differs under {side} ({} vs {} bytes)",
-                    x.len(),
-                    y.len()
-                );
-            }
+            assert_same_files(&native, dir.path(), &format!("seed {seed}, {side}"));
         }
     }
 }
@@ -315,9 +194,7 @@ fn exit_codes_and_errors_are_the_same_on_every_side() {
 fn a_trapping_or_failing_guest_is_reported_with_its_code_and_message() {
     let dir = tempfile::tempdir().unwrap();
     let probe = guest("wasi-probe");
-    let out = launcher()
-        .run_with_data_dir(&probe, dir.path(), &["wasi-probe", "trap"], b"")
-        .unwrap();
+    let out = run_guest(&probe, dir.path(), &["wasi-probe", "trap"], "");
     assert_eq!(out.code, TRAP_EXIT);
     assert!(
         out.trap.as_deref().unwrap_or("").contains("wasm"),
@@ -325,28 +202,16 @@ fn a_trapping_or_failing_guest_is_reported_with_its_code_and_message() {
         out.trap
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("the probe was asked to trap"));
-    let out = launcher()
-        .run_with_data_dir(&probe, dir.path(), &["wasi-probe", "exit", "7"], b"")
-        .unwrap();
+    let out = run_guest(&probe, dir.path(), &["wasi-probe", "exit", "7"], "");
     assert_eq!((out.code, out.trap), (7, None));
     // The binary reports the same.
-    let run = target_dir().join("release/wasi-run");
-    assert!(
-        run.exists(),
-        "build the launcher: cargo build --release -p wal-host-wasi --bin wasi-run"
-    );
-    let st = std::process::Command::new(&run)
-        .arg(&probe)
-        .args(["exit", "5"])
-        .status()
-        .unwrap();
-    assert_eq!(st.code(), Some(5));
-    let o = std::process::Command::new(&run)
-        .arg(&probe)
-        .arg("trap")
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(TRAP_EXIT));
+    let mut cmd = Command::new(support::wasi_run());
+    cmd.arg(&probe).args(["exit", "5"]);
+    assert_eq!(run_child(cmd, b"", "").code, 5);
+    let mut cmd = Command::new(support::wasi_run());
+    cmd.arg(&probe).arg("trap");
+    let o = run_child(cmd, b"", "");
+    assert_eq!(o.code, TRAP_EXIT);
     assert!(String::from_utf8_lossy(&o.stderr).contains("the guest trapped"));
 }
 
@@ -388,13 +253,11 @@ fn node_reports_traps_exit_codes_and_usage_as_wasi_run_does() {
 #[test]
 fn the_runtimes_differ_on_directory_sync_and_the_guest_never_asks() {
     // wasmtime refuses `fd_sync` on a directory (EBADF); uvwasi does it.
-    // The WAL's guest uses `FsOptions::WASI`, which never syncs a
+    // The WAL's preview 1 guest uses `FsOptions::WASI`, which never syncs a
     // directory, so its files are the same under both (tested above).
     let dir = tempfile::tempdir().unwrap();
     let probe = guest("wasi-probe");
-    let w = launcher()
-        .run_with_data_dir(&probe, dir.path(), &["wasi-probe", "dirsync", "/data"], b"")
-        .unwrap();
+    let w = run_guest(&probe, dir.path(), &["wasi-probe", "dirsync", "/data"], "");
     assert_eq!(
         w.code,
         1,
@@ -429,9 +292,7 @@ fn a_guest_cannot_reach_outside_its_preopened_directory() {
     let preopen = format!("{}::/data", data.display());
     for runtime in ["wasmtime", "node"] {
         let read = |path: &str| match runtime {
-            "wasmtime" => launcher()
-                .run_with_data_dir(&probe, &data, &["wasi-probe", "read", path], b"")
-                .unwrap(),
+            "wasmtime" => run_guest(&probe, &data, &["wasi-probe", "read", path], ""),
             _ => node(
                 &[
                     "--dir".as_ref(),

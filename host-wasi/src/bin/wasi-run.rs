@@ -1,11 +1,14 @@
-//! `wasi-run`: run a WASI preview 1 command under wasmtime.
+//! `wasi-run`: run a WASI command under wasmtime: a preview 1 module
+//! (`wasm32-wasip1`) or a preview 2 component (`wasm32-wasip2`), told apart
+//! by the binary's header.
 //!
 //! ```text
 //! wasi-run [--dir HOST::GUEST]... [--env K=V]... MODULE.wasm [ARGS...]
 //! ```
 //!
 //! Only the directories given are visible to the guest. With no `--dir` (as
-//! when cargo uses this as the runner for `--target wasm32-wasip1`), a fresh
+//! when cargo uses this as the runner for `--target wasm32-wasip1` or
+//! `--target wasm32-wasip2`), a fresh
 //! temporary directory is preopened as `/tmp` and `TMPDIR=/tmp` is set, so
 //! test binaries have somewhere to write. The guest's exit code becomes this
 //! process's; a trap prints its message and exits with 134.
@@ -95,6 +98,6 @@ fn main() {
 
 #[cfg(target_os = "wasi")]
 fn main() {
-    eprintln!("wasi-run is the native launcher; build it for the host, not for wasm32-wasip1");
+    eprintln!("wasi-run is the native launcher; build it for the host, not for a WASI target");
     std::process::exit(1);
 }
