@@ -323,18 +323,27 @@ fn print_ratios(rows: &[Row]) {
             false,
         );
     }
-    if let (Some(n), Some(s), Some(w)) = (
+    if let Some(s) = find(rows, "wasi", "append, guest code natively", "wal") {
+        for (variant, runtime, target) in [
+            ("append, wasmtime", "wasmtime (preview 1)", 1.15),
+            ("append, wasmtime preview 2", "wasmtime (preview 2)", 1.15),
+            ("append, node", "Node's WASI (preview 1)", 2.0),
+        ] {
+            if let Some(w) = find(rows, "wasi", variant, "wal") {
+                ratio_line(
+                    &format!("wasi: time under {runtime} vs the same program natively"),
+                    s.records_per_s,
+                    w.records_per_s,
+                    target,
+                    false,
+                );
+            }
+        }
+    }
+    if let (Some(n), Some(w)) = (
         find(rows, "wasi", "append, native", "wal"),
-        find(rows, "wasi", "append, guest code natively", "wal"),
         find(rows, "wasi", "append, wasmtime", "wal"),
     ) {
-        ratio_line(
-            "wasi: time under wasmtime vs the same program natively",
-            s.records_per_s,
-            w.records_per_s,
-            1.5,
-            false,
-        );
         ratio_line(
             "wasi: time under wasmtime vs the native tool (thread-safe WAL)",
             n.records_per_s,
