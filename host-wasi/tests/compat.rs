@@ -1,25 +1,27 @@
 //! Native <-> WASI: the same input through the native `wal append`, through
-//! `wal-wasi append` under wasmtime and under Node's WASI (uvwasi, through
-//! `node/run.mjs`) gives identical segment files; each side reads what the
-//! others wrote; and both runners report traps, exit codes, and keep the
-//! guest inside its preopened directory.
+//! `wal-wasi append` under wasmtime (the preview 1 module and the preview 2
+//! component) and under Node's WASI (uvwasi, through `node/run.mjs`) gives
+//! identical segment files; each side reads what the others wrote, with
+//! the same exit codes; and both runners report traps and keep the guest
+//! inside its preopened directory.
 //!
 //! The guests are built by `test.sh` (`cargo build --release --target
 //! wasm32-wasip1 -p wal-tool --bin wal-wasi`, and `-p wal-host-wasi --bin
-//! wasi-probe`); a missing guest, or a missing `node`, fails the test with
-//! what to do: it never skips. The preview 2 component under `wasi-run`
-//! is compared with these in `p2.rs`.
+//! wasi-probe`, for both wasm32 targets); a missing guest, or a missing
+//! `node`, fails the test with what to do: it never skips. What only the
+//! preview 2 component does is in `p2.rs`.
 #![cfg(not(target_os = "wasi"))]
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use wal_host_wasi::launcher::{Output, TRAP_EXIT};
+use wal_host_wasi::launcher::TRAP_EXIT;
 
 mod support;
 use support::{
-    assert_same_files, files, input, native_tool, node, node_tool, run_child, run_guest,
+    assert_same_files, files, input, native_tool, node, node_tool, p1_tool, run_child, run_guest,
+    SIDES,
 };
 
 /// The preview 1 build of guest `name`.
@@ -27,14 +29,8 @@ fn guest(name: &str) -> PathBuf {
     support::guest("wasm32-wasip1", name)
 }
 
-/// Runs the preview 1 `wal-wasi` under wasmtime with `dir` as `/data`;
-/// `args` use `/data` for the directory.
-fn wasi_tool(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    support::wasi_tool("wasm32-wasip1", dir, args, stdin)
-}
-
 #[test]
-fn the_same_input_gives_identical_segment_files_natively_under_wasmtime_and_under_node() {
+fn the_same_input_gives_identical_segment_files_on_every_side() {
     let cases: &[(u64, usize, u64, usize, &[&str])] = &[
         (
             1,
@@ -82,16 +78,12 @@ fn the_same_input_gives_identical_segment_files_natively_under_wasmtime_and_unde
         let inp = input(*seed, *n, *series, *max_len);
         let mut args = vec!["append", "/data", "--flush-interval-ms", "0"];
         args.extend_from_slice(flags);
-        let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
-        let runs = [
-            ("native", native_tool(dirs[0].path(), &args, &inp)),
-            ("wasmtime", wasi_tool(dirs[1].path(), &args, &inp)),
-            ("node", node_tool(dirs[2].path(), &args, &inp)),
-        ];
-        for (side, out) in &runs {
+        let dirs = SIDES.map(|_| tempfile::tempdir().unwrap());
+        for ((side, tool), dir) in SIDES.iter().zip(&dirs) {
+            let out = tool(dir.path(), &args, &inp);
             assert_eq!(
-                out.code,
-                0,
+                (out.code, &out.trap),
+                (0, &None),
                 "seed {seed}, {side}: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
@@ -107,7 +99,7 @@ fn the_same_input_gives_identical_segment_files_natively_under_wasmtime_and_unde
             "seed {seed}: rotation happened ({} segments)",
             native.len()
         );
-        for (side, dir) in [("wasmtime", &dirs[1]), ("node", &dirs[2])] {
+        for ((side, _), dir) in SIDES.iter().zip(&dirs).skip(1) {
             assert_same_files(&native, dir.path(), &format!("seed {seed}, {side}"));
         }
     }
@@ -117,40 +109,41 @@ fn the_same_input_gives_identical_segment_files_natively_under_wasmtime_and_unde
 fn each_side_reads_what_the_others_wrote() {
     let inp = input(9, 2000, 20, 500);
     let args = ["append", "/data", "--file-size", "65536"];
-    let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
-    assert_eq!(native_tool(dirs[0].path(), &args, &inp).code, 0);
-    assert_eq!(wasi_tool(dirs[1].path(), &args, &inp).code, 0);
-    assert_eq!(node_tool(dirs[2].path(), &args, &inp).code, 0);
-    for dir in dirs.iter().map(|d| d.path()) {
+    let dirs = SIDES.map(|_| tempfile::tempdir().unwrap());
+    for ((side, tool), dir) in SIDES.iter().zip(&dirs) {
+        assert_eq!(tool(dir.path(), &args, &inp).code, 0, "{side}");
+    }
+    for (writer, dir) in SIDES.iter().map(|s| s.0).zip(&dirs) {
         for cmd in [
             &["dump", "/data", "--format", "jsonl"][..],
             &["verify", "/data"],
             &["stats", "/data"],
         ] {
-            let n = native_tool(dir, cmd, "");
-            let w = wasi_tool(dir, cmd, "");
-            let j = node_tool(dir, cmd, "");
-            assert_eq!(
-                (n.code, w.code, j.code),
-                (0, 0, 0),
-                "{cmd:?}: {} {}",
-                String::from_utf8_lossy(&w.stderr),
-                String::from_utf8_lossy(&j.stderr)
-            );
-            for other in [&w, &j] {
+            let native = native_tool(dir.path(), cmd, "");
+            assert_eq!(native.code, 0, "{cmd:?} of what {writer} wrote");
+            for (reader, tool) in &SIDES[1..] {
+                let out = tool(dir.path(), cmd, "");
                 assert_eq!(
-                    String::from_utf8_lossy(&n.stdout),
-                    String::from_utf8_lossy(&other.stdout),
-                    "{cmd:?} prints the same on every side"
+                    out.code,
+                    0,
+                    "{reader}, {cmd:?} of what {writer} wrote: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert_eq!(
+                    String::from_utf8_lossy(&native.stdout),
+                    String::from_utf8_lossy(&out.stdout),
+                    "{reader}, {cmd:?} of what {writer} wrote prints as natively"
                 );
             }
         }
     }
-    let dumped = String::from_utf8(
-        native_tool(dirs[2].path(), &["dump", "/data", "--format", "jsonl"], "").stdout,
-    )
-    .unwrap();
-    assert_eq!(dumped.lines().count(), 2000);
+    for dir in &dirs {
+        let dumped = native_tool(dir.path(), &["dump", "/data", "--format", "jsonl"], "");
+        assert_eq!(
+            String::from_utf8_lossy(&dumped.stdout).lines().count(),
+            2000
+        );
+    }
 }
 
 #[test]
@@ -160,34 +153,35 @@ fn exit_codes_and_errors_are_the_same_on_every_side() {
         native_tool(dir.path(), &["append", "/data"], &input(3, 100, 5, 50)).code,
         0
     );
-    // A torn tail on the newest segment: exit 2 on both.
+    // A torn tail on the newest segment: exit 2 everywhere (under preview 2
+    // more than success or failure: what `exit-with-code` carries).
     let seg = dir.path().join("seg0000000000000001.wal");
     let mut bytes = fs::read(&seg).unwrap();
     bytes.extend_from_slice(b"\x09\x09torn");
     fs::write(&seg, &bytes).unwrap();
-    let (n, w, j) = (
-        native_tool(dir.path(), &["verify", "/data"], ""),
-        wasi_tool(dir.path(), &["verify", "/data"], ""),
-        node_tool(dir.path(), &["verify", "/data"], ""),
-    );
-    assert_eq!((n.code, w.code, j.code), (2, 2, 2));
-    assert_eq!(n.stdout, w.stdout);
-    assert_eq!(n.stdout, j.stdout);
-    // A bad line: exit 1, naming the line, on both.
+    let native = native_tool(dir.path(), &["verify", "/data"], "");
+    assert_eq!(native.code, 2);
+    // A bad line: exit 1, naming the line; a usage error: 64.
     let bad = "{\"series_id\": 1, \"timestamp\": 1, \"value_hex\": \"0\"}\n";
-    let e = tempfile::tempdir().unwrap();
-    let (n, w, j) = (
-        native_tool(e.path(), &["append", "/data"], bad),
-        wasi_tool(e.path(), &["append", "/data"], bad),
-        node_tool(e.path(), &["append", "/data"], bad),
-    );
-    assert_eq!((n.code, w.code, j.code), (1, 1, 1));
-    for o in [&n, &w, &j] {
-        assert!(String::from_utf8_lossy(&o.stderr)
-            .contains("error: line 1: value_hex is not valid hex"));
+    for (side, tool) in &SIDES {
+        let out = tool(dir.path(), &["verify", "/data"], "");
+        assert_eq!(out.code, 2, "{side}: a torn tail");
+        assert_eq!(out.stdout, native.stdout, "{side}: a torn tail");
+        let e = tempfile::tempdir().unwrap();
+        let out = tool(e.path(), &["append", "/data"], bad);
+        assert_eq!(out.code, 1, "{side}: a bad line");
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("error: line 1: value_hex is not valid hex"),
+            "{side}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            tool(e.path(), &["frobnicate"], "").code,
+            64,
+            "{side}: usage"
+        );
     }
-    assert_eq!(wasi_tool(e.path(), &["frobnicate"], "").code, 64);
-    assert_eq!(node_tool(e.path(), &["frobnicate"], "").code, 64);
 }
 
 #[test]
@@ -326,7 +320,7 @@ fn a_guest_cannot_reach_outside_its_preopened_directory() {
     }
     // The tool refuses a directory it cannot see.
     for out in [
-        wasi_tool(&data, &["verify", "/etc"], ""),
+        p1_tool(&data, &["verify", "/etc"], ""),
         node_tool(&data, &["verify", "/etc"], ""),
     ] {
         assert_eq!(out.code, 1);

@@ -1,6 +1,7 @@
 //! What the native <-> WASI tests share: finding the guests, running the
 //! native tool in-process, a guest under the launcher or Node's WASI (with a
 //! time limit), and the inputs and files they compare.
+#![allow(dead_code)] // each test crate uses part of it
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -266,3 +267,25 @@ pub fn input(seed: u64, n: usize, series: u64, max_len: usize) -> String {
         })
         .collect()
 }
+
+/// A way to run the `wal` tool with `dir` as `/data` (`args` use `/data`).
+pub type Tool = fn(&Path, &[&str], &str) -> Output;
+
+/// The preview 1 `wal-wasi` under wasmtime (the launcher).
+pub fn p1_tool(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    wasi_tool("wasm32-wasip1", dir, args, stdin)
+}
+
+/// The preview 2 `wal-wasi` component under wasmtime (the launcher).
+pub fn p2_tool(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    wasi_tool("wasm32-wasip2", dir, args, stdin)
+}
+
+/// Every side the byte-identity tests compare: the native tool first (the
+/// reference), then the guest under each runtime.
+pub const SIDES: [(&str, Tool); 4] = [
+    ("native", native_tool),
+    ("wasmtime", p1_tool),
+    ("node", node_tool),
+    ("wasmtime preview 2", p2_tool),
+];
