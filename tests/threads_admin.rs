@@ -8,9 +8,8 @@
 #![cfg(not(target_os = "wasi"))]
 
 mod faults;
+mod harness;
 
-use std::panic::AssertUnwindSafe;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use faults::Faulty;
@@ -22,21 +21,10 @@ type Wal = wal_host_std::Wal<Faulty>;
 /// How long any test body may take before it counts as hung.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Runs `body` on a thread; fails the test (naming `what`) if it has not
-/// returned within [`TIMEOUT`], and passes its panic on.
+/// Runs `body` on its own thread (named `test body: {what}`); fails the
+/// test if it has not returned within [`TIMEOUT`], and passes its panic on.
 fn within<T: Send + 'static>(what: &str, body: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("workload".into())
-        .spawn(move || {
-            let _ = tx.send(std::panic::catch_unwind(AssertUnwindSafe(body)));
-        })
-        .unwrap();
-    match rx.recv_timeout(TIMEOUT) {
-        Ok(Ok(v)) => v,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("{what}: still running after {TIMEOUT:?}: hung"),
-    }
+    harness::within(TIMEOUT, what, body)
 }
 
 /// Waits (yielding) until `done`, failing after [`TIMEOUT`].
