@@ -3,6 +3,8 @@
 //! preview 1 has no threads.)
 #![cfg(not(target_os = "wasi"))]
 
+mod harness;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,24 +12,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use harness::read_all;
 use wal::core::testing::{CrashModel, MemStorage};
 use wal::{Config, Error, Wal};
-
-/// Every record of every segment: (series, timestamp, value), in read order.
-fn read_all<S: wal_host_std::ThreadedStorage>(
-    wal: &wal_host_std::Wal<S>,
-) -> Vec<(u64, i64, Vec<u8>)> {
-    let mut out = vec![];
-    for id in wal.segments() {
-        for e in wal.read(id).unwrap() {
-            let e = e.unwrap();
-            for (t, v) in e.timestamps.iter().zip(e.values) {
-                out.push((e.series_id, *t, v));
-            }
-        }
-    }
-    out
-}
 
 #[test]
 fn many_threads_writing_and_waiting_lose_nothing_and_keep_each_threads_order() {

@@ -13,25 +13,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use harness::gate::GatedStorage;
-use harness::{recv_within, until, within};
+use harness::{read_all, recv_within, until, within};
 use wal::{Config, Error, Wal};
 use wal_host_std::MAX_SEALED;
-
-/// Every record of every segment: (series, timestamp, value), in read order.
-fn read_all<S: wal_host_std::ThreadedStorage>(
-    wal: &wal_host_std::Wal<S>,
-) -> Vec<(u64, i64, Vec<u8>)> {
-    let mut out = vec![];
-    for id in wal.segments() {
-        for e in wal.read(id).unwrap() {
-            let e = e.unwrap();
-            for (t, v) in e.timestamps.iter().zip(e.values) {
-                out.push((e.series_id, *t, v));
-            }
-        }
-    }
-    out
-}
 
 #[test]
 fn a_waiter_writing_its_own_batch_completes_after_the_batch_before_it() {

@@ -1,6 +1,6 @@
-//! Helpers for tests that wait on other threads: a time limit that fails
-//! the test instead of hanging it, and a storage whose syncs can be held at
-//! a gate ([`gate`]). Native only (WASI preview 1 has no threads). Each
+//! Helpers for tests of the thread-safe WAL: a time limit that fails the
+//! test instead of hanging it, reading back every record, and a storage
+//! whose syncs can be held at a gate ([`gate`]). Native only (WASI preview 1 has no threads). Each
 //! test crate that includes this module uses part of it.
 #![allow(dead_code)]
 
@@ -55,4 +55,20 @@ pub fn until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
         assert!(start.elapsed() < limit, "{what}: not after {limit:?}");
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Every record of every segment: (series, timestamp, value), in read order.
+pub fn read_all<S: wal_host_std::ThreadedStorage>(
+    wal: &wal_host_std::Wal<S>,
+) -> Vec<(u64, i64, Vec<u8>)> {
+    let mut out = vec![];
+    for id in wal.segments() {
+        for e in wal.read(id).unwrap() {
+            let e = e.unwrap();
+            for (t, v) in e.timestamps.iter().zip(e.values) {
+                out.push((e.series_id, *t, v));
+            }
+        }
+    }
+    out
 }
