@@ -2,7 +2,7 @@
 //! and as the last directory sync left it, the operation count, faults and
 //! the power switch.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -249,13 +249,17 @@ impl Disk {
     /// Forgets those of files `maybe` that no directory names any more,
     /// keeping the largest allocation for the next file created.
     fn drop_unnamed(&mut self, maybe: impl IntoIterator<Item = u64>) {
-        for n in maybe {
-            let named = [&self.live, &self.dir_synced, &self.dir_or_file_synced]
-                .iter()
-                .any(|dir| dir.values().any(|&m| m == n));
-            if named {
-                continue;
+        let mut maybe: BTreeSet<u64> = maybe.into_iter().collect();
+        if maybe.is_empty() {
+            return;
+        }
+        // One pass over the directories (each holds every segment), not one per file.
+        for dir in [&self.live, &self.dir_synced, &self.dir_or_file_synced] {
+            for n in dir.values() {
+                maybe.remove(n);
             }
+        }
+        for n in maybe {
             if let Some(f) = self.files.remove(&n) {
                 if f.data.capacity() > self.spare.capacity() {
                     self.spare = f.data;
