@@ -57,7 +57,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             value.as_bytes(),
             move |r| {
                 match r {
-                    Ok(()) => ok.fetch_add(1, Ordering::Relaxed),
+                    Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
                     Err(_) => failed.fetch_add(1, Ordering::Relaxed),
                 };
             },

@@ -13,18 +13,24 @@
 //! there, methods take `&mut self` and `write` returns no handle).
 //!
 //! ```no_run
-//! use wal::{Config, Wal};
+//! use wal::{Config, Position, Wal};
 //! # fn main() -> Result<(), wal::Error> {
 //! let wal = Wal::open("data/wal", Config::default())?;   // creates or recovers
 //! println!("{}", wal.recovery());
-//! wal.write(7, 1_700_000_000_000_000_000, b"cpu=0.42")?.wait()?; // durable
-//! wal.write_with(7, 1_700_000_000_000_000_001, b"cpu=0.43", |r| r.expect("durable"))?;
+//! for item in wal.replay(Position::START)? {             // what is durable, in order
+//!     let (at, entry) = item?;
+//!     println!("{at}: series {} has {} records", entry.series_id, entry.len());
+//! }
+//! let pos: Position = wal.write(7, 1_700_000_000_000_000_000, b"cpu=0.42")?.wait()?; // durable
+//! wal.write_with(7, 1_700_000_000_000_000_001, b"cpu=0.43", |r| {
+//!     r.expect("durable");
+//! })?;
 //! let closed = wal.rotate()?;
 //! for entry in wal.read(closed.id)? {
 //!     let entry = entry?;
 //!     println!("series {} has {} records", entry.series_id, entry.len());
 //! }
-//! wal.delete(closed.id)?;
+//! wal.checkpoint(pos)?;   // closed segments wholly before `pos` may go
 //! wal.close()?;
 //! # Ok(()) }
 //! ```
@@ -33,8 +39,8 @@
 
 pub use wal_core as core;
 pub use wal_core::{
-    Config, Corruption, Entry, Error, ErrorKind, RecoveryMode, RecoveryReport, SegmentId,
-    SegmentInfo, SegmentReader, SyncPolicy,
+    Config, Corruption, Entry, Error, ErrorKind, ParsePositionError, Position, RecoveryMode,
+    RecoveryReport, Replay, SegmentId, SegmentInfo, SegmentReader, SyncPolicy,
 };
 pub use wal_fs::{FsFile, FsOptions, FsStorage};
 

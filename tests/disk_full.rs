@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use harness::within;
-use wal::{Config, Error, ErrorKind, FsStorage};
+use wal::{Config, Error, ErrorKind, FsStorage, Position};
 
 /// The file system's size, and the filler written first (freed at the end).
 const FS_SIZE: &str = "8m";
@@ -132,7 +132,12 @@ fn fill_threaded(dir: &Path, cfg: Config) -> Filled {
     let mut i = 0;
     while i < MAX_RECORDS {
         let o = outcomes.clone();
-        let done = move |r| assert!(o.lock().unwrap().insert(i, r).is_none(), "completed twice");
+        let done = move |r: Result<Position, Error>| {
+            assert!(
+                o.lock().unwrap().insert(i, r.map(drop)).is_none(),
+                "completed twice"
+            )
+        };
         let r = wal.write_with(i % 8, i as i64, &value(i), done);
         i += 1;
         if let Err(e) = r {
@@ -162,7 +167,12 @@ fn fill_core(dir: &Path, cfg: Config) -> Filled {
     let mut i = 0;
     while i < MAX_RECORDS {
         let o = outcomes.clone();
-        let done = move |r| assert!(o.lock().unwrap().insert(i, r).is_none(), "completed twice");
+        let done = move |r: Result<Position, Error>| {
+            assert!(
+                o.lock().unwrap().insert(i, r.map(drop)).is_none(),
+                "completed twice"
+            )
+        };
         let r = wal.write_with(i % 8, i as i64, &value(i), start.elapsed(), done);
         i += 1;
         if let Err(e) = r {

@@ -89,7 +89,10 @@ fn a_lone_waiting_writer_is_not_held_back_by_the_flush_interval() {
     let wal = Wal::open(dir.path(), cfg).unwrap();
     let h = wal.write(1, 1, b"now").unwrap();
     // With an hour-long interval only the wait's flush request can complete it.
-    assert_eq!(h.wait_timeout(Duration::from_secs(30)), Some(Ok(())));
+    assert_eq!(
+        h.wait_timeout(Duration::from_secs(30)).map(|r| r.map(drop)),
+        Some(Ok(()))
+    );
     wal.write(1, 2, b"again").unwrap().wait().unwrap();
     assert_eq!(read_all(&wal).len(), 2);
 }
@@ -99,7 +102,10 @@ fn a_timeout_too_long_for_the_clock_waits_as_long_as_it_takes() {
     let wal = on_memory(Config::default());
     let h = wal.write(1, 1, b"v").unwrap();
     // Instant + Duration::MAX overflows: this once panicked.
-    assert_eq!(h.wait_timeout(Duration::MAX), Some(Ok(())));
+    assert_eq!(
+        h.wait_timeout(Duration::MAX).map(|r| r.map(drop)),
+        Some(Ok(()))
+    );
     assert_eq!(read_all(&wal).len(), 1);
 }
 
@@ -121,7 +127,7 @@ fn many_waiters_are_all_flushed_by_their_requests_alone() {
                     for i in 0..PER {
                         let h = wal.write(t, i, b"durable").unwrap();
                         assert_eq!(
-                            h.wait_timeout(Duration::from_secs(30)),
+                            h.wait_timeout(Duration::from_secs(30)).map(|r| r.map(drop)),
                             Some(Ok(())),
                             "thread {t} record {i} ({flush_interval:?})"
                         );
@@ -142,7 +148,7 @@ fn time_based_flush_completes_callbacks_without_any_request() {
     )
     .unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    wal.write_with(1, 1, b"x", move |r| tx.send(r).unwrap())
+    wal.write_with(1, 1, b"x", move |r| tx.send(r.map(drop)).unwrap())
         .unwrap();
     assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Ok(Ok(())));
 }
@@ -174,7 +180,7 @@ fn a_write_handle_can_be_awaited_without_a_runtime() {
         .map(|i| wal.write(i, i as i64, b"async").unwrap())
         .collect();
     for h in handles {
-        assert_eq!(block_on(h), Ok(()));
+        assert_eq!(block_on(h).map(drop), Ok(()));
     }
     assert_eq!(read_all(&wal).len(), 10);
 }
@@ -246,7 +252,7 @@ fn writes_after_close_are_refused_and_their_callbacks_fire() {
     assert_eq!(wal.write(1, 1, b"x").err(), Some(Error::Closed));
     let (tx, rx) = std::sync::mpsc::channel();
     assert_eq!(
-        wal.write_with(1, 1, b"x", move |r| tx.send(r).unwrap()),
+        wal.write_with(1, 1, b"x", move |r| tx.send(r.map(drop)).unwrap()),
         Err(Error::Closed)
     );
     assert_eq!(rx.recv().unwrap(), Err(Error::Closed));

@@ -74,7 +74,7 @@ fn writers_pass_a_stalled<T: Send + 'static>(
             let h = wal
                 .write(5, i, b"durable while the call is stalled")
                 .unwrap();
-            assert_eq!(h.wait(), Ok(()), "{what}: write {i}");
+            assert_eq!(h.wait().map(drop), Ok(()), "{what}: write {i}");
         }
         wal.flush().unwrap();
         assert!(storage.held() > 0, "{what}: the call was held all along");
@@ -143,7 +143,10 @@ fn reserved_zeros_are_written_by_the_syncer_and_released_at_close() {
             if i % 3 == 0 {
                 wal.write(1, i, &[1u8; 60]).unwrap().wait().unwrap();
             } else {
-                wal.write_with(2, i, &[2u8; 60], |r| r.unwrap()).unwrap();
+                wal.write_with(2, i, &[2u8; 60], |r| {
+                    r.unwrap();
+                })
+                .unwrap();
             }
         }
         let closed = wal.rotate().unwrap();

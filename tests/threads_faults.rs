@@ -244,7 +244,7 @@ fn a_write_from_a_callback_is_let_through_past_backpressure() {
         let handles = handles.unwrap();
         assert_eq!(handles.len(), 4 * MAX_SEALED);
         for h in handles {
-            assert_eq!(h.wait(), Ok(()));
+            assert_eq!(h.wait().map(drop), Ok(()));
         }
         wal.close().unwrap();
     });
@@ -289,7 +289,7 @@ fn a_flush_from_a_callback_returns_would_deadlock() {
         // The record was buffered all the same, and a flush from outside
         // writes it.
         wal.flush().unwrap();
-        assert_eq!(written.try_result(), Some(Ok(())));
+        assert_eq!(written.try_result().map(|r| r.map(drop)), Some(Ok(())));
         wal.close().unwrap();
     });
 }
@@ -308,7 +308,7 @@ fn a_wait_from_a_callback_returns_would_deadlock() {
         assert_eq!(timed, Some(Err(Error::WouldDeadlock)));
         assert_eq!(waited, Err(Error::WouldDeadlock));
         // Outside the callback the same kind of wait ends as usual.
-        assert_eq!(again.wait(), Ok(()));
+        assert_eq!(again.wait().map(drop), Ok(()));
         wal.close().unwrap();
     });
 }
@@ -376,7 +376,7 @@ fn from_a_syncer_callback_with_the_queue_full<T: Send + 'static>(
         assert_eq!(thread, "wal-syncer");
         assert!(before >= FRAMES, "{what}: {before} frames");
         for h in writer.join().unwrap() {
-            assert_eq!(h.wait(), Ok(()));
+            assert_eq!(h.wait().map(drop), Ok(()));
         }
         wal.close().unwrap();
         (out, before, after)
@@ -458,7 +458,7 @@ fn a_close_from_a_callback_returns_at_once_and_the_close_finishes() {
         .unwrap();
         // Buffered when the close starts.
         let (btx, brx) = mpsc::channel();
-        wal.write_with(2, 1, b"buffered", move |r| btx.send(r).unwrap())
+        wal.write_with(2, 1, b"buffered", move |r| btx.send(r.map(drop)).unwrap())
             .unwrap();
         go_tx.send(()).unwrap();
         let (thread, closed) = rx.recv_timeout(TIMEOUT).expect("the callback returned");
@@ -496,13 +496,13 @@ fn dropping_the_last_clone_in_a_callback_closes_the_wal() {
         })
         .unwrap();
         let (btx, brx) = mpsc::channel();
-        wal.write_with(2, 1, b"buffered", move |r| btx.send(r).unwrap())
+        wal.write_with(2, 1, b"buffered", move |r| btx.send(r.map(drop)).unwrap())
             .unwrap();
         drop(wal);
         go_tx.send(()).unwrap();
         let (thread, r) = rx.recv_timeout(TIMEOUT).expect("the callback returned");
         assert!(thread.starts_with("wal-"), "{thread}");
-        assert_eq!(r, Ok(()));
+        assert_eq!(r.map(drop), Ok(()));
         assert_eq!(brx.recv_timeout(TIMEOUT), Ok(Ok(())));
         released
             .recv_timeout(TIMEOUT)

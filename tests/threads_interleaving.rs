@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use harness::gate::GatedStorage;
 use harness::{read_all, recv_within, until, within};
-use wal::{Config, Error, Wal};
+use wal::{Config, Error, Position, Wal};
 use wal_host_std::MAX_SEALED;
 
 #[test]
@@ -83,7 +83,7 @@ fn a_waiter_writing_its_own_batch_completes_after_the_batch_before_it() {
         );
         release.send(()).unwrap();
         let result = recv_within(&waited, Duration::from_secs(20), "the waiter's wait");
-        assert_eq!(result, Ok(()));
+        assert_eq!(result.map(drop), Ok(()));
         waiter.join().unwrap();
         wal.flush().unwrap();
         assert_eq!(*fired.lock().unwrap(), vec![1, 2]);
@@ -119,7 +119,7 @@ fn backpressure_holds_writers_back_without_losing_anything() {
                 std::thread::spawn(move || {
                     for i in 0..PER {
                         let acked = acked.clone();
-                        let callback = move |r: Result<(), Error>| {
+                        let callback = move |r: Result<Position, Error>| {
                             r.unwrap();
                             acked.fetch_add(1, Ordering::SeqCst);
                         };

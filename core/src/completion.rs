@@ -10,12 +10,14 @@ use alloc::boxed::Box;
 use core::fmt;
 
 use crate::error::Error;
+use crate::position::Position;
 
 /// The callback a [`Completion`] holds.
-type Callback = Box<dyn FnOnce(Result<(), Error>) + Send>;
+type Callback = Box<dyn FnOnce(Result<Position, Error>) + Send>;
 
-/// A write's completion: its callback runs exactly once, with `Ok(())` once
-/// the record is as durable as the sync policy promises, or with the error
+/// A write's completion: its callback runs exactly once, with `Ok(position)`
+/// once the record is as durable as the sync policy promises (the log is
+/// durable through `position`, the end of the frame holding the record), or with the error
 /// that stopped it ([`Error::Lost`] if the completion was dropped without
 /// an outcome).
 pub struct Completion {
@@ -24,14 +26,14 @@ pub struct Completion {
 
 impl Completion {
     /// A completion that calls `callback` with the write's outcome.
-    pub fn new(callback: impl FnOnce(Result<(), Error>) + Send + 'static) -> Self {
+    pub fn new(callback: impl FnOnce(Result<Position, Error>) + Send + 'static) -> Self {
         Completion {
             callback: Some(Box::new(callback)),
         }
     }
 
     /// Calls the callback with `result`.
-    pub fn complete(mut self, result: Result<(), Error>) {
+    pub fn complete(mut self, result: Result<Position, Error>) {
         if let Some(callback) = self.callback.take() {
             callback(result);
         }
@@ -69,7 +71,7 @@ mod tests {
         let seen = seen.clone();
         Completion::new(move |r| {
             let i = match r {
-                Ok(()) => 0,
+                Ok(_) => 0,
                 Err(Error::Closed) => 1,
                 Err(Error::Lost) => 2,
                 Err(_) => 3,
@@ -81,7 +83,7 @@ mod tests {
     #[test]
     fn a_completion_fires_once_with_its_outcome_or_lost_when_dropped() {
         let seen = Arc::new(Seen::default());
-        record(&seen).complete(Ok(()));
+        record(&seen).complete(Ok(Position::new(1, 24)));
         record(&seen).complete(Err(Error::Closed));
         drop(record(&seen));
         let counts: [usize; 4] = core::array::from_fn(|i| seen.0[i].load(Ordering::Relaxed));

@@ -10,6 +10,7 @@ use alloc::string::String;
 use core::fmt;
 
 use crate::format::{Corruption, FileName, SegmentId};
+use crate::position::Position;
 
 /// Everything that can go wrong in the WAL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +60,30 @@ pub enum Error {
     UnknownSegment {
         /// The ID asked for.
         id: SegmentId,
+    },
+    /// A read from `position` ([`crate::Replay`], a tail) cannot start: the
+    /// segment it is in was deleted (by a checkpoint, retention or
+    /// `delete`), so records after it may be gone. The log now starts at
+    /// `oldest`.
+    PositionGone {
+        /// The position asked for.
+        position: Position,
+        /// Where the log starts now.
+        oldest: Position,
+    },
+    /// A read from `position` cannot start: no frame starts there (an
+    /// offset inside a frame, or past a segment's end).
+    NotAFrame {
+        /// The position asked for.
+        position: Position,
+    },
+    /// A read from `position` cannot start: it is past the durable end of
+    /// the log, `end`.
+    PastEnd {
+        /// The position asked for.
+        position: Position,
+        /// Where the durable log ends now.
+        end: Position,
     },
     /// The active segment cannot be deleted (rotate first).
     ActiveSegment {
@@ -212,11 +237,13 @@ impl Error {
             Error::ValueTooLarge { .. }
             | Error::InvalidConfig { .. }
             | Error::ActiveSegment { .. }
+            | Error::NotAFrame { .. }
+            | Error::PastEnd { .. }
             | Error::WouldDeadlock => ErrorKind::InvalidInput,
             Error::Closed => ErrorKind::Closed,
             Error::Poisoned { .. } | Error::Lost => ErrorKind::Poisoned,
             Error::Corrupt { .. } | Error::Damaged { .. } => ErrorKind::Corrupt,
-            Error::UnknownSegment { .. } => ErrorKind::NotFound,
+            Error::UnknownSegment { .. } | Error::PositionGone { .. } => ErrorKind::NotFound,
             Error::Storage(e) => e.kind,
             Error::LogicBug(_) | Error::Panicked { .. } => ErrorKind::Bug,
         }
@@ -273,6 +300,18 @@ impl fmt::Display for Error {
                 FileName::Segment(*segment)
             ),
             Error::UnknownSegment { id } => write!(f, "no segment with ID {id} exists"),
+            Error::PositionGone { position, oldest } => write!(
+                f,
+                "position {position} is in a segment that was deleted, so records after it may \
+                 be gone; the log now starts at {oldest}"
+            ),
+            Error::NotAFrame { position } => {
+                write!(f, "no frame starts at position {position}")
+            }
+            Error::PastEnd { position, end } => write!(
+                f,
+                "position {position} is past the durable end of the log, {end}"
+            ),
             Error::ActiveSegment { id } => {
                 write!(
                     f,

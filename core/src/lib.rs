@@ -6,12 +6,18 @@
 //!
 //! ```
 //! use core::time::Duration;
-//! use wal_core::{Config, Wal, testing::MemStorage};
+//! use wal_core::{Config, Position, Wal, testing::MemStorage};
 //!
 //! let mut wal = Wal::open(MemStorage::new(), Config::default()).unwrap();
 //! let now = Duration::ZERO; // the host's monotonic clock
-//! wal.write_with(7, 1_700_000_000_000_000_000, b"cpu=0.42", now, |r| r.unwrap()).unwrap();
+//! wal.write_with(7, 1_700_000_000_000_000_000, b"cpu=0.42", now, |r| {
+//!     let durable_through = r.unwrap();       // the end of the record's frame
+//!     assert!(durable_through > Position::START);
+//! })
+//! .unwrap();
 //! wal.flush().unwrap();                       // completion fires: written and synced
+//! let replayed: Vec<_> = wal.replay(Position::START).unwrap().collect::<Result<_, _>>().unwrap();
+//! assert_eq!(replayed[0].1.values[0], b"cpu=0.42"); // (frame position, entry)
 //! let closed = wal.rotate().unwrap();
 //! assert_eq!(closed.records, 1);
 //! let entries: Vec<_> = wal.read(closed.id).unwrap().collect::<Result<_, _>>().unwrap();
@@ -29,6 +35,7 @@
 //! |---|---|
 //! | [`checksum`] | CRC-32C |
 //! | [`format`] | FORMAT.md as values and bytes: names, header, frame, entry, corruption |
+//! | `position` | [`Position`]: a point in the log, `SEGMENT:OFFSET` |
 //! | [`error`] | the one [`Error`] and its [`ErrorKind`] |
 //! | `completion` | [`Completion`]: a write's callback, fired exactly once |
 //! | `poison` | [`host::Poison`]: the one poison state, shared with a host's threads |
@@ -39,6 +46,7 @@
 //! | [`scan`] | reading frames: the scanner, whole-segment checks, inspection |
 //! | `recovery` | what open does with the newest segment; [`RecoveryReport`] |
 //! | `reader` | [`SegmentReader`]: a segment as a stream of entries |
+//! | [`replay`] | [`Replay`]: every durable record from a position on, across segments |
 //! | `log` | the segment log: append, rotate, delete |
 //! | `buffer` | the write buffer and the flush rule |
 //! | `wal` | the single-threaded [`Wal`] |
@@ -63,6 +71,8 @@ extern crate std;
 pub mod checksum;
 pub mod format;
 
+mod position;
+
 pub mod error;
 
 mod completion;
@@ -81,6 +91,8 @@ mod recovery;
 
 mod reader;
 
+pub mod replay;
+
 mod log;
 
 mod buffer;
@@ -95,8 +107,10 @@ pub use completion::Completion;
 pub use config::{Config, RecoveryMode, SyncPolicy};
 pub use error::{BackendError, Error, ErrorKind, StorageError};
 pub use format::{Corruption, Entry, EntryFault, EntryRef, FileName, SegmentId, MAX_VALUE_LEN};
+pub use position::{ParsePositionError, Position};
 pub use reader::SegmentReader;
 pub use recovery::{RecoveryReport, Salvaged, TornTail};
+pub use replay::Replay;
 pub use storage::{SegmentFile, Storage};
 pub use summary::SegmentInfo;
 pub use wal::{Wal, SYNC_BATCH_BYTES, SYNC_BATCH_FRAMES};

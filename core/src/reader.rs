@@ -4,6 +4,7 @@ use alloc::collections::VecDeque;
 
 use crate::error::Error;
 use crate::format::{Entry, EntryRef, SegmentId};
+use crate::position::Position;
 use crate::scan::{FrameScanner, Invalid};
 use crate::storage::SegmentFile;
 
@@ -14,6 +15,8 @@ pub struct SegmentReader<F> {
     /// Entries of the current frame not yet returned.
     pending: VecDeque<Entry>,
     done: bool,
+    /// Whether the next frame is the first after [`SegmentReader::seek_frame`].
+    seeked: bool,
 }
 
 impl<F: SegmentFile> SegmentReader<F> {
@@ -35,6 +38,7 @@ impl<F: SegmentFile> SegmentReader<F> {
                 scanner: scanner.with_timestamps(false).with_max_frame(max_frame),
                 pending: Default::default(),
                 done: false,
+                seeked: false,
             }),
             Err((Invalid { offset, reason }, _)) => Err(Error::Corrupt {
                 segment: id,
@@ -49,26 +53,57 @@ impl<F: SegmentFile> SegmentReader<F> {
         self.scanner.id()
     }
 
+    /// Starts reading at byte `offset` (a frame's start) instead of the
+    /// first frame: [`Error::NotAFrame`] when `offset` is inside the header
+    /// or past the end of what is read. Whether a frame starts there is
+    /// found by the next read (an invalid frame there is `NotAFrame` too).
+    pub fn seek_frame(&mut self, offset: u64) -> Result<(), Error> {
+        self.seeked = true;
+        if self.scanner.seek_frame(offset) {
+            return Ok(());
+        }
+        Err(Error::NotAFrame {
+            position: Position::new(self.scanner.id(), offset),
+        })
+    }
+
     /// Calls `f` on every entry of the next frame, without copying values.
     /// Returns `Ok(false)` at the end of the segment.
     pub fn next_frame_with(&mut self, mut f: impl FnMut(EntryRef<'_>)) -> Result<bool, Error> {
+        self.next_frame_at(|_, e| f(e)).map(|at| at.is_some())
+    }
+
+    /// As [`SegmentReader::next_frame_with`], giving `f` the frame's
+    /// position too; returns that position, or `None` at the end.
+    pub fn next_frame_at(
+        &mut self,
+        mut f: impl FnMut(Position, EntryRef<'_>),
+    ) -> Result<Option<Position>, Error> {
         if self.done {
-            return Ok(false);
+            return Ok(None);
         }
         let id = self.scanner.id();
+        let first = core::mem::take(&mut self.seeked);
         match self.scanner.next_frame() {
             Ok(Ok(Some(frame))) => {
-                frame.entries().for_each(&mut f);
-                Ok(true)
+                let at = Position::new(id, frame.offset);
+                frame.entries().for_each(|e| f(at, e));
+                Ok(Some(at))
             }
             Ok(Ok(None)) => {
                 self.done = true;
-                Ok(false)
+                Ok(None)
             }
             Ok(Err(Invalid { offset, reason })) => {
                 self.done = true;
+                if first {
+                    // Where the caller asked to start: no frame starts there.
+                    return Err(Error::NotAFrame {
+                        position: Position::new(id, offset),
+                    });
+                }
                 if self.scanner.rest_is_zero()? {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 Err(Error::Corrupt {
                     segment: id,

@@ -64,6 +64,33 @@ pub trait Storage {
     fn sync_dir(&mut self) -> Result<(), Self::Error>;
 }
 
+/// A storage borrowed for a while (a [`crate::Replay`] of the
+/// single-threaded WAL reads through its log's storage) is a storage.
+impl<S: Storage + ?Sized> Storage for &mut S {
+    type Error = S::Error;
+    type File = S::File;
+
+    fn list(&mut self) -> Result<Vec<FileName>, Self::Error> {
+        (**self).list()
+    }
+
+    fn create(&mut self, name: FileName) -> Result<Self::File, Self::Error> {
+        (**self).create(name)
+    }
+
+    fn open(&mut self, name: FileName) -> Result<Self::File, Self::Error> {
+        (**self).open(name)
+    }
+
+    fn remove(&mut self, name: FileName) -> Result<(), Self::Error> {
+        (**self).remove(name)
+    }
+
+    fn sync_dir(&mut self) -> Result<(), Self::Error> {
+        (**self).sync_dir()
+    }
+}
+
 /// One open file: read, appended to, truncated, synced.
 ///
 /// Reads and writes go through the `embedded-io` traits at the position set

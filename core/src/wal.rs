@@ -3,7 +3,7 @@
 //! host's monotonic clock as a [`Duration`] since any fixed point); the core
 //! never reads a clock.
 //!
-//! Every write's completion is called exactly once: with `Ok(())` after the
+//! Every write's completion is called exactly once: with `Ok(position)` after the
 //! frame holding the record is written and (under [`SyncPolicy::Always`])
 //! synced, or with the error that prevented it. A call that refuses a write
 //! (bad input, closed, poisoned) calls the completion with the same error it
@@ -20,8 +20,10 @@ use crate::config::{Config, SyncPolicy};
 use crate::error::Error;
 use crate::format::SegmentId;
 use crate::log::SegmentLog;
+use crate::position::Position;
 use crate::reader::SegmentReader;
 use crate::recovery::RecoveryReport;
+use crate::replay::Replay;
 use crate::storage::Storage;
 use crate::summary::SegmentInfo;
 
@@ -34,10 +36,10 @@ pub const SYNC_BATCH_FRAMES: u32 = 32;
 pub const SYNC_BATCH_BYTES: u64 = 1 << 20;
 
 /// Frames of full buffers written but not yet synced, and their records'
-/// completions in write order.
+/// completions in write order, with the end of the frame holding them.
 #[derive(Default)]
 struct Unsynced {
-    completions: Vec<Completion>,
+    completions: Vec<(Position, Vec<Completion>)>,
     frames: u32,
     bytes: u64,
     /// When the oldest of their records arrived.
@@ -48,9 +50,10 @@ struct Unsynced {
 /// segment log and the flush policy together, with time passed in (`now`,
 /// the host's monotonic clock as a [`Duration`] since any fixed point).
 ///
-/// Every write's completion is called exactly once: with `Ok(())` after the
-/// frame holding the record is written and (under [`SyncPolicy::Always`])
-/// synced, or with the error that prevented it. A call that refuses a write
+/// Every write's completion is called exactly once: with `Ok(position)`
+/// after the frame holding the record is written and (under
+/// [`SyncPolicy::Always`]) synced (the log is durable through `position`,
+/// the end of that frame), or with the error that prevented it. A call that refuses a write
 /// (bad input, closed, poisoned) calls the completion with the same error it
 /// returns.
 ///
@@ -155,7 +158,7 @@ impl<S: Storage> Wal<S> {
         timestamp: i64,
         value: &[u8],
         now: Duration,
-        completion: impl FnOnce(Result<(), Error>) + Send + 'static,
+        completion: impl FnOnce(Result<Position, Error>) + Send + 'static,
     ) -> Result<(), Error> {
         self.accept(
             series_id,
@@ -222,7 +225,7 @@ impl<S: Storage> Wal<S> {
         let u = &mut self.unsynced;
         match log.append_unsynced(&mut self.frame, &sealed.stats) {
             Ok(at) => {
-                u.completions.extend(sealed.completions);
+                u.completions.push((at.end(), sealed.completions));
                 u.frames += 1;
                 u.bytes += at.len;
                 u.oldest = u.oldest.or(oldest);
@@ -253,8 +256,11 @@ impl<S: Storage> Wal<S> {
     /// outcome of a sync covering them, or the error that stopped it).
     fn complete_unsynced(&mut self, r: Result<(), Error>) {
         let u = core::mem::take(&mut self.unsynced);
-        for c in u.completions {
-            c.complete(r.clone());
+        for (end, frame) in u.completions {
+            let r = r.clone().map(|()| end);
+            for c in frame {
+                c.complete(r.clone());
+            }
         }
     }
 
@@ -303,8 +309,10 @@ impl<S: Storage> Wal<S> {
         // Under `Always` this syncs the active segment, which holds the
         // unsynced frames (a rotation on the way synced the segment it
         // closed).
-        let result = log.append(&mut self.frame, &sealed.stats).map(|_| ());
-        self.complete_unsynced(result.clone());
+        let result = log
+            .append(&mut self.frame, &sealed.stats)
+            .map(|at| at.end());
+        self.complete_unsynced(result.clone().map(|_| ()));
         for c in sealed.completions {
             c.complete(result.clone());
         }
@@ -330,7 +338,8 @@ impl<S: Storage> Wal<S> {
     }
 
     /// Streams segment `id`'s entries, a frame at a time (the active segment
-    /// up to its last flushed frame).
+    /// up to its durable end: what is synced, or under
+    /// [`SyncPolicy::Never`] written).
     pub fn read(&mut self, id: SegmentId) -> Result<SegmentReader<S::File>, Error> {
         self.log()?.read(id)
     }
@@ -338,6 +347,33 @@ impl<S: Storage> Wal<S> {
     /// What segment `id` holds (a closed segment is scanned and checked).
     pub fn info(&mut self, id: SegmentId) -> Result<SegmentInfo, Error> {
         self.log()?.info(id)
+    }
+
+    /// The end of the durable log: every frame before it is synced (or,
+    /// under [`SyncPolicy::Never`], written), and readers see exactly those.
+    pub fn durable(&self) -> Result<Position, Error> {
+        Ok(self.log.as_ref().ok_or(Error::Closed)?.durable())
+    }
+
+    /// Every durable record from `from` ([`Position::START`] for the whole
+    /// log) to the durable end, in log order, each with the position of its
+    /// frame; a frame in memory at a time. Fails at once when no read can
+    /// start at `from`: [`Error::PositionGone`] (its segment was deleted),
+    /// [`Error::NotAFrame`], [`Error::PastEnd`]. Records still buffered or
+    /// not yet synced are not included: flush first to replay everything
+    /// written.
+    pub fn replay(&mut self, from: Position) -> Result<Replay<&mut S>, Error> {
+        self.log()?.replay(from)
+    }
+
+    /// A checkpoint at `through` (typically a snapshot's position: what a
+    /// replay after a restart starts from): deletes every closed segment
+    /// wholly before it, durably, and returns their IDs, oldest first. The
+    /// segment `through` is in is kept, even at its very end, so a replay
+    /// from `through` always works. A `through` past the durable end is
+    /// refused ([`Error::PastEnd`]).
+    pub fn checkpoint(&mut self, through: Position) -> Result<Vec<SegmentId>, Error> {
+        self.log()?.checkpoint(through)
     }
 
     /// Deletes closed segment `id`.

@@ -35,7 +35,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use wal_core::{Config, Error, RecoveryReport, SegmentId, SegmentInfo, SegmentReader};
+use wal_core::{
+    Config, Error, Position, RecoveryReport, Replay, SegmentId, SegmentInfo, SegmentReader,
+};
 use wal_fs::{FsFile, FsOptions, FsStorage};
 
 /// A WAL in a WASI preopened directory: `wal::Wal` on WASI. The same
@@ -84,7 +86,7 @@ impl Wal {
         series_id: u64,
         timestamp: i64,
         value: &[u8],
-        done: impl FnOnce(Result<(), Error>) + Send + 'static,
+        done: impl FnOnce(Result<Position, Error>) + Send + 'static,
     ) -> Result<(), Error> {
         let now = self.now();
         self.write_with_at(series_id, timestamp, value, now, done)
@@ -101,7 +103,7 @@ impl Wal {
         timestamp: i64,
         value: &[u8],
         now: Duration,
-        done: impl FnOnce(Result<(), Error>) + Send + 'static,
+        done: impl FnOnce(Result<Position, Error>) + Send + 'static,
     ) -> Result<(), Error> {
         self.wal.write_with(series_id, timestamp, value, now, done)
     }
@@ -136,6 +138,23 @@ impl Wal {
     /// Streams segment `id`'s entries.
     pub fn read(&mut self, id: SegmentId) -> Result<SegmentReader<FsFile>, Error> {
         self.wal.read(id)
+    }
+
+    /// The end of the durable log (see [`wal_core::Wal::durable`]).
+    pub fn durable(&self) -> Result<Position, Error> {
+        self.wal.durable()
+    }
+
+    /// Every durable record from `from` on, in log order, with its frame's
+    /// position (see [`wal_core::Wal::replay`]).
+    pub fn replay(&mut self, from: Position) -> Result<Replay<&mut FsStorage>, Error> {
+        self.wal.replay(from)
+    }
+
+    /// Deletes every closed segment wholly before `through` (see
+    /// [`wal_core::Wal::checkpoint`]); returns their IDs.
+    pub fn checkpoint(&mut self, through: Position) -> Result<Vec<SegmentId>, Error> {
+        self.wal.checkpoint(through)
     }
 
     /// What segment `id` holds (a closed segment is scanned and checked).

@@ -138,7 +138,7 @@ impl Run {
         let (acked, failed) = (self.acked.clone(), self.failed.clone());
         self.written = self.written.max(i + 1);
         let r = wal.write_with(s, t, &v, T0, move |r| match r {
-            Ok(()) => drop(acked.lock().unwrap().insert(i)),
+            Ok(_) => drop(acked.lock().unwrap().insert(i)),
             Err(e) => failed.lock().unwrap().push(e),
         });
         self.note(r);

@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use wal_core::testing::MemStorage;
-use wal_core::{Config, Error, RecoveryReport, SegmentId, SegmentInfo, SegmentReader, Storage};
+use wal_core::{
+    Config, Error, Position, RecoveryReport, SegmentId, SegmentInfo, SegmentReader, Storage,
+};
 
 /// A WAL front the behavioural suite drives.
 pub trait Front: Sized + std::fmt::Debug {
@@ -26,7 +28,7 @@ pub trait Front: Sized + std::fmt::Debug {
         ts: i64,
         value: &[u8],
         now: Duration,
-        done: impl FnOnce(Result<(), Error>) + Send + 'static,
+        done: impl FnOnce(Result<Position, Error>) + Send + 'static,
     ) -> Result<(), Error>;
     /// Time has passed: flushes what is due (the thread-safe WAL's own
     /// threads do that).
@@ -67,7 +69,7 @@ impl<S: Storage> Front for wal_core::Wal<S> {
         ts: i64,
         value: &[u8],
         now: Duration,
-        done: impl FnOnce(Result<(), Error>) + Send + 'static,
+        done: impl FnOnce(Result<Position, Error>) + Send + 'static,
     ) -> Result<(), Error> {
         wal_core::Wal::write_with(self, series, ts, value, now, done)
     }
@@ -119,7 +121,7 @@ impl<S: wal_host_std::ThreadedStorage> Front for wal_host_std::Wal<S> {
         ts: i64,
         value: &[u8],
         _: Duration,
-        done: impl FnOnce(Result<(), Error>) + Send + 'static,
+        done: impl FnOnce(Result<Position, Error>) + Send + 'static,
     ) -> Result<(), Error> {
         wal_host_std::Wal::write_with(self, series, ts, value, done)
     }

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wal_core::{Config, Error, SegmentId, Storage};
+use wal_core::{Config, Error, Position, SegmentId, Storage};
 
 /// A WAL directory under test.
 pub trait Backend: Sized {
@@ -145,10 +145,10 @@ pub struct Acks {
 }
 
 impl Acks {
-    pub fn callback(&self) -> impl FnOnce(Result<(), Error>) + Send + 'static {
+    pub fn callback(&self) -> impl FnOnce(Result<Position, Error>) + Send + 'static {
         let me = self.clone();
         move |r| match r {
-            Ok(()) => {
+            Ok(_) => {
                 me.ok.fetch_add(1, Ordering::SeqCst);
             }
             Err(e) => me.errors.lock().unwrap().push(e),

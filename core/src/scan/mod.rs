@@ -182,6 +182,17 @@ impl<F: SegmentFile> FrameScanner<F> {
         self.offset
     }
 
+    /// Moves the scan to `offset` (a frame's start, from a [`crate::Position`]):
+    /// the next frame is read there. `false` (and no move) when `offset` is
+    /// inside the header or past where the scan stops.
+    pub fn seek_frame(&mut self, offset: u64) -> bool {
+        if offset < header::LEN as u64 || offset > self.end {
+            return false;
+        }
+        self.offset = offset;
+        true
+    }
+
     /// Where the scan stops reading.
     pub fn end(&self) -> u64 {
         self.end

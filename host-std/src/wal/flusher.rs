@@ -206,7 +206,7 @@ pub(super) fn write_batch<S: ThreadedStorage>(shared: &Shared<S>, batch: Batch, 
             Some(log) if !shared.pipelined => {
                 let r = shared
                     .waits
-                    .timed(|| log.append(frame, &sealed.stats).map(|_| ()));
+                    .timed(|| log.append(frame, &sealed.stats).map(|at| at.end()));
                 reserve = log.wants_reserve();
                 (r, Some(sealed.completions))
             }
@@ -224,7 +224,7 @@ pub(super) fn write_batch<S: ThreadedStorage>(shared: &Shared<S>, batch: Batch, 
                     &shared.sync,
                     log,
                     syncer_segment,
-                    written.map(|at| at.segment),
+                    written,
                     deferred,
                     sealed.completions,
                     &mut ticket,

@@ -45,13 +45,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, ThreadId};
 
-use wal_core::host::{remove_segment, SegmentLog, WriteBuffer};
-use wal_core::SegmentReader;
-use wal_core::{Config, Error, RecoveryReport, SegmentId, SegmentInfo, SyncPolicy};
+use wal_core::host::{SegmentLog, WriteBuffer};
+use wal_core::{Config, Error, Position, RecoveryReport, SegmentInfo, SyncPolicy};
 
 use crate::waiting::WaitPolicy;
 use wal_fs::FsStorage;
 
+mod admin;
 mod batch;
 mod flusher;
 mod order;
@@ -158,7 +158,7 @@ where
         let poison = log.poison().clone();
         let shared = Arc::new(Shared {
             buffers: BufferSide::new(config, poison.clone()),
-            order: Order::new(poison.clone()),
+            order: Order::new(poison.clone(), log.durable()),
             sync: SyncSide::new(),
             pipelined,
             log: Mutex::new(LogSide {
@@ -267,7 +267,8 @@ where
     }
 
     /// Buffers a record whose `callback` is called exactly once: with
-    /// `Ok(())` once the record is durable (per the sync policy), or with the
+    /// `Ok(position)` once the record is durable (per the sync policy; the
+    /// log is durable through `position`, the end of its frame), or with the
     /// error that stopped it. A refused write calls it with the error it
     /// returns, at once. Callbacks run, in write order, on whichever thread
     /// completes the frame (the WAL's syncer or flusher, or a thread waiting
@@ -280,7 +281,7 @@ where
         series_id: u64,
         timestamp: i64,
         value: &[u8],
-        callback: impl FnOnce(Result<(), Error>) + Send + 'static,
+        callback: impl FnOnce(Result<Position, Error>) + Send + 'static,
     ) -> Result<(), Error> {
         let buffers = &self.handle.shared.buffers;
         push(
@@ -325,7 +326,7 @@ where
         )));
         // A failure anywhere (the syncer's sync, say) is the poison here,
         // whatever the batch waited for says.
-        shared.poison.check().and(r)
+        shared.poison.check().and(r.map(|_| ()))
     }
 
     /// Flushes, closes the active segment and starts the next. Returns what
@@ -344,77 +345,6 @@ where
         // have lost frames of the segment just closed.
         shared.poison.check()?;
         Ok(closed)
-    }
-
-    /// Streams the entries of segment `id`, a frame at a time (the active
-    /// segment up to its last written frame). Safe while others write: the
-    /// log's lock is held only to open the file.
-    pub fn read(&self, id: SegmentId) -> Result<SegmentReader<S::File>, Error> {
-        let shared = &self.handle.shared;
-        shield(None, "opening a segment", || {
-            let opened = lock(&shared.log).log()?.open_segment(id)?;
-            opened.reader()
-        })
-    }
-
-    /// What segment `id` holds (a closed segment is scanned and checked,
-    /// without the log's lock: writers are not held up by it).
-    pub fn info(&self, id: SegmentId) -> Result<SegmentInfo, Error> {
-        let shared = &self.handle.shared;
-        shield(None, "reading a segment", || {
-            let opened = {
-                let mut side = lock(&shared.log);
-                let log = side.log()?;
-                if log.active().id == id {
-                    return Ok(log.active().clone());
-                }
-                log.open_segment(id)?
-            };
-            opened.info()
-        })
-    }
-
-    /// Deletes closed segment `id`: takes it off the list under the log's
-    /// lock, then removes its file without it (writers are not held up by
-    /// the removal and its directory sync). If the removal fails and the
-    /// file is still there, the segment is listed again.
-    pub fn delete(&self, id: SegmentId) -> Result<(), Error> {
-        self.changing("deleting a segment", |s| {
-            lock(&s.log).log()?.unlist(id)?;
-            let mut remover = lock(&s.remover);
-            let failed = match remover.as_mut() {
-                None => Error::Closed,
-                Some(storage) => match remove_segment(storage, id) {
-                    Ok(()) => return Ok(()),
-                    Err((e, false)) => return Err(e),
-                    Err((e, true)) => e,
-                },
-            };
-            drop(remover);
-            if let Some(log) = lock(&s.log).log.as_mut() {
-                log.relist(id);
-            }
-            Err(failed)
-        })
-    }
-
-    /// Every segment, ascending; the last is the active one.
-    pub fn segments(&self) -> Vec<SegmentId> {
-        let side = lock(&self.handle.shared.log);
-        match &side.log {
-            Some(log) => log.segments(),
-            None => side.segments_at_close.clone(),
-        }
-    }
-
-    /// What the active segment holds so far: the frames written to it (after
-    /// close: as it was at close).
-    pub fn active(&self) -> SegmentInfo {
-        let side = lock(&self.handle.shared.log);
-        match &side.log {
-            Some(log) => log.active().clone(),
-            None => side.active_at_close.clone(),
-        }
     }
 
     /// Flushes, syncs and completes everything, stops the WAL's threads

@@ -21,12 +21,12 @@
 //! [`Error::WouldDeadlock`] instead, and a write from it is not held back.
 
 use std::cell::Cell;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use wal_core::host::Poison;
-use wal_core::{Completion, Error};
+use wal_core::{Completion, Error, Position};
 
-use super::signal::{Owed, Signal};
+use super::signal::{lock, Owed, Signal};
 
 /// A batch's place in completion order: the signal it owes its waiters,
 /// and the one of the batch before it.
@@ -56,12 +56,24 @@ impl Ticket {
 pub(super) struct Order {
     /// The WAL's poison state: completions after it get it.
     poison: Poison,
+    /// The end of the durable log as the batches completed say (in order,
+    /// so it only grows): what readers may see.
+    durable: Mutex<Position>,
 }
 
 impl Order {
-    /// The order of a WAL whose poison state is `poison`.
-    pub(super) fn new(poison: Poison) -> Self {
-        Order { poison }
+    /// The order of a WAL whose poison state is `poison` and whose log was
+    /// durable through `durable` at open.
+    pub(super) fn new(poison: Poison, durable: Position) -> Self {
+        Order {
+            poison,
+            durable: Mutex::new(durable),
+        }
+    }
+
+    /// The furthest point of the log a completed batch made durable.
+    pub(super) fn durable(&self) -> Position {
+        *lock(&self.durable)
     }
 
     /// Completes the batch of `ticket` (its `completions`, then its signal)
@@ -73,21 +85,25 @@ impl Order {
         &self,
         ticket: Ticket,
         completions: Vec<Completion>,
-        result: Result<(), Error>,
+        result: Result<Position, Error>,
     ) {
         let Ticket { mut owed, after } = ticket;
-        let before = after.map_or(Ok(()), |b| b.wait_done());
+        let before = after.map_or(Ok(Position::START), |b| b.wait_done());
         let result = match (result, before) {
-            (Ok(()), Err(e)) => Err(self.poison.check().err().unwrap_or(e)),
+            (Ok(_), Err(e)) => Err(self.poison.check().err().unwrap_or(e)),
             (r, _) => r,
         };
+        if let Ok(end) = result {
+            let mut durable = lock(&self.durable);
+            *durable = end.max(*durable);
+        }
         call_all(completions, &result);
         owed.complete(result);
     }
 }
 
 /// Calls every completion with `result`.
-pub(super) fn call_all(completions: Vec<Completion>, result: &Result<(), Error>) {
+pub(super) fn call_all(completions: Vec<Completion>, result: &Result<Position, Error>) {
     for c in completions {
         c.complete(result.clone());
     }
@@ -114,7 +130,7 @@ pub(super) fn in_callback(wal: u64) -> bool {
 /// it runs, [`in_callback`]`(wal)` holds on this thread.
 pub(super) fn contained(
     wal: u64,
-    callback: impl FnOnce(Result<(), Error>) + Send + 'static,
+    callback: impl FnOnce(Result<Position, Error>) + Send + 'static,
 ) -> Completion {
     Completion::new(move |r| {
         let at_once = AT_ONCE.with(|a| a.replace(false));

@@ -71,7 +71,7 @@ pub(super) struct Shared<S: ThreadedStorage> {
     /// close.
     pub(super) alive: AtomicUsize,
     /// The close's outcome, once it has finished.
-    pub(super) closed: Signal,
+    pub(super) closed: Signal<()>,
 }
 
 impl<S: ThreadedStorage> Shared<S> {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use wal_core::Error;
+use wal_core::{Error, Position};
 
 use crate::waiting::WaitPolicy;
 
@@ -44,25 +44,37 @@ pub(super) fn wait<'a, T>(
 }
 
 /// The outcome of one batch (one future frame), shared by its waiters.
-#[derive(Default)]
-pub(super) struct Signal {
-    state: Mutex<SignalState>,
+pub(super) struct Signal<T = Position> {
+    state: Mutex<SignalState<T>>,
     cond: Condvar,
     /// Set once `state.result` is: what yielding waiters watch.
     done: AtomicBool,
 }
 
-#[derive(Default)]
-struct SignalState {
-    result: Option<Result<(), Error>>,
+struct SignalState<T> {
+    result: Option<Result<T, Error>>,
     wakers: Vec<Waker>,
     /// Threads blocked on `cond` (a futex wake costs a system call even
     /// with nobody to wake, so completing skips it when there is none).
     blocked: usize,
 }
 
-impl Signal {
-    pub(super) fn complete(&self, r: Result<(), Error>) {
+impl<T> Default for Signal<T> {
+    fn default() -> Self {
+        Signal {
+            state: Mutex::new(SignalState {
+                result: None,
+                wakers: Vec::new(),
+                blocked: 0,
+            }),
+            cond: Condvar::new(),
+            done: AtomicBool::new(false),
+        }
+    }
+}
+
+impl<T: Clone> Signal<T> {
+    pub(super) fn complete(&self, r: Result<T, Error>) {
         let (wakers, blocked) = {
             let mut s = lock(&self.state);
             s.result = Some(r);
@@ -75,7 +87,7 @@ impl Signal {
         wakers.into_iter().for_each(Waker::wake);
     }
 
-    pub(super) fn result(&self) -> Option<Result<(), Error>> {
+    pub(super) fn result(&self) -> Option<Result<T, Error>> {
         lock(&self.state).result.clone()
     }
 
@@ -86,7 +98,7 @@ impl Signal {
 
     /// Blocks until the outcome is known (no yielding: for the WAL's own
     /// threads, waiting for their turn or for the close).
-    pub(super) fn wait_done(&self) -> Result<(), Error> {
+    pub(super) fn wait_done(&self) -> Result<T, Error> {
         let mut s = lock(&self.state);
         loop {
             if let Some(r) = &s.result {
@@ -100,7 +112,7 @@ impl Signal {
 
     /// The outcome, if known; otherwise `waker` is woken once it is (what
     /// polling a write handle does).
-    pub(super) fn result_or_wake(&self, waker: &Waker) -> Option<Result<(), Error>> {
+    pub(super) fn result_or_wake(&self, waker: &Waker) -> Option<Result<T, Error>> {
         let mut s = lock(&self.state);
         if let Some(r) = &s.result {
             return Some(r.clone());
@@ -135,7 +147,7 @@ impl Owed {
     }
 
     /// Completes the signal with `r` (once; later calls do nothing).
-    pub(super) fn complete(&mut self, r: Result<(), Error>) {
+    pub(super) fn complete(&mut self, r: Result<Position, Error>) {
         if !self.done {
             self.done = true;
             self.signal.complete(r);
@@ -151,11 +163,11 @@ impl Drop for Owed {
 
 /// Waits for `signal` (yielding first when `waits` says so; see
 /// [`crate::waiting`]); `None` if `timeout` passes first.
-pub(super) fn wait_signal(
+pub(super) fn wait_signal<T: Clone>(
     waits: &WaitPolicy,
-    signal: &Signal,
+    signal: &Signal<T>,
     timeout: Option<Duration>,
-) -> Option<Result<(), Error>> {
+) -> Option<Result<T, Error>> {
     let start = Instant::now();
     // A timeout too long to add to the clock is no deadline at all.
     let deadline = timeout.and_then(|t| start.checked_add(t));

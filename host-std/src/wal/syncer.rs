@@ -25,10 +25,11 @@ use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Condvar, Mutex};
 
+use wal_core::host::FrameLocation;
 use wal_core::host::SegmentLog;
 use wal_core::host::SyncHandle;
 use wal_core::SegmentFile;
-use wal_core::{Completion, Error, SegmentId};
+use wal_core::{Completion, Error, Position, SegmentId};
 
 use super::batch::BufferSide;
 use super::order::{Order, Ticket};
@@ -46,6 +47,8 @@ enum SyncItem<F> {
     Batch {
         completions: Vec<Completion>,
         ticket: Ticket,
+        /// The end of the batch's frame: durable through there once synced.
+        end: Position,
         failed: Option<Error>,
     },
 }
@@ -154,14 +157,15 @@ pub(super) fn hand_over<S: ThreadedStorage>(
     sync: &SyncSide<S::File>,
     log: &mut SegmentLog<S>,
     syncer_segment: &mut Option<SegmentId>,
-    segment: Result<SegmentId, Error>,
+    written: Result<FrameLocation, Error>,
     deferred: bool,
     completions: Vec<Completion>,
     ticket: &mut Option<Ticket>,
-) -> (Result<(), Error>, Option<Vec<Completion>>) {
+) -> (Result<Position, Error>, Option<Vec<Completion>>) {
     let mut q = lock(&sync.queue);
-    let mut result = segment.as_ref().map(|_| ()).map_err(Clone::clone);
-    if let Ok(id) = segment {
+    let mut result = written.as_ref().map(|at| at.end()).map_err(Clone::clone);
+    let end = result.clone().unwrap_or(Position::START);
+    if let Ok(id) = written.map(|at| at.segment) {
         if *syncer_segment != Some(id) {
             // A new segment (the one before was synced as it was closed):
             // the syncer needs a handle on it.
@@ -186,6 +190,7 @@ pub(super) fn hand_over<S: ThreadedStorage>(
     q.items.push_back(SyncItem::Batch {
         completions,
         ticket: t,
+        end,
         failed: result.clone().err(),
     });
     sync.work.notify_one();
@@ -193,7 +198,7 @@ pub(super) fn hand_over<S: ThreadedStorage>(
 }
 
 /// A written frame's records, waiting for a sync (or failed already).
-type Pending = (Vec<Completion>, Ticket, Option<Error>);
+type Pending = (Vec<Completion>, Ticket, Position, Option<Error>);
 
 /// The syncer thread: takes every frame written so far, syncs once per
 /// segment they are in, takes what was written meanwhile (so the flusher
@@ -260,8 +265,8 @@ fn sync_until_closed<F: SegmentFile>(
                 // What was written during that sync, taken before the
                 // callbacks run.
                 let next = take_items(sync, false);
-                for (completions, ticket, err) in done {
-                    order.complete_in_order(ticket, completions, err.map_or(Ok(()), Err));
+                for (completions, ticket, end, err) in done {
+                    order.complete_in_order(ticket, completions, err.map_or(Ok(end), Err));
                 }
                 items = next.unwrap_or_default();
             }
@@ -333,7 +338,7 @@ fn sync_items<F: SegmentFile>(
                 *failed = Some(e);
             }
         }
-        for (_, _, f) in ready.iter_mut() {
+        for (_, _, _, f) in ready.iter_mut() {
             if f.is_none() {
                 *f = failed.clone();
             }
@@ -355,10 +360,11 @@ fn sync_items<F: SegmentFile>(
             SyncItem::Batch {
                 completions,
                 ticket,
+                end,
                 failed: own,
             } => {
                 dirty |= own.is_none();
-                ready.push((completions, ticket, own));
+                ready.push((completions, ticket, end, own));
             }
         }
     }

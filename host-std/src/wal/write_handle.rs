@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use wal_core::Error;
+use wal_core::{Error, Position};
 
 use super::batch::{ask_flush, take_current, Batch};
 use super::flusher::write_batch;
@@ -40,7 +40,7 @@ impl<S: ThreadedStorage> std::fmt::Debug for WriteHandle<S> {
 
 impl<S: ThreadedStorage> WriteHandle<S> {
     /// The outcome, if known yet (never blocks, never asks for a flush).
-    pub fn try_result(&self) -> Option<Result<(), Error>> {
+    pub fn try_result(&self) -> Option<Result<Position, Error>> {
         self.signal.result()
     }
 
@@ -87,7 +87,7 @@ impl<S: ThreadedStorage> WriteHandle<S> {
     /// From inside a callback of the same WAL it returns
     /// [`Error::WouldDeadlock`] unless the outcome is known already (the
     /// record is still written; its outcome is simply not waited for).
-    pub fn wait(self) -> Result<(), Error> {
+    pub fn wait(self) -> Result<Position, Error> {
         if let Some(r) = self.signal.result() {
             return r;
         }
@@ -107,7 +107,7 @@ impl<S: ThreadedStorage> WriteHandle<S> {
     /// (the write goes on; its outcome is simply not known yet). From
     /// inside a callback of the same WAL, `Some(Err(Error::WouldDeadlock))`
     /// at once unless the outcome is known.
-    pub fn wait_timeout(&self, timeout: Duration) -> Option<Result<(), Error>> {
+    pub fn wait_timeout(&self, timeout: Duration) -> Option<Result<Position, Error>> {
         if let Some(r) = self.signal.result() {
             return Some(r);
         }
@@ -120,7 +120,7 @@ impl<S: ThreadedStorage> WriteHandle<S> {
 }
 
 impl<S: ThreadedStorage> Future for WriteHandle<S> {
-    type Output = Result<(), Error>;
+    type Output = Result<Position, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if let Some(r) = self.signal.result_or_wake(cx.waker()) {

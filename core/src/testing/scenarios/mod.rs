@@ -1,6 +1,7 @@
 //! The core's behavioural scenarios, written once over any [`Storage`]:
 //! write, grouping by series, flush by size, by time and on demand, rotate,
-//! read, delete, reopen, reserved space, and the cut of a torn tail.
+//! read, delete, reopen, reserved space, the cut of a torn tail, and the
+//! life cycle (positions, replay, durable-only reads, checkpoints).
 //!
 //! They are plain functions returning `Result<(), String>` (no panics, no
 //! std), so the same code runs in a host's `cargo test` (the root package's
@@ -36,6 +37,7 @@
 //! # }
 //! ```
 
+mod lifecycle;
 mod reopen;
 mod segments;
 mod write;
@@ -54,6 +56,7 @@ use embedded_io::{Read, Seek, SeekFrom};
 use crate::config::Config;
 use crate::error::Error;
 use crate::format::{FileName, SegmentId};
+use crate::position::Position;
 use crate::storage::{SegmentFile, Storage};
 use crate::wal::Wal;
 
@@ -120,6 +123,10 @@ pub fn all<M: Medium>() -> Vec<Scenario<M>> {
         reopen::a_torn_tail_cut_in_the_middle_of_a_frame_is_set_aside,
         reopen::reserved_space_is_used_then_released,
         reopen::sync_never_still_completes_and_reopens,
+        lifecycle::completions_give_positions_and_replay_resumes_from_any_of_them,
+        lifecycle::readers_see_only_durable_frames,
+        lifecycle::replay_and_checkpoint_refuse_positions_they_cannot_use,
+        lifecycle::checkpoint_deletes_closed_segments_wholly_before_it,
     ]
 }
 
@@ -293,7 +300,7 @@ struct Acks {
 }
 
 impl Acks {
-    fn callback(&self) -> impl FnOnce(Result<(), Error>) + Send + 'static {
+    fn callback(&self) -> impl FnOnce(Result<Position, Error>) + Send + 'static {
         let me = self.clone();
         move |r| {
             let counter = if r.is_ok() { &me.ok } else { &me.errors };

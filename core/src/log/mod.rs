@@ -22,18 +22,25 @@
 
 use alloc::vec::Vec;
 
-use embedded_io::{Seek, SeekFrom, Write};
+use embedded_io::Write;
 
 use crate::compress::Compressor;
 use crate::config::{Config, SyncPolicy};
 use crate::error::{storage_err, Error};
 use crate::format::{frame, header, Codec, FileName, SegmentId};
 use crate::poison::Poison;
+use crate::position::Position;
 use crate::reader::SegmentReader;
 use crate::recovery::{recover_newest, Recovered, RecoveryReport};
-use crate::scan;
+use crate::replay::{durable_end, Replay};
 use crate::storage::{create_segment, segment_ids, SegmentFile, Storage};
+
+mod reserve;
+mod segments;
+
 use crate::summary::{FrameStats, SegmentInfo};
+pub use reserve::RESERVE_CHUNK;
+pub use segments::{remove_segment, OpenedSegment};
 
 struct Active<F> {
     file: F,
@@ -44,14 +51,10 @@ struct Active<F> {
     last_frame: u64,
     /// Where the reservation in progress ends (0: none).
     reserve_to: u64,
+    /// Bytes of the log known durable (synced, or written under
+    /// [`SyncPolicy::Never`], which promises no more): what readers see.
+    durable: u64,
 }
-
-/// Zeros to write reserved space from.
-static ZEROS: [u8; 4096] = [0; 4096];
-
-/// Bytes of zeros one [`SegmentLog::reserve_ahead`] call writes at most, so
-/// that a host holding a lock for each call holds it briefly.
-pub const RESERVE_CHUNK: u64 = 256 * 1024;
 
 /// Where an appended frame landed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +67,14 @@ pub struct FrameLocation {
     pub len: u64,
     /// How its payload was stored.
     pub codec: Codec,
+}
+
+impl FrameLocation {
+    /// The position just past the frame: once it is durable, the log is
+    /// durable through there (what its records' completions give).
+    pub fn end(&self) -> Position {
+        Position::new(self.segment, self.offset + self.len)
+    }
 }
 
 /// The segments of a WAL and the file being appended to.
@@ -97,6 +108,7 @@ impl<F> Active<F> {
             file_len: header::LEN as u64,
             last_frame: 0,
             reserve_to: 0,
+            durable: header::LEN as u64,
         }
     }
 }
@@ -125,6 +137,7 @@ impl<S: Storage> SegmentLog<S> {
                     config.max_frame_len(),
                     &mut report,
                 )?;
+                // Recovery synced the segment: its whole log is durable.
                 let file_len = info.bytes;
                 Active {
                     file,
@@ -132,6 +145,7 @@ impl<S: Storage> SegmentLog<S> {
                     file_len,
                     last_frame: 0,
                     reserve_to: 0,
+                    durable: file_len,
                 }
             }
         };
@@ -287,114 +301,15 @@ impl<S: Storage> SegmentLog<S> {
             .add_frame(codec, len - frame::HEADER_LEN as u64, stats);
         self.active.file_len = self.active.file_len.max(offset + len);
         self.active.last_frame = len;
+        if sync || self.config.sync == SyncPolicy::Never {
+            self.active.durable = offset + len;
+        }
         Ok(FrameLocation {
             segment: id,
             offset,
             len,
             codec,
         })
-    }
-
-    /// Whether [`SegmentLog::reserve_ahead`] has work to do: a reservation
-    /// is under way, or the log is within half of `config.reserve` of the
-    /// end of its reserved space (and may reserve: see `reserve_ahead`).
-    /// Cheap; a host checks it after an append to decide whether to ask its
-    /// background thread to reserve.
-    pub fn wants_reserve(&self) -> bool {
-        let a = &self.active;
-        if a.reserve_to > a.file_len {
-            return true;
-        }
-        let reserve = self.config.reserve;
-        // Only small frames gain from it: a large one appends at the disk's
-        // streaming rate anyway, and pre-writing zeros for it would write
-        // every byte twice. Without syncs on the write path (`Never`)
-        // growing the file costs nothing extra: no reserve at all.
-        let small = a.last_frame.saturating_mul(32) <= reserve;
-        let headroom = a.file_len.saturating_sub(a.info.bytes);
-        self.config.sync == SyncPolicy::Always
-            && reserve > 0
-            && small
-            && headroom < reserve / 2
-            && self.reserve_target() > a.file_len
-            && self.poison.error().is_none()
-    }
-
-    /// Where a reservation started now would end: `config.reserve` past the
-    /// log, never past `file_size`.
-    fn reserve_target(&self) -> u64 {
-        self.active
-            .info
-            .bytes
-            .saturating_add(self.config.reserve)
-            .min(self.config.file_size)
-    }
-
-    /// Writes reserved zeros ahead of the log in the active segment, at
-    /// most [`RESERVE_CHUNK`] bytes per call; returns whether it wrote any
-    /// (call it again until it returns `false`). The syncs of frames
-    /// written there then overwrite allocated space instead of growing the
-    /// file (on ext4 a small `fdatasync` that grows the file is about 2.4x
-    /// slower). A reservation starts when the log is within half of
-    /// `config.reserve` of the end of what is reserved, after a frame of at
-    /// most `reserve / 32` bytes, and runs to `reserve` bytes past the log
-    /// (never past `file_size`).
-    ///
-    /// Never part of an append: a host runs it off the write path (the
-    /// thread-safe WAL on its syncer thread after a sync; the
-    /// single-threaded [`crate::Wal`] after a flush's completions). The
-    /// zeros are not synced here: the next sync of the log covers them.
-    /// Under [`SyncPolicy::Never`] nothing is reserved (no sync is on the
-    /// write path for it to speed up; it would write every byte twice). A
-    /// failed write poisons the log. Released (cut) at rotation and close,
-    /// so closed segments end with their last frame.
-    pub fn reserve_ahead(&mut self) -> Result<bool, Error> {
-        if self.poison.error().is_some() || !self.wants_reserve() {
-            return Ok(false);
-        }
-        if self.active.reserve_to <= self.active.file_len {
-            self.active.reserve_to = self.reserve_target();
-        }
-        let a = &mut self.active;
-        let id = a.info.id;
-        let end = a.reserve_to.min(a.file_len.saturating_add(RESERVE_CHUNK));
-        let r = (|| {
-            a.file
-                .seek(SeekFrom::Start(a.file_len))
-                .map_err(storage_err("seek", id))?;
-            let mut left = end - a.file_len;
-            while left > 0 {
-                let n = left.min(ZEROS.len() as u64) as usize;
-                a.file
-                    .write_all(&ZEROS[..n])
-                    .map_err(storage_err("write", id))?;
-                left -= n as u64;
-            }
-            a.file_len = end;
-            a.file
-                .seek(SeekFrom::Start(a.info.bytes))
-                .map_err(storage_err("seek", id))?;
-            Ok(())
-        })();
-        match r {
-            Ok(()) => Ok(true),
-            Err(e) => Err(self.fail_with(e)),
-        }
-    }
-
-    /// Gives reserved space back: cuts the active segment to its log and
-    /// syncs, so that a closed segment ends with its last frame.
-    fn release(&mut self) -> Result<(), Error> {
-        let a = &mut self.active;
-        let id = a.info.id;
-        a.reserve_to = 0;
-        if a.file_len > a.info.bytes {
-            a.file
-                .truncate(a.info.bytes)
-                .map_err(storage_err("truncate", id))?;
-            a.file_len = a.info.bytes;
-        }
-        a.file.sync().map_err(storage_err("sync", id))
     }
 
     /// Makes everything appended so far durable.
@@ -404,7 +319,75 @@ impl<S: Storage> SegmentLog<S> {
         if let Err(e) = self.active.file.sync() {
             return Err(self.fail_with(Error::storage("sync", Some(id), e)));
         }
+        self.active.durable = self.active.info.bytes;
         Ok(())
+    }
+
+    /// The end of the durable log as the log knows it: in the active
+    /// segment (closed ones were synced whole when closed), after the last
+    /// frame it synced, or wrote under [`SyncPolicy::Never`]. A host that
+    /// syncs on a thread of its own knows more ([`crate::replay::durable_end`]).
+    pub fn durable(&self) -> Position {
+        Position::new(self.active.info.id, self.active.durable)
+    }
+
+    /// Every durable record from `from` to the durable end, in order (see
+    /// [`Replay`]), read through the log's storage.
+    pub fn replay(&mut self, from: Position) -> Result<Replay<&mut S>, Error> {
+        let segments = self.segments();
+        let end = self.durable();
+        Replay::new(
+            &mut self.storage,
+            &segments,
+            end,
+            from,
+            self.config.max_frame_len(),
+        )
+    }
+
+    /// Takes off the list every closed segment wholly before `through` (a
+    /// checkpoint there lets them go; the first half of
+    /// [`SegmentLog::checkpoint`], for a host that removes the files
+    /// without the log, as with [`SegmentLog::unlist`]), and returns them,
+    /// ascending. A segment that `through` is in stays, even at its very
+    /// end, so that a replay from `through` always finds where to start.
+    /// `known` is a point the host knows durable beyond the log's own
+    /// [`SegmentLog::durable`] (or [`Position::START`]): a `through` past
+    /// the durable end is refused ([`Error::PastEnd`]).
+    pub fn checkpoint_unlist(
+        &mut self,
+        through: Position,
+        known: Position,
+    ) -> Result<Vec<SegmentId>, Error> {
+        let through = through.canonical();
+        let end = durable_end(self.active.info.id, known.max(self.durable()));
+        if through > end {
+            return Err(Error::PastEnd {
+                position: through,
+                end,
+            });
+        }
+        let n = self.closed.partition_point(|&id| id < through.segment);
+        Ok(self.closed.drain(..n).collect())
+    }
+
+    /// A checkpoint at `through`: deletes every closed segment wholly
+    /// before it (see [`SegmentLog::checkpoint_unlist`]), durably, oldest
+    /// first, and returns their IDs. On an error the segments not yet
+    /// removed stay listed (and the one that failed, if its file is still
+    /// there).
+    pub fn checkpoint(&mut self, through: Position) -> Result<Vec<SegmentId>, Error> {
+        let ids = self.checkpoint_unlist(through, Position::START)?;
+        for (i, &id) in ids.iter().enumerate() {
+            if let Err((e, still_there)) = remove_segment(&mut self.storage, id) {
+                let back = if still_there { i } else { i + 1 };
+                for &rest in &ids[back..] {
+                    self.relist(rest);
+                }
+                return Err(e);
+            }
+        }
+        Ok(ids)
     }
 
     /// Closes the active segment (synced) and starts the next one. Returns
@@ -450,7 +433,7 @@ impl<S: Storage> SegmentLog<S> {
     }
 
     /// Streams the entries of segment `id`, a frame at a time: a closed
-    /// segment whole, the active one up to its last appended frame.
+    /// segment whole, the active one up to its durable end.
     pub fn read(&mut self, id: SegmentId) -> Result<SegmentReader<S::File>, Error> {
         self.open_segment(id)?.reader()
     }
@@ -475,6 +458,7 @@ impl<S: Storage> SegmentLog<S> {
             id,
             file,
             active,
+            durable: self.active.durable,
             max_frame: self.config.max_frame_len(),
         })
     }
@@ -534,58 +518,5 @@ impl<S: Storage> SegmentLog<S> {
         self.storage
             .open(FileName::Segment(id))
             .map_err(storage_err("open", id))
-    }
-}
-
-/// Removes the file of closed segment `id` (taken off the log's list by
-/// [`SegmentLog::unlist`]) and syncs the directory: on `Ok` the removal is
-/// durable. On an error, the flag says whether the file is still there (the
-/// caller then lists it again with [`SegmentLog::relist`]); after a failed
-/// directory sync it is not (the removal may be undone by a power loss, and
-/// the next open then finds the segment again).
-pub fn remove_segment<S: Storage>(storage: &mut S, id: SegmentId) -> Result<(), (Error, bool)> {
-    if let Err(e) = storage.remove(FileName::Segment(id)) {
-        let still_there = storage
-            .list()
-            .map_or(true, |names| names.contains(&FileName::Segment(id)));
-        return Err((Error::storage("remove", Some(id), e), still_there));
-    }
-    storage
-        .sync_dir()
-        .map_err(|e| (Error::storage("sync directory", Some(id), e), false))
-}
-
-/// A segment opened by [`SegmentLog::open_segment`], to be read without
-/// the log: its entries ([`OpenedSegment::reader`]) or what it holds
-/// ([`OpenedSegment::info`]).
-pub struct OpenedSegment<F> {
-    id: SegmentId,
-    file: F,
-    /// The active segment's summary when it was opened (then it is read up
-    /// to the last frame appended by then).
-    active: Option<SegmentInfo>,
-    max_frame: u64,
-}
-
-impl<F: SegmentFile> OpenedSegment<F> {
-    /// The segment's ID.
-    pub fn id(&self) -> SegmentId {
-        self.id
-    }
-
-    /// Its entries, a frame at a time: a closed segment whole, the active
-    /// one up to the last frame appended when it was opened.
-    pub fn reader(self) -> Result<SegmentReader<F>, Error> {
-        let limit = self.active.as_ref().map(|a| a.bytes);
-        SegmentReader::with_max_frame(self.id, self.file, limit, self.max_frame)
-    }
-
-    /// What it holds: the active segment's summary as it was when opened;
-    /// a closed segment is scanned (every frame checked).
-    pub fn info(self) -> Result<SegmentInfo, Error> {
-        match self.active {
-            Some(info) => Ok(info),
-            None => scan::scan_info(self.id, self.file, self.max_frame),
-        }
     }
 }

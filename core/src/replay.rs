@@ -1,0 +1,170 @@
+//! Replay: every durable record from a position to the end of the log,
+//! across segments in order, a frame in memory at a time.
+
+use alloc::collections::VecDeque;
+
+use crate::error::{storage_err, Error};
+use crate::format::{Entry, FileName, SegmentId};
+use crate::position::Position;
+use crate::reader::SegmentReader;
+use crate::storage::Storage;
+
+/// The end of the durable log, given the active segment and the furthest
+/// point a host knows to be durable: every closed segment was synced whole
+/// when it was closed, so a point in an earlier segment means nothing of
+/// the active one is durable yet.
+pub fn durable_end(active: SegmentId, known: Position) -> Position {
+    if known.segment < active {
+        Position::first_frame(active)
+    } else {
+        known
+    }
+}
+
+/// Checks that a read may start at `from` in a log of `segments`
+/// (ascending, the last one active) whose durable end is `end`, and returns
+/// where it starts: the canonical position (the first frame of the oldest
+/// segment for [`Position::START`]).
+pub fn check_start(
+    segments: &[SegmentId],
+    end: Position,
+    from: Position,
+) -> Result<Position, Error> {
+    let from = from.canonical();
+    let Some(&oldest) = segments.first() else {
+        return Err(Error::LogicBug("a log without segments"));
+    };
+    if from == Position::START {
+        return Ok(Position::first_frame(oldest));
+    }
+    if from > end {
+        return Err(Error::PastEnd {
+            position: from,
+            end,
+        });
+    }
+    if segments.binary_search(&from.segment).is_err() {
+        return Err(Error::PositionGone {
+            position: from,
+            oldest: Position::first_frame(oldest),
+        });
+    }
+    Ok(from)
+}
+
+/// Every durable record from a position on, in log order, with the
+/// position of the frame holding it ([`crate::Wal::replay`], and the
+/// thread-safe WAL's). Holds one frame's entries at a time, whatever the
+/// log's size. A segment that is not the newest and holds anything but
+/// zeros after its last valid frame is an error naming it; so is a
+/// segment deleted while the replay runs (a storage error on opening it).
+pub struct Replay<S: Storage> {
+    storage: S,
+    /// The segments still to open, ascending.
+    segments: VecDeque<SegmentId>,
+    /// The durable end when the replay started: nothing after it is read.
+    end: Position,
+    max_frame: u64,
+    current: Option<SegmentReader<S::File>>,
+    /// Entries of the frame being handed out.
+    pending: VecDeque<(Position, Entry)>,
+}
+
+impl<S: Storage> core::fmt::Debug for Replay<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Replay")
+            .field("segments", &self.segments)
+            .field("end", &self.end)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Storage> Replay<S> {
+    /// Replays `storage`'s log of `segments` (ascending, the last one
+    /// active) from `from` to `end` (its durable end, see [`durable_end`]),
+    /// accepting frames of at most `max_frame` bytes. Fails at once, with
+    /// what is wrong, when no read can start at `from` (see
+    /// [`check_start`]; a `from` where no frame starts is
+    /// [`Error::NotAFrame`]).
+    pub fn new(
+        storage: S,
+        segments: &[SegmentId],
+        end: Position,
+        from: Position,
+        max_frame: u64,
+    ) -> Result<Self, Error> {
+        let start = check_start(segments, end, from)?;
+        let mut replay = Replay {
+            storage,
+            segments: segments
+                .iter()
+                .copied()
+                .filter(|&id| id > start.segment && id <= end.segment)
+                .collect(),
+            end,
+            max_frame,
+            current: None,
+            pending: VecDeque::new(),
+        };
+        let mut reader = replay.open(start.segment)?;
+        reader.seek_frame(start.offset)?;
+        replay.current = Some(reader);
+        // The first frame is read now: a `from` where none starts fails here.
+        replay.fill()?;
+        Ok(replay)
+    }
+
+    /// The durable end of the log when the replay started: it stops there.
+    pub fn end(&self) -> Position {
+        self.end
+    }
+
+    fn open(&mut self, id: SegmentId) -> Result<SegmentReader<S::File>, Error> {
+        let file = self
+            .storage
+            .open(FileName::Segment(id))
+            .map_err(storage_err("open", id))?;
+        let limit = (id == self.end.segment).then_some(self.end.offset);
+        SegmentReader::with_max_frame(id, file, limit, self.max_frame)
+    }
+
+    /// Reads frames until one holds entries or the log ends.
+    fn fill(&mut self) -> Result<(), Error> {
+        while self.pending.is_empty() {
+            if self.current.is_none() {
+                let Some(id) = self.segments.pop_front() else {
+                    return Ok(());
+                };
+                let reader = self.open(id)?;
+                self.current = Some(reader);
+            }
+            let Some(reader) = self.current.as_mut() else {
+                return Err(Error::LogicBug("a replay without a segment open"));
+            };
+            let pending = &mut self.pending;
+            if reader
+                .next_frame_at(|at, e| pending.push_back((at, e.into())))?
+                .is_none()
+            {
+                self.current = None;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<S: Storage> Iterator for Replay<S> {
+    type Item = Result<(Position, Entry), Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pending.is_empty() {
+            if let Err(e) = self.fill() {
+                // One error, then the end.
+                self.current = None;
+                self.segments.clear();
+                return Some(Err(e));
+            }
+        }
+        self.pending.pop_front().map(Ok)
+    }
+}

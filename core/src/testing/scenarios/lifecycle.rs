@@ -1,0 +1,247 @@
+//! The log's life cycle: positions, replay from any of them, durable-only
+//! reads, checkpoints.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::sync::atomic::AtomicU64;
+
+use super::*;
+use crate::config::SyncPolicy;
+
+/// Segments of 4 KiB, buffers of 512 bytes, every frame synced as written.
+fn small() -> Config {
+    base()
+        .with_file_size(4096)
+        .with_buffer_size(512)
+        .with_flush_interval(None)
+}
+
+/// A position packed into one atomic (offsets stay below 2^32 here).
+fn pack(p: Position) -> u64 {
+    (p.segment << 32) | p.offset
+}
+
+fn unpack(x: u64) -> Position {
+    Position::new(x >> 32, x & 0xffff_ffff)
+}
+
+/// Writes `recs`, each with a completion that keeps the position it gives
+/// (0 until it fires, `u64::MAX` on an error); flushes; returns them.
+fn write_positions<S: Storage>(wal: &mut Wal<S>, recs: &[Rec]) -> Result<Vec<Position>, String> {
+    let got: Arc<Vec<AtomicU64>> = Arc::new(recs.iter().map(|_| AtomicU64::new(0)).collect());
+    for (i, r) in recs.iter().enumerate() {
+        let got = got.clone();
+        wal.write_with(r.series_id, r.timestamp, &r.value, T0, move |p| {
+            let x = p.map_or(u64::MAX, pack);
+            got[i].store(x, Ordering::SeqCst);
+        })
+        .check("write")?;
+    }
+    wal.flush().check("flush")?;
+    let mut out = Vec::new();
+    for (i, x) in got.iter().enumerate() {
+        let x = x.load(Ordering::SeqCst);
+        ensure!(x != 0 && x != u64::MAX, "record {i} completed with {x}");
+        out.push(unpack(x));
+    }
+    Ok(out)
+}
+
+/// Every record a replay from `from` yields, with its frame's position.
+fn replayed<S: Storage>(wal: &mut Wal<S>, from: Position) -> Result<Vec<(Position, Rec)>, String> {
+    let mut out = Vec::new();
+    for item in wal.replay(from).check("replay")? {
+        let (at, e) = item.check("replay an entry")?;
+        for (ts, v) in e.timestamps.iter().zip(&e.values) {
+            out.push((at, rec(e.series_id, *ts, v)));
+        }
+    }
+    Ok(out)
+}
+
+/// The timestamps of `recs` in order.
+fn stamps<'a>(recs: impl IntoIterator<Item = &'a Rec>) -> Vec<i64> {
+    recs.into_iter().map(|r| r.timestamp).collect()
+}
+
+pub fn completions_give_positions_and_replay_resumes_from_any_of_them<M: Medium>(
+    m: &mut M,
+) -> Outcome {
+    let mut wal = Wal::open(m.fresh(), small()).check("open")?;
+    let recs = workload(300, 4, 3);
+    let pos = write_positions(&mut wal, &recs)?;
+    ensure!(wal.segments().len() > 3, "segments: {:?}", wal.segments());
+    ensure!(
+        pos.windows(2).all(|w| w[0] <= w[1]),
+        "positions follow write order"
+    );
+    let end = wal.durable().check("durable")?;
+    ensure_eq!(
+        pos.last().copied(),
+        Some(end),
+        "the last frame ends the log"
+    );
+    let all = replayed(&mut wal, Position::START)?;
+    ensure_eq!(all.len(), recs.len());
+    ensure!(
+        all.windows(2).all(|w| w[0].0 <= w[1].0),
+        "frames come in log order"
+    );
+    ensure_eq!(
+        by_series(&all.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>()),
+        by_series(&recs)
+    );
+    // From any record's position: exactly the records of later frames
+    // (the position after a segment's last frame starts the next one).
+    for k in [0, 1, 57, 150, 298, 299] {
+        let from = pos[k];
+        let mut want: Vec<i64> = stamps(
+            recs.iter()
+                .zip(&pos)
+                .filter(|(_, p)| **p > from)
+                .map(|(r, _)| r),
+        );
+        let mut got: Vec<i64> = replayed(&mut wal, from)?
+            .iter()
+            .map(|(_, r)| r.timestamp)
+            .collect();
+        want.sort_unstable();
+        got.sort_unstable();
+        ensure_eq!(got, want, "replay from record {k}'s position {from}");
+    }
+    wal.close().check("close")?;
+    let mut wal = Wal::open(m.reopen(), small()).check("reopen")?;
+    ensure_eq!(
+        replayed(&mut wal, Position::START)?,
+        all,
+        "the same after a restart"
+    );
+    Ok(())
+}
+
+pub fn readers_see_only_durable_frames<M: Medium>(m: &mut M) -> Outcome {
+    // Full buffers are written at once and synced together later (a
+    // flush interval under `Always`): written, not yet durable.
+    let cfg = base().with_buffer_size(512);
+    let mut wal = Wal::open(m.fresh(), cfg).check("open")?;
+    let recs = workload(40, 3, 5);
+    write_all(&mut wal, &recs)?;
+    ensure!(wal.active().frames >= 1, "a full buffer was written");
+    ensure_eq!(wal.durable().check("durable")?, Position::first_frame(1));
+    ensure_eq!(
+        read_records(&mut wal, 1)?,
+        vec![],
+        "read sees no unsynced frame"
+    );
+    ensure_eq!(
+        replayed(&mut wal, Position::START)?,
+        vec![],
+        "nor does replay"
+    );
+    wal.flush().check("flush")?;
+    ensure_eq!(by_series(&read_records(&mut wal, 1)?), by_series(&recs));
+    ensure_eq!(replayed(&mut wal, Position::START)?.len(), recs.len());
+    // Under `Never` nothing more than written is ever promised.
+    let mut wal = Wal::open(m.fresh(), small().with_sync(SyncPolicy::Never)).check("open")?;
+    write_all(&mut wal, &recs)?;
+    wal.flush().check("flush")?;
+    ensure_eq!(replayed(&mut wal, Position::START)?.len(), recs.len());
+    Ok(())
+}
+
+pub fn replay_and_checkpoint_refuse_positions_they_cannot_use<M: Medium>(m: &mut M) -> Outcome {
+    let mut wal = Wal::open(m.fresh(), small()).check("open")?;
+    let pos = write_positions(&mut wal, &workload(20, 2, 9))?;
+    wal.rotate().check("rotate")?;
+    write_positions(&mut wal, &workload(20, 2, 10))?;
+    wal.rotate().check("rotate")?;
+    let end = wal.durable().check("durable")?;
+    ensure_eq!(end, Position::first_frame(3));
+    let inside = Position::new(1, Position::FIRST_FRAME + 1);
+    let e = wal.replay(inside).err();
+    ensure_eq!(e, Some(Error::NotAFrame { position: inside }));
+    let e = wal.replay(Position::new(1, 2)).err();
+    ensure_eq!(
+        e,
+        Some(Error::NotAFrame {
+            position: Position::new(1, 2)
+        })
+    );
+    let past = Position::new(3, 100);
+    ensure_eq!(
+        wal.replay(past).err(),
+        Some(Error::PastEnd {
+            position: past,
+            end
+        })
+    );
+    ensure_eq!(
+        wal.checkpoint(past).err(),
+        Some(Error::PastEnd {
+            position: past,
+            end
+        })
+    );
+    ensure_eq!(
+        wal.segments(),
+        vec![1, 2, 3],
+        "a refused checkpoint deletes nothing"
+    );
+    ensure_eq!(
+        wal.checkpoint(Position::new(3, 0)).check("checkpoint")?,
+        vec![1, 2]
+    );
+    let gone = wal.replay(pos[0]).err();
+    ensure_eq!(
+        gone,
+        Some(Error::PositionGone {
+            position: pos[0],
+            oldest: end
+        })
+    );
+    ensure_eq!(
+        replayed(&mut wal, Position::START)?,
+        vec![],
+        "START is what is left"
+    );
+    Ok(())
+}
+
+pub fn checkpoint_deletes_closed_segments_wholly_before_it<M: Medium>(m: &mut M) -> Outcome {
+    let mut wal = Wal::open(m.fresh(), small()).check("open")?;
+    let recs = workload(300, 4, 11);
+    let pos = write_positions(&mut wal, &recs)?;
+    let through = pos[200];
+    let before = wal.segments();
+    let removed = wal.checkpoint(through).check("checkpoint")?;
+    let want: Vec<SegmentId> = before
+        .iter()
+        .copied()
+        .filter(|&s| s < through.segment)
+        .collect();
+    ensure!(!want.is_empty(), "segments before {through}: {before:?}");
+    ensure_eq!(removed, want);
+    ensure_eq!(wal.segments().first().copied(), Some(through.segment));
+    ensure_eq!(
+        wal.checkpoint(through).check("again")?,
+        vec![],
+        "idempotent"
+    );
+    // The segment a checkpoint ends exactly at is kept: a replay from there
+    // still finds its start.
+    let closed = wal.rotate().check("rotate")?;
+    let at_end = Position::new(closed.id, closed.bytes);
+    let removed = wal
+        .checkpoint(at_end)
+        .check("checkpoint at a segment's end")?;
+    ensure!(
+        !removed.contains(&closed.id),
+        "{removed:?} took {}",
+        closed.id
+    );
+    wal.close().check("close")?;
+    let mut wal = Wal::open(m.reopen(), small()).check("reopen")?;
+    ensure_eq!(replayed(&mut wal, at_end)?, vec![]);
+    ensure_eq!(wal.segments().first().copied(), Some(closed.id));
+    Ok(())
+}

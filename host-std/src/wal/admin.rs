@@ -1,0 +1,156 @@
+//! Reading and managing the log while others write: segments, replay,
+//! checkpoints, deletes. The log's lock is held only to look up or change
+//! the list of segments and to open a file; reading, scanning and removing
+//! files (with their directory syncs) happen without it.
+
+use wal_core::host::remove_segment;
+use wal_core::replay::durable_end;
+use wal_core::{Error, Position, Replay, SegmentId, SegmentInfo, SegmentReader};
+
+use super::poison::shield;
+use super::shared::Shared;
+use super::signal::lock;
+use super::Wal;
+use crate::ThreadedStorage;
+
+impl<S: ThreadedStorage> Wal<S>
+where
+    S::File: Send,
+{
+    /// Streams the entries of segment `id`, a frame at a time (the active
+    /// segment up to its durable end: frames synced, or under
+    /// `SyncPolicy::Never` written). Safe while others write: the log's
+    /// lock is held only to open the file.
+    pub fn read(&self, id: SegmentId) -> Result<SegmentReader<S::File>, Error> {
+        let shared = &self.handle.shared;
+        shield(None, "opening a segment", || {
+            let opened = lock(&shared.log).log()?.open_segment(id)?;
+            opened.with_durable(shared.order.durable()).reader()
+        })
+    }
+
+    /// The end of the durable log: every frame before it is synced (or,
+    /// under `SyncPolicy::Never`, written); readers see exactly those.
+    pub fn durable(&self) -> Result<Position, Error> {
+        let shared = &self.handle.shared;
+        let mut side = lock(&shared.log);
+        let log = side.log()?;
+        Ok(durable_end(
+            log.active().id,
+            shared.order.durable().max(log.durable()),
+        ))
+    }
+
+    /// Every durable record from `from` ([`Position::START`] for the whole
+    /// log) to the durable end when called, in log order, each with the
+    /// position of its frame; a frame in memory at a time, read without the
+    /// log's lock (writers carry on). Fails at once when no read can start
+    /// at `from`: [`Error::PositionGone`] (its segment was deleted),
+    /// [`Error::NotAFrame`], [`Error::PastEnd`]. A segment deleted while the
+    /// replay runs ends it with a storage error.
+    pub fn replay(&self, from: Position) -> Result<Replay<S>, Error> {
+        let shared = &self.handle.shared;
+        shield(None, "starting a replay", || {
+            let (segments, end, max_frame) = {
+                let mut side = lock(&shared.log);
+                let log = side.log()?;
+                let end = durable_end(log.active().id, shared.order.durable().max(log.durable()));
+                (log.segments(), end, log.config().max_frame_len())
+            };
+            let storage = lock(&shared.remover).clone().ok_or(Error::Closed)?;
+            Replay::new(storage, &segments, end, from, max_frame)
+        })
+    }
+
+    /// A checkpoint at `through` (typically a snapshot's position: what a
+    /// replay after a restart starts from): deletes every closed segment
+    /// wholly before it, durably, and returns their IDs, oldest first. The
+    /// segment `through` is in is kept, even at its very end, so a replay
+    /// from `through` always works. A `through` past the durable end is
+    /// refused ([`Error::PastEnd`]). The files are removed without the
+    /// log's lock; on an error the segments not removed are listed again.
+    pub fn checkpoint(&self, through: Position) -> Result<Vec<SegmentId>, Error> {
+        self.changing("checkpointing", |s| {
+            let ids = lock(&s.log)
+                .log()?
+                .checkpoint_unlist(through, s.order.durable())?;
+            for (i, &id) in ids.iter().enumerate() {
+                if let Err((e, still_there)) = remove_unlisted(s, id) {
+                    let back = if still_there { i } else { i + 1 };
+                    if let Some(log) = lock(&s.log).log.as_mut() {
+                        ids[back..].iter().for_each(|&id| log.relist(id));
+                    }
+                    return Err(e);
+                }
+            }
+            Ok(ids)
+        })
+    }
+
+    /// What segment `id` holds (a closed segment is scanned and checked,
+    /// without the log's lock: writers are not held up by it).
+    pub fn info(&self, id: SegmentId) -> Result<SegmentInfo, Error> {
+        let shared = &self.handle.shared;
+        shield(None, "reading a segment", || {
+            let opened = {
+                let mut side = lock(&shared.log);
+                let log = side.log()?;
+                if log.active().id == id {
+                    return Ok(log.active().clone());
+                }
+                log.open_segment(id)?
+            };
+            opened.info()
+        })
+    }
+
+    /// Deletes closed segment `id`: takes it off the list under the log's
+    /// lock, then removes its file without it (writers are not held up by
+    /// the removal and its directory sync). If the removal fails and the
+    /// file is still there, the segment is listed again.
+    pub fn delete(&self, id: SegmentId) -> Result<(), Error> {
+        self.changing("deleting a segment", |s| {
+            lock(&s.log).log()?.unlist(id)?;
+            remove_unlisted(s, id).map_err(|(e, still_there)| {
+                if still_there {
+                    if let Some(log) = lock(&s.log).log.as_mut() {
+                        log.relist(id);
+                    }
+                }
+                e
+            })
+        })
+    }
+
+    /// Every segment, ascending; the last is the active one.
+    pub fn segments(&self) -> Vec<SegmentId> {
+        let side = lock(&self.handle.shared.log);
+        match &side.log {
+            Some(log) => log.segments(),
+            None => side.segments_at_close.clone(),
+        }
+    }
+
+    /// What the active segment holds so far: the frames written to it (after
+    /// close: as it was at close).
+    pub fn active(&self) -> SegmentInfo {
+        let side = lock(&self.handle.shared.log);
+        match &side.log {
+            Some(log) => log.active().clone(),
+            None => side.active_at_close.clone(),
+        }
+    }
+}
+
+/// Removes the file of segment `id`, taken off the log's list, through the
+/// WAL's second storage handle (without the log's lock); on an error, says
+/// whether the file is still there (see `remove_segment`).
+fn remove_unlisted<S: ThreadedStorage>(s: &Shared<S>, id: SegmentId) -> Result<(), (Error, bool)>
+where
+    S::File: Send,
+{
+    match lock(&s.remover).as_mut() {
+        None => Err((Error::Closed, true)),
+        Some(storage) => remove_segment(storage, id),
+    }
+}
