@@ -54,7 +54,9 @@ pub fn admin(quick: bool) -> Vec<Row> {
     let closed_bytes: u64 = closed.iter().map(|&id| wal.info(id).unwrap().bytes).sum();
     settle();
     let value = [b'v'; 128];
-    let write = |t: usize| wal.write(t as u64, 0, &value).unwrap().wait().unwrap();
+    let write = |t: usize| {
+        wal.write(t as u64, 0, &value).unwrap().wait().unwrap();
+    };
     let (mut alone, mut with) = (Side::default(), Side::default());
     let (scans, scanned) = (AtomicU64::new(0), AtomicU64::new(0));
     let mut reader_secs = 0.0;

@@ -100,7 +100,9 @@ fn durable_at(threads: usize, value: &[u8], slice: Duration, slices: usize) -> V
     let okay = baselines::open_okaywal(dirs[1].path()).unwrap();
     let raft = baselines::open_raft_engine(dirs[2].path()).unwrap();
     let key = AtomicU64::new(0);
-    let ours_op = |t: usize| wal.write(t as u64, 0, value).unwrap().wait().unwrap();
+    let ours_op = |t: usize| {
+        wal.write(t as u64, 0, value).unwrap().wait().unwrap();
+    };
     let okay_op = |_: usize| baselines::okaywal_commit(&okay, value);
     let raft_op = |t: usize| {
         let k = key.fetch_add(1, Ordering::Relaxed);
