@@ -3,7 +3,6 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
-use core::sync::atomic::AtomicU64;
 
 use super::*;
 use crate::config::SyncPolicy;
@@ -16,33 +15,25 @@ fn small() -> Config {
         .with_flush_interval(None)
 }
 
-/// A position packed into one atomic (offsets stay below 2^32 here).
-fn pack(p: Position) -> u64 {
-    (p.segment << 32) | p.offset
-}
-
-fn unpack(x: u64) -> Position {
-    Position::new(x >> 32, x & 0xffff_ffff)
-}
-
-/// Writes `recs`, each with a completion that keeps the position it gives
-/// (0 until it fires, `u64::MAX` on an error); flushes; returns them.
+/// Writes `recs`, each with a completion that keeps what it gives; flushes;
+/// returns the positions.
 fn write_positions<S: Storage>(wal: &mut Wal<S>, recs: &[Rec]) -> Result<Vec<Position>, String> {
-    let got: Arc<Vec<AtomicU64>> = Arc::new(recs.iter().map(|_| AtomicU64::new(0)).collect());
+    type Got = Vec<Option<Result<Position, Error>>>;
+    let got: Arc<spin::Mutex<Got>> = Arc::new(spin::Mutex::new(alloc::vec![None; recs.len()]));
     for (i, r) in recs.iter().enumerate() {
         let got = got.clone();
         wal.write_with(r.series_id, r.timestamp, &r.value, T0, move |p| {
-            let x = p.map_or(u64::MAX, pack);
-            got[i].store(x, Ordering::SeqCst);
+            got.lock()[i] = Some(p);
         })
         .check("write")?;
     }
     wal.flush().check("flush")?;
     let mut out = Vec::new();
-    for (i, x) in got.iter().enumerate() {
-        let x = x.load(Ordering::SeqCst);
-        ensure!(x != 0 && x != u64::MAX, "record {i} completed with {x}");
-        out.push(unpack(x));
+    for (i, p) in got.lock().iter().enumerate() {
+        match p {
+            Some(Ok(p)) => out.push(*p),
+            other => return Err(format!("record {i} completed with {other:?}")),
+        }
     }
     Ok(out)
 }
