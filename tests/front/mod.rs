@@ -40,6 +40,8 @@ pub trait Front: Sized + std::fmt::Debug {
     /// Streams a segment's entries.
     #[allow(clippy::type_complexity)]
     fn read(&mut self, id: SegmentId) -> Result<SegmentReader<<Self::S as Storage>::File>, Error>;
+    /// The timestamps of every durable record from `from`, by replay.
+    fn replay_timestamps(&mut self, from: Position) -> Result<Vec<i64>, Error>;
     /// What a segment holds.
     fn info(&mut self, id: SegmentId) -> Result<SegmentInfo, Error>;
     /// Deletes a closed segment.
@@ -84,6 +86,13 @@ impl<S: Storage> Front for wal_core::Wal<S> {
     }
     fn read(&mut self, id: SegmentId) -> Result<SegmentReader<S::File>, Error> {
         wal_core::Wal::read(self, id)
+    }
+    fn replay_timestamps(&mut self, from: Position) -> Result<Vec<i64>, Error> {
+        let mut out = Vec::new();
+        for item in wal_core::Wal::replay(self, from)? {
+            out.extend(item?.1.timestamps);
+        }
+        Ok(out)
     }
     fn info(&mut self, id: SegmentId) -> Result<SegmentInfo, Error> {
         wal_core::Wal::info(self, id)
@@ -136,6 +145,13 @@ impl<S: wal_host_std::ThreadedStorage> Front for wal_host_std::Wal<S> {
     }
     fn read(&mut self, id: SegmentId) -> Result<SegmentReader<S::File>, Error> {
         wal_host_std::Wal::read(self, id)
+    }
+    fn replay_timestamps(&mut self, from: Position) -> Result<Vec<i64>, Error> {
+        let mut out = Vec::new();
+        for item in wal_host_std::Wal::replay(self, from)? {
+            out.extend(item?.1.timestamps);
+        }
+        Ok(out)
     }
     fn info(&mut self, id: SegmentId) -> Result<SegmentInfo, Error> {
         wal_host_std::Wal::info(self, id)

@@ -14,7 +14,9 @@ mod front;
 use front::{Core, MemFront};
 use wal_core::format::{self, FrameHeader};
 use wal_core::testing::{CrashModel, Fault, MemStorage};
-use wal_core::{compress, scan, Config, Corruption, Error, FileName, RecoveryMode, Wal};
+use wal_core::{
+    compress, scan, Config, Corruption, Error, FileName, Position, RecoveryMode, Wal,
+};
 
 /// Frame and entry decoding over arbitrary bytes.
 pub fn decode(data: &[u8]) {
@@ -235,6 +237,14 @@ fn ops_on<F: MemFront>(data: &[u8]) {
                         }
                     }
                 }
+                // A replay of the whole log holds exactly what the segments do.
+                let mut replayed = wal
+                    .replay_timestamps(Position::START)
+                    .expect("replay after reopen");
+                replayed.sort_unstable();
+                let mut read: Vec<i64> = found.iter().copied().collect();
+                read.sort_unstable();
+                assert_eq!(replayed, read, "replay and read disagree");
                 for (id, held) in maybe_deleted.drain(..) {
                     if !wal.segments().contains(&id) {
                         deleted.extend(held);
