@@ -17,11 +17,17 @@
 //!   running writer.
 //! - A WAL directory that open creates is fsynced into its parent
 //!   (with `sync_dir`), so the directory itself survives a power loss.
-#![forbid(unsafe_code)]
+// Unsafe code only in `p2` (one `pwrite` call, for wasm32-wasip2).
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(all(target_os = "wasi", target_env = "p2"))]
+mod p2;
+
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read as _, Seek as _, Write as _};
+#[cfg(not(all(target_os = "wasi", target_env = "p2")))]
+use std::io::Write as _;
+use std::io::{self, Read as _, Seek as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -365,7 +371,11 @@ impl embedded_io::Read for FsFile {
 impl embedded_io::Write for FsFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         loop {
-            match self.file.write(buf) {
+            #[cfg(all(target_os = "wasi", target_env = "p2"))]
+            let written = p2::write(&mut self.file, buf);
+            #[cfg(not(all(target_os = "wasi", target_env = "p2")))]
+            let written = self.file.write(buf);
+            match written {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => return r,
             }
@@ -377,6 +387,9 @@ impl embedded_io::Write for FsFile {
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        #[cfg(all(target_os = "wasi", target_env = "p2"))]
+        return p2::write_all(&mut self.file, buf);
+        #[cfg(not(all(target_os = "wasi", target_env = "p2")))]
         self.file.write_all(buf)
     }
 }
