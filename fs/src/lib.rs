@@ -5,7 +5,8 @@
 //!   directory, making the names created and removed before it durable;
 //!   create and remove themselves do not (the core calls `sync_dir` where
 //!   durability needs it).
-//! - [`SegmentFile::sync`] is `fdatasync` (`File::sync_data`); it also makes
+//! - [`SegmentFile::sync`] is `fdatasync` (`File::sync_data`; on WASI
+//!   wasi-libc's `fdatasync`, std's being a full fsync there); it also makes
 //!   a truncation durable (a new length is metadata a later read needs).
 //! - On WASI preview 1 ([`FsOptions::WASI`]) there is no directory fsync
 //!   (and no lock), so neither is attempted: `sync_dir` does nothing there.
@@ -17,12 +18,12 @@
 //!   running writer.
 //! - A WAL directory that open creates is fsynced into its parent
 //!   (with `sync_dir`), so the directory itself survives a power loss.
-// Unsafe code only in `p2` (one `pwrite` call, for wasm32-wasip2).
+// Unsafe code only in `wasi` (a libc call each for `fdatasync` and `pwrite`).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(all(target_os = "wasi", target_env = "p2"))]
-mod p2;
+#[cfg(target_os = "wasi")]
+mod wasi;
 
 use std::fs::{self, File, OpenOptions};
 #[cfg(not(all(target_os = "wasi", target_env = "p2")))]
@@ -372,7 +373,7 @@ impl embedded_io::Write for FsFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         loop {
             #[cfg(all(target_os = "wasi", target_env = "p2"))]
-            let written = p2::write(&mut self.file, buf);
+            let written = wasi::write(&mut self.file, buf);
             #[cfg(not(all(target_os = "wasi", target_env = "p2")))]
             let written = self.file.write(buf);
             match written {
@@ -388,7 +389,7 @@ impl embedded_io::Write for FsFile {
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         #[cfg(all(target_os = "wasi", target_env = "p2"))]
-        return p2::write_all(&mut self.file, buf);
+        return wasi::write_all(&mut self.file, buf);
         #[cfg(not(all(target_os = "wasi", target_env = "p2")))]
         self.file.write_all(buf)
     }
@@ -410,6 +411,9 @@ impl SegmentFile for FsFile {
     }
 
     fn sync(&mut self) -> io::Result<()> {
+        #[cfg(target_os = "wasi")]
+        return wasi::sync_data(&self.file);
+        #[cfg(not(target_os = "wasi"))]
         self.file.sync_data()
     }
 }
