@@ -5,7 +5,8 @@
 //!   directory, making the names created and removed before it durable;
 //!   create and remove themselves do not (the core calls `sync_dir` where
 //!   durability needs it).
-//! - [`SegmentFile::sync`] is `fdatasync` (`File::sync_data`); it also makes
+//! - [`SegmentFile::sync`] is `fdatasync` (`File::sync_data`; on WASI
+//!   wasi-libc's `fdatasync`, std's being a full fsync there); it also makes
 //!   a truncation durable (a new length is metadata a later read needs).
 //! - On WASI preview 1 ([`FsOptions::WASI`]) there is no directory fsync
 //!   (and no lock), so neither is attempted: `sync_dir` does nothing there.
@@ -17,11 +18,17 @@
 //!   running writer.
 //! - A WAL directory that open creates is fsynced into its parent
 //!   (with `sync_dir`), so the directory itself survives a power loss.
-#![forbid(unsafe_code)]
+// Unsafe code only in `wasi` (a libc call each for `fdatasync` and `pwrite`).
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(target_os = "wasi")]
+mod wasi;
+
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read as _, Seek as _, Write as _};
+#[cfg(not(all(target_os = "wasi", target_env = "p2")))]
+use std::io::Write as _;
+use std::io::{self, Read as _, Seek as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -365,7 +372,11 @@ impl embedded_io::Read for FsFile {
 impl embedded_io::Write for FsFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         loop {
-            match self.file.write(buf) {
+            #[cfg(all(target_os = "wasi", target_env = "p2"))]
+            let written = wasi::write(&mut self.file, buf);
+            #[cfg(not(all(target_os = "wasi", target_env = "p2")))]
+            let written = self.file.write(buf);
+            match written {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => return r,
             }
@@ -377,6 +388,9 @@ impl embedded_io::Write for FsFile {
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        #[cfg(all(target_os = "wasi", target_env = "p2"))]
+        return wasi::write_all(&mut self.file, buf);
+        #[cfg(not(all(target_os = "wasi", target_env = "p2")))]
         self.file.write_all(buf)
     }
 }
@@ -397,6 +411,9 @@ impl SegmentFile for FsFile {
     }
 
     fn sync(&mut self) -> io::Result<()> {
+        #[cfg(target_os = "wasi")]
+        return wasi::sync_data(&self.file);
+        #[cfg(not(target_os = "wasi"))]
         self.file.sync_data()
     }
 }
