@@ -14,9 +14,7 @@ mod front;
 use front::{Core, MemFront};
 use wal_core::format::{self, FrameHeader};
 use wal_core::testing::{CrashModel, Fault, MemStorage};
-use wal_core::{
-    compress, scan, Config, Corruption, Error, FileName, Position, RecoveryMode, Wal,
-};
+use wal_core::{compress, scan, Config, Corruption, Error, FileName, Position, RecoveryMode, Wal};
 
 /// Frame and entry decoding over arbitrary bytes.
 pub fn decode(data: &[u8]) {
