@@ -40,7 +40,7 @@ mod segments;
 
 use crate::summary::{FrameStats, SegmentInfo};
 pub use reserve::RESERVE_CHUNK;
-pub use segments::{remove_segment, OpenedSegment};
+pub use segments::{remove_segment, remove_segments, OpenedSegment};
 
 struct Active<F> {
     file: F,
@@ -378,14 +378,9 @@ impl<S: Storage> SegmentLog<S> {
     /// there).
     pub fn checkpoint(&mut self, through: Position) -> Result<Vec<SegmentId>, Error> {
         let ids = self.checkpoint_unlist(through, Position::START)?;
-        for (i, &id) in ids.iter().enumerate() {
-            if let Err((e, still_there)) = remove_segment(&mut self.storage, id) {
-                let back = if still_there { i } else { i + 1 };
-                for &rest in &ids[back..] {
-                    self.relist(rest);
-                }
-                return Err(e);
-            }
+        if let Err((e, back)) = remove_segments(&mut self.storage, &ids) {
+            back.iter().for_each(|&id| self.relist(id));
+            return Err(e);
         }
         Ok(ids)
     }

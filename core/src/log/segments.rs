@@ -28,6 +28,24 @@ pub fn remove_segment<S: Storage>(storage: &mut S, id: SegmentId) -> Result<(), 
         .map_err(|e| (Error::storage("sync directory", Some(id), e), false))
 }
 
+/// Removes the files of closed segments `ids` (taken off the log's list,
+/// as by [`SegmentLog::checkpoint_unlist`](super::SegmentLog::checkpoint_unlist)),
+/// oldest first, each durably (see [`remove_segment`]). On an error,
+/// returns it with the segments to list again: the one that failed if its
+/// file is still there, and every one after it.
+pub fn remove_segments<'a, S: Storage>(
+    storage: &mut S,
+    ids: &'a [SegmentId],
+) -> Result<(), (Error, &'a [SegmentId])> {
+    for (i, &id) in ids.iter().enumerate() {
+        if let Err((e, still_there)) = remove_segment(storage, id) {
+            let back = if still_there { i } else { i + 1 };
+            return Err((e, &ids[back..]));
+        }
+    }
+    Ok(())
+}
+
 /// A segment opened by [`SegmentLog::open_segment`](super::SegmentLog::open_segment), to be read without
 /// the log: its entries ([`OpenedSegment::reader`]) or what it holds
 /// ([`OpenedSegment::info`]).

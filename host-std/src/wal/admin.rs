@@ -3,7 +3,7 @@
 //! the list of segments and to open a file; reading, scanning and removing
 //! files (with their directory syncs) happen without it.
 
-use wal_core::host::remove_segment;
+use wal_core::host::{remove_segment, remove_segments, SegmentLog};
 use wal_core::replay::durable_end;
 use wal_core::{Error, Position, Replay, SegmentId, SegmentInfo, SegmentReader};
 
@@ -33,12 +33,7 @@ where
     /// under `SyncPolicy::Never`, written); readers see exactly those.
     pub fn durable(&self) -> Result<Position, Error> {
         let shared = &self.handle.shared;
-        let mut side = lock(&shared.log);
-        let log = side.log()?;
-        Ok(durable_end(
-            log.active().id,
-            shared.order.durable().max(log.durable()),
-        ))
+        Ok(durable_now(shared, lock(&shared.log).log()?))
     }
 
     /// Every durable record from `from` ([`Position::START`] for the whole
@@ -54,7 +49,7 @@ where
             let (segments, end, max_frame) = {
                 let mut side = lock(&shared.log);
                 let log = side.log()?;
-                let end = durable_end(log.active().id, shared.order.durable().max(log.durable()));
+                let end = durable_now(shared, log);
                 (log.segments(), end, log.config().max_frame_len())
             };
             let storage = lock(&shared.remover).clone().ok_or(Error::Closed)?;
@@ -74,14 +69,15 @@ where
             let ids = lock(&s.log)
                 .log()?
                 .checkpoint_unlist(through, s.order.durable())?;
-            for (i, &id) in ids.iter().enumerate() {
-                if let Err((e, still_there)) = remove_unlisted(s, id) {
-                    let back = if still_there { i } else { i + 1 };
-                    if let Some(log) = lock(&s.log).log.as_mut() {
-                        ids[back..].iter().for_each(|&id| log.relist(id));
-                    }
-                    return Err(e);
+            let removed = match lock(&s.remover).as_mut() {
+                None => Err((Error::Closed, &ids[..])),
+                Some(storage) => remove_segments(storage, &ids),
+            };
+            if let Err((e, back)) = removed {
+                if let Some(log) = lock(&s.log).log.as_mut() {
+                    back.iter().for_each(|&id| log.relist(id));
                 }
+                return Err(e);
             }
             Ok(ids)
         })
@@ -153,4 +149,13 @@ where
         None => Err((Error::Closed, true)),
         Some(storage) => remove_segment(storage, id),
     }
+}
+
+/// The end of the durable log now: the furthest point the log's own syncs
+/// or the batches completed in order reached (see `durable_end`).
+fn durable_now<S: ThreadedStorage>(s: &Shared<S>, log: &SegmentLog<S>) -> Position
+where
+    S::File: Send,
+{
+    durable_end(log.active().id, s.order.durable().max(log.durable()))
 }
