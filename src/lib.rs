@@ -45,7 +45,7 @@ pub use wal_core::{
 pub use wal_fs::{FsFile, FsOptions, FsStorage};
 
 #[cfg(not(target_os = "wasi"))]
-pub use wal_host_std::{Wal, WriteHandle};
+pub use wal_host_std::{Tail, Wal, WriteHandle};
 
 #[cfg(target_os = "wasi")]
 pub use wal_host_wasi::Wal;

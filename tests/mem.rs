@@ -451,3 +451,64 @@ fn without_a_flush_interval_every_full_buffer_is_synced_as_it_is_written() {
     }
     assert_eq!(syncs_since(&storage, from), 3);
 }
+
+#[test]
+fn a_replay_follows_the_single_threaded_log_as_it_grows_across_rotations() {
+    // How a host without threads tails: drain, then move the end on.
+    let storage = MemStorage::new();
+    let cfg = Config::default()
+        .with_compression(false)
+        .with_buffer_size(256)
+        .with_file_size(2048)
+        .with_flush_interval(None);
+    let mut wal = Wal::open(storage.clone(), cfg).unwrap();
+    let mut replay = wal_core::Replay::new(
+        storage.clone(),
+        &wal.segments(),
+        wal.durable().unwrap(),
+        Position::START,
+        cfg.max_frame_len(),
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    for round in 0..5i64 {
+        for i in 0..40 {
+            wal.write(1, round * 100 + i, &[round as u8; 30], T0)
+                .unwrap();
+        }
+        wal.flush().unwrap();
+        if round == 2 {
+            wal.rotate().unwrap();
+        }
+        for item in replay.by_ref() {
+            seen.extend(item.unwrap().1.timestamps);
+        }
+        replay
+            .follow(wal.durable().unwrap(), &wal.segments())
+            .unwrap();
+        for item in replay.by_ref() {
+            seen.extend(item.unwrap().1.timestamps);
+        }
+        let want: Vec<i64> = (0..=round)
+            .flat_map(|r| (0..40).map(move |i| r * 100 + i))
+            .collect();
+        assert_eq!(
+            seen, want,
+            "round {round}: every durable record once, in order"
+        );
+    }
+    assert!(wal.segments().len() > 3, "{:?}", wal.segments());
+    // The segment it stopped in is deleted: the follow says so.
+    let stopped = replay.next_position();
+    wal.rotate().unwrap();
+    wal.checkpoint(wal.durable().unwrap()).unwrap();
+    wal.write(1, 999, b"later", T0).unwrap();
+    wal.flush().unwrap();
+    let e = replay
+        .follow(wal.durable().unwrap(), &wal.segments())
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::PositionGone { position, .. } if position == stopped),
+        "{e}"
+    );
+}

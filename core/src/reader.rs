@@ -67,6 +67,21 @@ impl<F: SegmentFile> SegmentReader<F> {
         })
     }
 
+    /// Goes on reading at byte `offset`, where an earlier read of this
+    /// segment stopped (a frame boundary it found: unlike
+    /// [`SegmentReader::seek_frame`], damage there is corruption).
+    pub fn resume_at(&mut self, offset: u64) -> Result<(), Error> {
+        if self.scanner.seek_frame(offset) {
+            return Ok(());
+        }
+        Err(Error::LogicBug("resumed past the end of what is read"))
+    }
+
+    /// Where the next frame starts (just past the last one read).
+    pub fn offset(&self) -> u64 {
+        self.scanner.offset()
+    }
+
     /// Calls `f` on every entry of the next frame, without copying values.
     /// Returns `Ok(false)` at the end of the segment.
     pub fn next_frame_with(&mut self, mut f: impl FnMut(EntryRef<'_>)) -> Result<bool, Error> {

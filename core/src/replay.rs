@@ -62,8 +62,11 @@ pub struct Replay<S: Storage> {
     storage: S,
     /// The segments still to open, ascending.
     segments: VecDeque<SegmentId>,
-    /// The durable end when the replay started: nothing after it is read.
+    /// The durable end when the replay started (or, once it follows the
+    /// log, the end it was moved to): nothing after it is read.
     end: Position,
+    /// Where the next frame to read starts: just past the last one read.
+    next: Position,
     max_frame: u64,
     current: Option<SegmentReader<S::File>>,
     /// Entries of the frame being handed out.
@@ -102,6 +105,7 @@ impl<S: Storage> Replay<S> {
                 .filter(|&id| id > start.segment && id <= end.segment)
                 .collect(),
             end,
+            next: start,
             max_frame,
             current: None,
             pending: VecDeque::new(),
@@ -114,9 +118,53 @@ impl<S: Storage> Replay<S> {
         Ok(replay)
     }
 
-    /// The durable end of the log when the replay started: it stops there.
+    /// The durable end of the log when the replay started (or the end
+    /// [`Replay::follow`] moved it to): it stops there.
     pub fn end(&self) -> Position {
         self.end
+    }
+
+    /// Where the next frame to be read starts (after the entries still
+    /// being handed out): where the replay stopped once it returns `None`.
+    pub fn next_position(&self) -> Position {
+        self.next
+    }
+
+    /// Moves the end to `end`, a later durable end of the log whose
+    /// segments are now `segments` (ascending, the last one active), so
+    /// that the replay goes on from where it stopped: how a tail follows
+    /// the log. Call it once the replay returned `None`; an `end` that is
+    /// not later does nothing. If the segment the replay stopped in was
+    /// deleted meanwhile, [`Error::PositionGone`].
+    pub fn follow(&mut self, end: Position, segments: &[SegmentId]) -> Result<(), Error> {
+        if end <= self.end {
+            return Ok(());
+        }
+        if self.current.is_some() || !self.pending.is_empty() || !self.segments.is_empty() {
+            return Err(Error::LogicBug(
+                "a replay moved on before it reached its end",
+            ));
+        }
+        let at = self.next;
+        if segments.binary_search(&at.segment).is_err() {
+            let oldest = segments
+                .first()
+                .map_or(end, |&id| Position::first_frame(id));
+            return Err(Error::PositionGone {
+                position: at,
+                oldest,
+            });
+        }
+        self.end = end;
+        self.segments = segments
+            .iter()
+            .copied()
+            .filter(|&id| id > at.segment && id <= end.segment)
+            .collect();
+        let mut reader = self.open(at.segment)?;
+        reader.resume_at(at.offset)?;
+        self.current = Some(reader);
+        Ok(())
     }
 
     fn open(&mut self, id: SegmentId) -> Result<SegmentReader<S::File>, Error> {
@@ -137,16 +185,15 @@ impl<S: Storage> Replay<S> {
                 };
                 let reader = self.open(id)?;
                 self.current = Some(reader);
+                self.next = Position::first_frame(id);
             }
             let Some(reader) = self.current.as_mut() else {
                 return Err(Error::LogicBug("a replay without a segment open"));
             };
             let pending = &mut self.pending;
-            if reader
-                .next_frame_at(|at, e| pending.push_back((at, e.into())))?
-                .is_none()
-            {
-                self.current = None;
+            match reader.next_frame_at(|at, e| pending.push_back((at, e.into())))? {
+                Some(at) => self.next = Position::new(at.segment, reader.offset()),
+                None => self.current = None,
             }
         }
         Ok(())

@@ -11,7 +11,7 @@
 pub mod waiting;
 pub mod wal;
 
-pub use wal::{Wal, WriteHandle, MAX_SEALED};
+pub use wal::{NextRecord, Tail, Wal, WriteHandle, MAX_SEALED};
 
 use wal_core::host::SyncHandle;
 use wal_core::Storage;

@@ -10,6 +10,7 @@ use wal_core::{Error, Position, Replay, SegmentId, SegmentInfo, SegmentReader};
 use super::poison::shield;
 use super::shared::Shared;
 use super::signal::lock;
+use super::tail::Tail;
 use super::Wal;
 use crate::ThreadedStorage;
 
@@ -55,6 +56,15 @@ where
             let storage = lock(&shared.remover).clone().ok_or(Error::Closed)?;
             Replay::new(storage, &segments, end, from, max_frame)
         })
+    }
+
+    /// A reader that follows the log from `from` ([`Position::START`] for
+    /// the whole log) as it becomes durable: every durable record once, in
+    /// order, across rotations (see [`Tail`]). Fails at once as
+    /// [`Wal::replay`] does when no read can start at `from`.
+    pub fn tail(&self, from: Position) -> Result<Tail<S>, Error> {
+        let replay = self.replay(from)?;
+        Ok(Tail::new(replay, self.handle.shared.clone()))
     }
 
     /// A checkpoint at `through` (typically a snapshot's position: what a
@@ -153,7 +163,7 @@ where
 
 /// The end of the durable log now: the furthest point the log's own syncs
 /// or the batches completed in order reached (see `durable_end`).
-fn durable_now<S: ThreadedStorage>(s: &Shared<S>, log: &SegmentLog<S>) -> Position
+pub(super) fn durable_now<S: ThreadedStorage>(s: &Shared<S>, log: &SegmentLog<S>) -> Position
 where
     S::File: Send,
 {

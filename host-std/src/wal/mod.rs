@@ -24,6 +24,9 @@
 //! Each part lives in its own module; from the front down, each uses only
 //! those below it:
 //!
+//! - `admin`: reading and managing the log beside the writers (read,
+//!   replay, checkpoint, delete); `tail`: [`Tail`], following the log as
+//!   it becomes durable;
 //! - `write_handle`: [`WriteHandle`], waiting for one write (a lone waiter
 //!   that finds the WAL idle writes its batch itself);
 //! - `flusher`: the flusher thread, taking batches in write order and
@@ -33,7 +36,8 @@
 //!   commit);
 //! - `batch`: batches, the writers' shared `State`, pushing a record, and
 //!   backpressure ([`MAX_SEALED`]);
-//! - `order`: completing batches in write order; running user callbacks
+//! - `order`: completing batches in write order, which moves the durable
+//!   end (`durable`: the end, and waiting for it to move); running user callbacks
 //!   (contained, and marked, so that calls from inside one never wait for
 //!   it);
 //! - `signal`: a batch's outcome, waiting for it, and the duty to
@@ -53,15 +57,18 @@ use wal_fs::FsStorage;
 
 mod admin;
 mod batch;
+mod durable;
 mod flusher;
 mod order;
 mod poison;
 mod shared;
 mod signal;
 mod syncer;
+mod tail;
 mod write_handle;
 
 pub use batch::MAX_SEALED;
+pub use tail::{NextRecord, Tail};
 pub use write_handle::WriteHandle;
 
 use crate::ThreadedStorage;
@@ -414,6 +421,8 @@ impl<S: ThreadedStorage> Drop for Stopping<'_, S> {
         if self.0.alive.fetch_sub(1, Ordering::AcqRel) == 1 {
             let r = shield(None, "closing", || finish_close(self.0));
             self.0.closed.complete(r);
+            // Tails read what is left, then end.
+            self.0.order.watermark().close();
         }
     }
 }

@@ -21,12 +21,13 @@
 //! [`Error::WouldDeadlock`] instead, and a write from it is not held back.
 
 use std::cell::Cell;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use wal_core::host::Poison;
 use wal_core::{Completion, Error, Position};
 
-use super::signal::{lock, Owed, Signal};
+use super::durable::Durable;
+use super::signal::{Owed, Signal};
 
 /// A batch's place in completion order: the signal it owes its waiters,
 /// and the one of the batch before it.
@@ -58,7 +59,7 @@ pub(super) struct Order {
     poison: Poison,
     /// The end of the durable log as the batches completed say (in order,
     /// so it only grows): what readers may see.
-    durable: Mutex<Position>,
+    durable: Durable,
 }
 
 impl Order {
@@ -67,13 +68,18 @@ impl Order {
     pub(super) fn new(poison: Poison, durable: Position) -> Self {
         Order {
             poison,
-            durable: Mutex::new(durable),
+            durable: Durable::new(durable),
         }
     }
 
     /// The furthest point of the log a completed batch made durable.
     pub(super) fn durable(&self) -> Position {
-        *lock(&self.durable)
+        self.durable.end()
+    }
+
+    /// The durable end, to wait on (tails).
+    pub(super) fn watermark(&self) -> &Durable {
+        &self.durable
     }
 
     /// Completes the batch of `ticket` (its `completions`, then its signal)
@@ -94,8 +100,7 @@ impl Order {
             (r, _) => r,
         };
         if let Ok(end) = result {
-            let mut durable = lock(&self.durable);
-            *durable = end.max(*durable);
+            self.durable.advance(end);
         }
         call_all(completions, &result);
         owed.complete(result);

@@ -1,0 +1,199 @@
+//! Tailing readers of the thread-safe WAL: each follows the log as it
+//! becomes durable, across rotations, every record once and in order, never
+//! a frame still waiting for its sync; blocking, with a time limit, and as
+//! a future; several at once; ended by the close. Every wait has a limit.
+#![cfg(not(target_os = "wasi"))]
+
+mod harness;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use harness::gate::GatedStorage;
+use harness::within;
+use wal::{Config, Error, Position, Wal};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// Small segments (rotations), small buffers, no compression.
+fn small() -> Config {
+    Config::default()
+        .with_compression(false)
+        .with_buffer_size(1024)
+        .with_file_size(8 * 1024)
+        .with_flush_interval(Some(Duration::from_millis(2)))
+}
+
+#[test]
+fn three_tails_follow_two_writers_across_rotations_and_end_at_the_close() {
+    within(LIMIT, "tails follow writers", || {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Wal::open(dir.path(), small()).unwrap();
+        let tails: Vec<_> = (0..3)
+            .map(|_| {
+                let mut tail = wal.tail(Position::START).unwrap();
+                let wal = wal.clone();
+                std::thread::spawn(move || {
+                    let mut seen = Vec::new();
+                    let mut last = Position::START;
+                    for item in &mut tail {
+                        let (at, entry) = item.unwrap();
+                        assert!(at >= last, "frames in log order: {last} then {at}");
+                        // Never ahead of what is durable (once closed, all is).
+                        if let Ok(end) = wal.durable() {
+                            assert!(at < end, "{at} handed out before the durable end {end}");
+                        }
+                        last = at;
+                        seen.extend(entry.timestamps);
+                    }
+                    seen
+                })
+            })
+            .collect();
+        std::thread::scope(|s| {
+            for w in 0..2i64 {
+                let wal = wal.clone();
+                s.spawn(move || {
+                    for i in 0..500 {
+                        wal.write(w as u64, w * 10_000 + i, &[w as u8; 50]).unwrap();
+                    }
+                });
+            }
+        });
+        assert!(wal.segments().len() > 4, "rotations: {:?}", wal.segments());
+        wal.close().unwrap();
+        let want: BTreeSet<i64> = (0..2)
+            .flat_map(|w| (0..500).map(move |i| w * 10_000 + i))
+            .collect();
+        for t in tails {
+            let seen = t.join().unwrap();
+            assert_eq!(seen.len(), want.len(), "each record once");
+            assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), want);
+        }
+    });
+}
+
+#[test]
+fn a_tail_waits_for_the_sync_of_a_written_frame() {
+    within(LIMIT, "a tail and a held sync", || {
+        // Full buffers are synced by the syncer, which holds no lock the
+        // tail needs; no partly filled buffer is flushed meanwhile.
+        let storage = GatedStorage::new();
+        let cfg = small().with_flush_interval(Some(Duration::from_secs(600)));
+        let wal = Wal::with_storage(storage.clone(), cfg).unwrap();
+        let first = wal.write(1, 0, b"synced").unwrap().wait().unwrap();
+        let mut tail = wal.tail(Position::START).unwrap();
+        let (at, e) = tail
+            .next_timeout(LIMIT)
+            .unwrap()
+            .expect("the synced record");
+        assert!(at < first);
+        assert_eq!(e.timestamps, vec![0]);
+        let shut = storage.gate.shut_until_dropped();
+        let held: Vec<_> = (1..=12)
+            .map(|i| wal.write(1, i, &[1u8; 100]).unwrap())
+            .collect();
+        assert!(storage.gate.wait_held(1, LIMIT), "a sync reaches the gate");
+        harness::until(LIMIT, "a frame written", || wal.active().frames >= 2);
+        // Written, not synced: the tail hands out nothing.
+        assert_eq!(tail.next_timeout(Duration::from_millis(50)).unwrap(), None);
+        assert_eq!(tail.position(), first);
+        drop(shut);
+        for h in held {
+            h.wait().unwrap();
+        }
+        let mut got = Vec::new();
+        while got.len() < 12 {
+            let (_, e) = tail.next_timeout(LIMIT).unwrap().expect("a synced record");
+            got.extend(e.timestamps);
+        }
+        assert_eq!(got, (1..=12).collect::<Vec<i64>>());
+        wal.close().unwrap();
+        assert_eq!(tail.next_timeout(LIMIT).err(), Some(Error::Closed));
+    });
+}
+
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Polls `f` to the end on this thread, parking between polls.
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn a_tail_can_be_awaited_without_a_runtime() {
+    within(LIMIT, "an awaited tail", || {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Wal::open(dir.path(), small()).unwrap();
+        let mut tail = wal.tail(Position::START).unwrap();
+        let writer = {
+            let wal = wal.clone();
+            std::thread::spawn(move || {
+                for i in 0..300 {
+                    wal.write(3, i, &[3u8; 40]).unwrap().wait().unwrap();
+                }
+                wal.close().unwrap();
+            })
+        };
+        let mut got = Vec::new();
+        while let Some(item) = block_on(tail.next_async()) {
+            got.extend(item.unwrap().1.timestamps);
+        }
+        writer.join().unwrap();
+        assert_eq!(got, (0..300).collect::<Vec<i64>>());
+    });
+}
+
+#[test]
+fn a_tail_cannot_start_where_the_log_was_deleted_or_has_not_reached() {
+    within(LIMIT, "tail starts", || {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Wal::open(dir.path(), small()).unwrap();
+        let mut last = Position::START;
+        for i in 0..400 {
+            last = wal.write(1, i, &[1u8; 50]).unwrap().wait().unwrap();
+        }
+        assert!(!wal.checkpoint(last).unwrap().is_empty());
+        let oldest = Position::first_frame(wal.segments()[0]);
+        let gone = Position::first_frame(1);
+        assert_eq!(
+            wal.tail(gone).err(),
+            Some(Error::PositionGone {
+                position: gone,
+                oldest
+            })
+        );
+        let end = wal.durable().unwrap();
+        let past = Position::new(end.segment + 1, 24);
+        assert_eq!(
+            wal.tail(past).err(),
+            Some(Error::PastEnd {
+                position: past,
+                end
+            })
+        );
+        // From the checkpoint: exactly what follows it.
+        let mut tail = wal.tail(last).unwrap();
+        wal.write(1, 400, b"after").unwrap().wait().unwrap();
+        let (_, e) = tail.next_timeout(LIMIT).unwrap().expect("the next record");
+        assert_eq!(e.timestamps, vec![400]);
+        wal.close().unwrap();
+    });
+}
