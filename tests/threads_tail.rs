@@ -197,3 +197,68 @@ fn a_tail_cannot_start_where_the_log_was_deleted_or_has_not_reached() {
         wal.close().unwrap();
     });
 }
+
+/// The bytes all segments hold, by their files.
+fn bytes_on_disk(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".wal"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+#[test]
+fn retention_keeps_what_a_live_tail_needs_until_the_hard_cap_then_the_tail_lags() {
+    within(LIMIT, "retention and tails", || {
+        let dir = tempfile::tempdir().unwrap();
+        let seg = 8 * 1024;
+        let cfg = small()
+            .with_retain_bytes(Some(3 * seg))
+            .with_max_bytes(Some(12 * seg));
+        let wal = Wal::open(dir.path(), cfg).unwrap();
+        let mut tail = wal.tail(Position::START).unwrap();
+        let mut i = 0i64;
+        // Writes until `n` more segments were started.
+        let write_segments = |n: usize, wal: &Wal, i: &mut i64| {
+            let target = wal.segments().last().unwrap() + n as u64;
+            while *wal.segments().last().unwrap() < target {
+                wal.write(1, *i, &[1u8; 200]).unwrap().wait().unwrap();
+                *i += 1;
+                assert!(
+                    bytes_on_disk(dir.path()) <= 12 * seg + seg,
+                    "over the hard cap"
+                );
+            }
+        };
+        // The tail has read nothing: the soft cap keeps everything.
+        write_segments(6, &wal, &mut i);
+        assert_eq!(wal.take_removed().unwrap(), Vec::<u64>::new());
+        assert_eq!(wal.segments()[0], 1, "the tail's segment is kept");
+        // Once it has read on, the next rotation lets the old ones go.
+        let mut read = 0;
+        while read < i {
+            let (_, e) = tail.next_timeout(LIMIT).unwrap().expect("a record");
+            read += e.timestamps.len() as i64;
+        }
+        write_segments(1, &wal, &mut i);
+        let removed = wal.take_removed().unwrap();
+        assert!(!removed.is_empty() && removed[0] == 1, "{removed:?}");
+        assert!(bytes_on_disk(dir.path()) <= 3 * seg + seg);
+        // A tail that stays behind past the hard cap loses its segment and
+        // is told so; the log stays within the cap.
+        let mut slow = wal.tail(wal.durable().unwrap()).unwrap();
+        write_segments(20, &wal, &mut i);
+        let mut lagged = None;
+        while lagged.is_none() {
+            match slow.next_timeout(LIMIT) {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("the slow tail timed out"),
+                Err(e) => lagged = Some(e),
+            }
+        }
+        assert!(matches!(lagged, Some(Error::Lagged { .. })), "{lagged:?}");
+        assert!(bytes_on_disk(dir.path()) <= 12 * seg + seg);
+        wal.close().unwrap();
+    });
+}

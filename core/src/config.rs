@@ -97,6 +97,18 @@ pub struct Config {
     /// rate anyway. Not used under [`SyncPolicy::Never`] (no sync on the
     /// write path to speed up). 0 turns it off.
     pub reserve: u64,
+    /// Retention by size: after each rotation, the oldest closed segments
+    /// are deleted while all segments together hold more than this many
+    /// bytes, except one a live tail of the thread-safe WAL still has to
+    /// read. `None` (the default): segments go only by `checkpoint` or
+    /// `delete`.
+    pub retain_bytes: Option<u64>,
+    /// A hard cap on the bytes all segments hold: after each rotation the
+    /// oldest closed segments are deleted until they fit, even one a live
+    /// tail still has to read (that tail then gets [`Error::Lagged`]). So
+    /// the log never holds more than this plus the active segment's
+    /// growth (at most `file_size`). `None` (the default): no cap.
+    pub max_bytes: Option<u64>,
 }
 
 impl Default for Config {
@@ -109,6 +121,8 @@ impl Default for Config {
             sync: SyncPolicy::Always,
             recovery: RecoveryMode::TolerateTornTail,
             reserve: 1024 * 1024,
+            retain_bytes: None,
+            max_bytes: None,
         }
     }
 }
@@ -143,6 +157,10 @@ setters! {
     with_recovery: recovery: RecoveryMode;
     /// Sets [`Config::reserve`].
     with_reserve: reserve: u64;
+    /// Sets [`Config::retain_bytes`].
+    with_retain_bytes: retain_bytes: Option<u64>;
+    /// Sets [`Config::max_bytes`].
+    with_max_bytes: max_bytes: Option<u64>;
 }
 
 /// The smallest `buffer_size` accepted.
@@ -191,6 +209,21 @@ impl Config {
                 "flush_interval",
                 "zero would flush on every write; use None to turn time-based flushing off".into(),
             );
+        }
+        for (field, cap) in [
+            ("retain_bytes", self.retain_bytes),
+            ("max_bytes", self.max_bytes),
+        ] {
+            if cap.is_some_and(|c| c < self.file_size) {
+                return bad(
+                    field,
+                    format!(
+                        "{} bytes is less than one segment (file_size {}): the active segment alone can hold more",
+                        cap.unwrap_or(0),
+                        self.file_size
+                    ),
+                );
+            }
         }
         if self.compression && !crate::compress::Compressor::snappy_available() {
             return bad(

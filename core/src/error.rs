@@ -85,6 +85,16 @@ pub enum Error {
         /// Where the durable log ends now.
         end: Position,
     },
+    /// A tail fell behind what the log keeps: the segment it was reading
+    /// was deleted before it read it (the hard cap `Config::max_bytes`,
+    /// a checkpoint or a delete past it). Records after `position` up to
+    /// `oldest` were not seen; start a new tail.
+    Lagged {
+        /// Where the tail was.
+        position: Position,
+        /// Where the log starts now.
+        oldest: Position,
+    },
     /// The active segment cannot be deleted (rotate first).
     ActiveSegment {
         /// The active segment's ID.
@@ -243,7 +253,9 @@ impl Error {
             Error::Closed => ErrorKind::Closed,
             Error::Poisoned { .. } | Error::Lost => ErrorKind::Poisoned,
             Error::Corrupt { .. } | Error::Damaged { .. } => ErrorKind::Corrupt,
-            Error::UnknownSegment { .. } | Error::PositionGone { .. } => ErrorKind::NotFound,
+            Error::UnknownSegment { .. } | Error::PositionGone { .. } | Error::Lagged { .. } => {
+                ErrorKind::NotFound
+            }
             Error::Storage(e) => e.kind,
             Error::LogicBug(_) | Error::Panicked { .. } => ErrorKind::Bug,
         }
@@ -304,6 +316,12 @@ impl fmt::Display for Error {
                 f,
                 "position {position} is in a segment that was deleted, so records after it may \
                  be gone; the log now starts at {oldest}"
+            ),
+            Error::Lagged { position, oldest } => write!(
+                f,
+                "this tail fell behind: the segment holding position {position} was deleted \
+                 before it was read (a size cap, a checkpoint or a delete); the log now starts \
+                 at {oldest}"
             ),
             Error::NotAFrame { position } => {
                 write!(f, "no frame starts at position {position}")

@@ -86,6 +86,8 @@ pub struct Wal<S: Storage> {
     report: RecoveryReport,
     /// The segments and the active segment's summary as they were at close.
     at_close: (Vec<SegmentId>, SegmentInfo),
+    /// Segments retention deleted, not yet reported ([`Wal::take_removed`]).
+    removed: Vec<SegmentId>,
 }
 
 impl<S: Storage> core::fmt::Debug for Wal<S> {
@@ -120,6 +122,7 @@ impl<S: Storage> Wal<S> {
             unsynced: Unsynced::default(),
             report,
             at_close: Default::default(),
+            removed: Vec::new(),
         })
     }
 
@@ -233,7 +236,7 @@ impl<S: Storage> Wal<S> {
                     self.sync_unsynced()?;
                 }
                 // Between frames: the next sync covers the zeros as well.
-                self.reserve_ahead()
+                self.between_frames()
             }
             Err(e) => {
                 self.complete_unsynced(Err(e.clone()));
@@ -317,7 +320,7 @@ impl<S: Storage> Wal<S> {
             c.complete(result.clone());
         }
         result?;
-        self.reserve_ahead()
+        self.between_frames()
     }
 
     /// Writes the reserve of zeros ahead of the log when it runs low
@@ -330,11 +333,42 @@ impl<S: Storage> Wal<S> {
         Ok(())
     }
 
+    /// What runs between frames, once the frame just written has
+    /// completed: the reserve of zeros, and retention after a rotation.
+    fn between_frames(&mut self) -> Result<(), Error> {
+        self.reserve_ahead()?;
+        self.retain()
+    }
+
+    /// Deletes what retention lets go after a rotation
+    /// ([`crate::Config::retain_bytes`], [`crate::Config::max_bytes`]);
+    /// [`Wal::take_removed`] reports them.
+    fn retain(&mut self) -> Result<(), Error> {
+        let log = self.log.as_mut().ok_or(Error::Closed)?;
+        let ids = log.retention_unlist(None);
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let r = log.remove_unlisted(&ids);
+        let segments = log.segments();
+        self.removed
+            .extend(ids.into_iter().filter(|id| !segments.contains(id)));
+        r
+    }
+
+    /// The segments retention deleted since the last call, oldest first
+    /// (checkpoints and deletes return theirs).
+    pub fn take_removed(&mut self) -> Vec<SegmentId> {
+        core::mem::take(&mut self.removed)
+    }
+
     /// Flushes, closes the active segment and starts the next. Returns what
     /// the closed segment holds.
     pub fn rotate(&mut self) -> Result<SegmentInfo, Error> {
         self.flush()?;
-        self.log()?.rotate()
+        let closed = self.log()?.rotate()?;
+        self.retain()?;
+        Ok(closed)
     }
 
     /// Streams segment `id`'s entries, a frame at a time (the active segment

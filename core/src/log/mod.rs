@@ -20,6 +20,7 @@
 //! off the write path, and does not sync it (the next sync of the log
 //! covers it).
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use embedded_io::Write;
@@ -36,6 +37,7 @@ use crate::replay::{durable_end, Replay};
 use crate::storage::{create_segment, segment_ids, SegmentFile, Storage};
 
 mod reserve;
+mod retention;
 mod segments;
 
 use crate::summary::{FrameStats, SegmentInfo};
@@ -84,6 +86,11 @@ pub struct SegmentLog<S: Storage> {
     active: Active<S::File>,
     /// Closed segments, ascending.
     closed: Vec<SegmentId>,
+    /// Bytes of closed segments, kept when retention is configured (see
+    /// `retention.rs`).
+    sizes: BTreeMap<SegmentId, u64>,
+    /// A rotation happened since the last retention pass.
+    retention_due: bool,
     compressor: Compressor,
     scratch: Vec<u8>,
     poison: Poison,
@@ -154,15 +161,18 @@ impl<S: Storage> SegmentLog<S> {
         report.frames = active.info.frames;
         report.records = active.info.records;
         report.bytes = active.info.bytes;
-        let log = SegmentLog {
+        let mut log = SegmentLog {
             storage,
             config,
             active,
             closed: ids,
+            sizes: BTreeMap::new(),
+            retention_due: false,
             compressor: Compressor::new(),
             scratch: Vec::new(),
             poison: Poison::new(),
         };
+        log.measure_closed()?;
         Ok((log, report))
     }
 
@@ -378,10 +388,7 @@ impl<S: Storage> SegmentLog<S> {
     /// there).
     pub fn checkpoint(&mut self, through: Position) -> Result<Vec<SegmentId>, Error> {
         let ids = self.checkpoint_unlist(through, Position::START)?;
-        if let Err((e, back)) = remove_segments(&mut self.storage, &ids) {
-            back.iter().for_each(|&id| self.relist(id));
-            return Err(e);
-        }
+        self.remove_unlisted(&ids)?;
         Ok(ids)
     }
 
@@ -404,6 +411,8 @@ impl<S: Storage> SegmentLog<S> {
         };
         let old = core::mem::replace(&mut self.active, new);
         self.closed.push(old.info.id);
+        self.sizes.insert(old.info.id, old.info.bytes);
+        self.retention_due = true;
         Ok(old.info)
     }
 

@@ -3,12 +3,9 @@
 //! the list of segments and to open a file; reading, scanning and removing
 //! files (with their directory syncs) happen without it.
 
-use wal_core::host::{remove_segment, remove_segments, SegmentLog};
-use wal_core::replay::durable_end;
 use wal_core::{Error, Position, Replay, SegmentId, SegmentInfo, SegmentReader};
 
 use super::poison::shield;
-use super::shared::Shared;
 use super::signal::lock;
 use super::tail::Tail;
 use super::Wal;
@@ -34,7 +31,7 @@ where
     /// under `SyncPolicy::Never`, written); readers see exactly those.
     pub fn durable(&self) -> Result<Position, Error> {
         let shared = &self.handle.shared;
-        Ok(durable_now(shared, lock(&shared.log).log()?))
+        Ok(shared.durable_now(lock(&shared.log).log()?))
     }
 
     /// Every durable record from `from` ([`Position::START`] for the whole
@@ -50,7 +47,7 @@ where
             let (segments, end, max_frame) = {
                 let mut side = lock(&shared.log);
                 let log = side.log()?;
-                let end = durable_now(shared, log);
+                let end = shared.durable_now(log);
                 (log.segments(), end, log.config().max_frame_len())
             };
             let storage = lock(&shared.remover).clone().ok_or(Error::Closed)?;
@@ -67,6 +64,20 @@ where
         Ok(Tail::new(replay, self.handle.shared.clone()))
     }
 
+    /// The segments retention ([`wal_core::Config::retain_bytes`],
+    /// [`wal_core::Config::max_bytes`]) deleted since the last call, oldest
+    /// first (checkpoints and deletes return theirs). If removing one
+    /// failed, that error (once): the segment stays listed and is tried
+    /// again after the next rotation.
+    pub fn take_removed(&self) -> Result<Vec<SegmentId>, Error> {
+        let mut report = lock(&self.handle.shared.removed);
+        let removed = std::mem::take(&mut report.0);
+        match report.1.take() {
+            Some(e) => Err(e),
+            None => Ok(removed),
+        }
+    }
+
     /// A checkpoint at `through` (typically a snapshot's position: what a
     /// replay after a restart starts from): deletes every closed segment
     /// wholly before it, durably, and returns their IDs, oldest first. The
@@ -79,16 +90,7 @@ where
             let ids = lock(&s.log)
                 .log()?
                 .checkpoint_unlist(through, s.order.durable())?;
-            let removed = match lock(&s.remover).as_mut() {
-                None => Err((Error::Closed, &ids[..])),
-                Some(storage) => remove_segments(storage, &ids),
-            };
-            if let Err((e, back)) = removed {
-                if let Some(log) = lock(&s.log).log.as_mut() {
-                    back.iter().for_each(|&id| log.relist(id));
-                }
-                return Err(e);
-            }
+            s.remove_unlisted(&ids)?;
             Ok(ids)
         })
     }
@@ -117,14 +119,7 @@ where
     pub fn delete(&self, id: SegmentId) -> Result<(), Error> {
         self.changing("deleting a segment", |s| {
             lock(&s.log).log()?.unlist(id)?;
-            remove_unlisted(s, id).map_err(|(e, still_there)| {
-                if still_there {
-                    if let Some(log) = lock(&s.log).log.as_mut() {
-                        log.relist(id);
-                    }
-                }
-                e
-            })
+            s.remove_unlisted(&[id])
         })
     }
 
@@ -146,26 +141,4 @@ where
             None => side.active_at_close.clone(),
         }
     }
-}
-
-/// Removes the file of segment `id`, taken off the log's list, through the
-/// WAL's second storage handle (without the log's lock); on an error, says
-/// whether the file is still there (see `remove_segment`).
-fn remove_unlisted<S: ThreadedStorage>(s: &Shared<S>, id: SegmentId) -> Result<(), (Error, bool)>
-where
-    S::File: Send,
-{
-    match lock(&s.remover).as_mut() {
-        None => Err((Error::Closed, true)),
-        Some(storage) => remove_segment(storage, id),
-    }
-}
-
-/// The end of the durable log now: the furthest point the log's own syncs
-/// or the batches completed in order reached (see `durable_end`).
-pub(super) fn durable_now<S: ThreadedStorage>(s: &Shared<S>, log: &SegmentLog<S>) -> Position
-where
-    S::File: Send,
-{
-    durable_end(log.active().id, s.order.durable().max(log.durable()))
 }

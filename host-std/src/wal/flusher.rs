@@ -185,6 +185,7 @@ pub(super) fn write_batch<S: ThreadedStorage>(shared: &Shared<S>, batch: Batch, 
     // for reuse).
     let mut frame_kept = None;
     let mut reserve = false;
+    let mut retention = false;
     // The completions to call here; `None` when the syncer has them.
     let written = shield(Some(&shared.poison), "writing a frame", || {
         let mut side = lock(&shared.log);
@@ -208,6 +209,7 @@ pub(super) fn write_batch<S: ThreadedStorage>(shared: &Shared<S>, batch: Batch, 
                     .waits
                     .timed(|| log.append(frame, &sealed.stats).map(|at| at.end()));
                 reserve = log.wants_reserve();
+                retention = log.wants_retention();
                 (r, Some(sealed.completions))
             }
             Some(log) => {
@@ -217,6 +219,7 @@ pub(super) fn write_batch<S: ThreadedStorage>(shared: &Shared<S>, batch: Batch, 
                 } else {
                     shared.waits.timed(|| log.append(frame, &sealed.stats))
                 };
+                retention = log.wants_retention();
                 if log.wants_reserve() {
                     shared.sync.want_reserve();
                 }
@@ -266,5 +269,10 @@ pub(super) fn write_batch<S: ThreadedStorage>(shared: &Shared<S>, batch: Batch, 
         // Synced here (not pipelined): the zeros go between frames, after
         // this one has completed; the next frame's sync covers them.
         shared.reserve_ahead();
+    }
+    if retention {
+        // After a rotation: the batch has completed; the removals run
+        // without the log lock.
+        shared.retain();
     }
 }

@@ -181,6 +181,8 @@ where
             poison,
             alive: AtomicUsize::new(1 + usize::from(pipelined)),
             closed: Signal::default(),
+            tails: Mutex::default(),
+            removed: Mutex::default(),
         });
         let s = shared.clone();
         let flusher = std::thread::Builder::new()
@@ -348,6 +350,7 @@ where
             self.flush()?;
         }
         let closed = self.changing("rotating", |s| lock(&s.log).log()?.rotate())?;
+        shared.retain();
         // A sync that failed meanwhile on another thread (the syncer's) may
         // have lost frames of the segment just closed.
         shared.poison.check()?;

@@ -12,11 +12,12 @@
 //! steps: an append, opening a file, changing the list of segments, a
 //! chunk of reserved zeros, a rotation.
 
-use std::sync::atomic::AtomicUsize;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
-use wal_core::host::{Poison, SegmentLog};
-use wal_core::{Error, RecoveryReport, SegmentId, SegmentInfo};
+use wal_core::host::{remove_segments, Poison, SegmentLog};
+use wal_core::replay::durable_end;
+use wal_core::{Error, Position, RecoveryReport, SegmentId, SegmentInfo};
 
 use super::batch::BufferSide;
 use super::order::Order;
@@ -72,6 +73,11 @@ pub(super) struct Shared<S: ThreadedStorage> {
     pub(super) alive: AtomicUsize,
     /// The close's outcome, once it has finished.
     pub(super) closed: Signal<()>,
+    /// Where each live tail is: the segment it reads (retention keeps it).
+    pub(super) tails: Mutex<Vec<Weak<AtomicU64>>>,
+    /// Segments retention deleted, not yet reported; the first failure
+    /// to remove one, if any.
+    pub(super) removed: Mutex<(Vec<SegmentId>, Option<Error>)>,
 }
 
 impl<S: ThreadedStorage> Shared<S> {
@@ -97,5 +103,75 @@ impl<S: ThreadedStorage> Shared<S> {
                 }
             }
         }
+    }
+
+    /// Registers a tail reading segment `at`; it moves the returned mark
+    /// as it reads on, and is forgotten once the mark is dropped.
+    pub(super) fn register_tail(&self, at: SegmentId) -> Arc<AtomicU64> {
+        let mark = Arc::new(AtomicU64::new(at));
+        let mut tails = lock(&self.tails);
+        tails.retain(|t| t.strong_count() > 0);
+        tails.push(Arc::downgrade(&mark));
+        mark
+    }
+
+    /// The oldest segment a live tail still has to read.
+    fn oldest_tailed(&self) -> Option<SegmentId> {
+        lock(&self.tails)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|t| t.load(Ordering::Acquire))
+            .min()
+    }
+
+    /// Deletes what retention lets go after a rotation: takes the segments
+    /// off the list under the log lock (keeping those a live tail needs,
+    /// unless the hard cap is passed), then removes their files without it.
+    /// Off the write path: the flusher runs it after a batch completed, or
+    /// `rotate` after its rotation. [`super::Wal::take_removed`] reports.
+    pub(super) fn retain(&self) {
+        let protect = self.oldest_tailed();
+        let ids = match lock(&self.log).log.as_mut() {
+            Some(log) => log.retention_unlist(protect),
+            None => return,
+        };
+        if ids.is_empty() {
+            return;
+        }
+        let removed = self.remove_unlisted(&ids);
+        let listed = match lock(&self.log).log.as_ref() {
+            Some(log) => log.segments(),
+            None => Vec::new(),
+        };
+        let mut report = lock(&self.removed);
+        report
+            .0
+            .extend(ids.iter().filter(|id| !listed.contains(id)));
+        if let Err(e) = removed {
+            report.1.get_or_insert(e);
+        }
+    }
+
+    /// Removes the files of segments `ids`, taken off the log's list,
+    /// through the WAL's second storage handle (without the log lock), and
+    /// lists again those it could not remove (see `remove_segments`).
+    pub(super) fn remove_unlisted(&self, ids: &[SegmentId]) -> Result<(), Error> {
+        let removed = match lock(&self.remover).as_mut() {
+            None => Err((Error::Closed, ids)),
+            Some(storage) => remove_segments(storage, ids),
+        };
+        if let Err((e, back)) = removed {
+            if let Some(log) = lock(&self.log).log.as_mut() {
+                back.iter().for_each(|&id| log.relist(id));
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// The end of the durable log now: the furthest point the log's own
+    /// syncs or the batches completed in order reached (see `durable_end`).
+    pub(super) fn durable_now(&self, log: &SegmentLog<S>) -> Position {
+        durable_end(log.active().id, self.order.durable().max(log.durable()))
     }
 }

@@ -2,13 +2,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use wal_core::{Entry, Error, Position, Replay};
 
-use super::admin::durable_now;
 use super::durable::Seen;
 use super::shared::Shared;
 use super::signal::lock;
@@ -34,6 +34,8 @@ where
 {
     replay: Replay<S>,
     shared: Arc<Shared<S>>,
+    /// The segment this tail reads, for retention to keep.
+    mark: Arc<AtomicU64>,
     /// An error already handed out: the tail has ended.
     ended: bool,
 }
@@ -54,9 +56,11 @@ where
     S::File: Send,
 {
     pub(super) fn new(replay: Replay<S>, shared: Arc<Shared<S>>) -> Self {
+        let mark = shared.register_tail(replay.next_position().segment);
         Tail {
             replay,
             shared,
+            mark,
             ended: false,
         }
     }
@@ -72,7 +76,10 @@ where
         if self.ended {
             return Err(Error::Closed);
         }
-        match self.replay.next() {
+        let next = self.replay.next();
+        self.mark
+            .store(self.replay.next_position().segment, Ordering::Release);
+        match next {
             Some(Ok(item)) => Ok(Some(item)),
             Some(Err(e)) => {
                 self.ended = true;
@@ -87,12 +94,17 @@ where
         let (end, segments) = {
             let mut side = lock(&self.shared.log);
             match side.log.as_mut() {
-                Some(log) => (durable_now(&self.shared, log), log.segments()),
+                Some(log) => (self.shared.durable_now(log), log.segments()),
                 None => (self.shared.order.durable(), side.segments_at_close.clone()),
             }
         };
-        self.replay.follow(end, &segments).inspect_err(|_| {
+        self.replay.follow(end, &segments).map_err(|e| {
             self.ended = true;
+            match e {
+                // Deleted before this tail read it: it fell behind.
+                Error::PositionGone { position, oldest } => Error::Lagged { position, oldest },
+                e => e,
+            }
         })
     }
 
