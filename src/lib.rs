@@ -40,7 +40,7 @@
 pub use wal_core as core;
 pub use wal_core::{
     Config, Corruption, Entry, Error, ErrorKind, ParsePositionError, Position, RecoveryMode,
-    RecoveryReport, Replay, SegmentId, SegmentInfo, SegmentReader, SyncPolicy,
+    RecoveryReport, Replay, SegmentId, SegmentInfo, SegmentReader, Stats, SyncLatency, SyncPolicy,
 };
 pub use wal_fs::{FsFile, FsOptions, FsStorage};
 

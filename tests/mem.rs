@@ -512,3 +512,50 @@ fn a_replay_follows_the_single_threaded_log_as_it_grows_across_rotations() {
         "{e}"
     );
 }
+
+#[test]
+fn core_stats_count_frames_syncs_rotations_and_measure_old_segments_after_a_reopen() {
+    let storage = MemStorage::new();
+    let cfg = Config::default()
+        .with_compression(false)
+        .with_buffer_size(256)
+        .with_file_size(2048)
+        .with_flush_interval(None);
+    let mut wal = Wal::open(storage.clone(), cfg).unwrap();
+    for i in 0..100 {
+        wal.write(1, i, &[1u8; 30], T0).unwrap();
+    }
+    wal.flush().unwrap();
+    let s = wal.stats().unwrap();
+    assert_eq!(s.records, 100);
+    assert!(s.frames > 5, "{s:?}");
+    assert_eq!(
+        s.stored_bytes,
+        s.payload_bytes + 16 * s.frames,
+        "raw frames"
+    );
+    assert!(s.syncs >= s.frames, "{s:?}");
+    assert!(s.rotations >= 1);
+    assert_eq!(s.sync_latency, None, "the core has no clock");
+    let files: u64 = wal
+        .segments()
+        .iter()
+        .map(|&id| storage.contents(FileName::Segment(id)).unwrap().len() as u64)
+        .sum();
+    assert_eq!(s.bytes_on_disk, files);
+    wal.close().unwrap();
+    drop(wal);
+    let mut wal = Wal::open(storage.clone(), cfg).unwrap();
+    let s = wal.stats().unwrap();
+    assert_eq!((s.records, s.frames, s.rotations), (0, 0, 0), "since open");
+    let files: u64 = wal
+        .segments()
+        .iter()
+        .map(|&id| storage.contents(FileName::Segment(id)).unwrap().len() as u64)
+        .sum();
+    assert_eq!(
+        s.bytes_on_disk, files,
+        "old segments measured (the reserve released at close)"
+    );
+    assert_eq!(s.durable, wal.durable().unwrap());
+}

@@ -262,3 +262,61 @@ fn retention_keeps_what_a_live_tail_needs_until_the_hard_cap_then_the_tail_lags(
         wal.close().unwrap();
     });
 }
+
+#[test]
+fn stats_count_what_was_written_and_what_the_log_holds() {
+    within(LIMIT, "stats", || {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = small().with_compression(true);
+        let wal = Wal::open(dir.path(), cfg).unwrap();
+        let tail = wal.tail(Position::START).unwrap();
+        let mut last = Position::START;
+        for i in 0..300 {
+            // Compressible values: snappy stores them smaller.
+            last = wal
+                .write(i % 4, i as i64, &[b'a'; 120])
+                .unwrap()
+                .wait()
+                .unwrap();
+            if i == 100 || i == 200 {
+                wal.rotate().unwrap();
+            }
+        }
+        let s = wal.stats().unwrap();
+        assert_eq!(s.records, 300);
+        assert!(s.frames >= 3 && s.frames <= 300, "{}", s.frames);
+        assert!(
+            s.snappy_frames > 0 && s.stored_bytes < s.payload_bytes,
+            "{s:?}"
+        );
+        assert!(s.syncs >= s.frames, "every frame synced: {s:?}");
+        let lat = s.sync_latency.expect("syncs were timed");
+        assert!(
+            lat.count > 0 && lat.p50 <= lat.p99 && lat.p99 <= lat.max,
+            "{lat:?}"
+        );
+        assert!(s.rotations >= 2);
+        assert_eq!(s.segments, wal.segments().len());
+        assert_eq!(s.bytes_on_disk, bytes_on_disk(dir.path()));
+        assert_eq!(s.oldest, Position::first_frame(1));
+        assert_eq!(s.durable, last);
+        // The tail read nothing: it has every byte after the first header,
+        // through the closed segments to the durable end.
+        let active = *wal.segments().last().unwrap();
+        let closed: u64 = wal
+            .segments()
+            .iter()
+            .filter(|&&id| id != active)
+            .map(|&id| {
+                let name = dir.path().join(format!("seg{id:016x}.wal"));
+                std::fs::metadata(name).unwrap().len()
+            })
+            .sum();
+        assert_eq!(s.durable.segment, active);
+        let lag = closed - 24 + s.durable.offset;
+        assert_eq!(s.tails, vec![(Position::first_frame(1), lag)]);
+        drop(tail);
+        assert_eq!(wal.stats().unwrap().tails, vec![]);
+        wal.close().unwrap();
+    });
+}

@@ -42,6 +42,7 @@
 //! | [`compress`] | snappy per frame, and when to try it |
 //! | [`config`] | [`Config`], checked at open |
 //! | [`storage`] | the [`Storage`] and [`SegmentFile`] traits and their power-loss contracts |
+//! | `stats` | [`Stats`]: counters since open and what the log holds |
 //! | `summary` | [`SegmentInfo`]: what a segment holds |
 //! | [`scan`] | reading frames: the scanner, whole-segment checks, inspection |
 //! | `recovery` | what open does with the newest segment; [`RecoveryReport`] |
@@ -85,6 +86,8 @@ pub mod storage;
 
 mod summary;
 
+mod stats;
+
 pub mod scan;
 
 mod recovery;
@@ -111,6 +114,7 @@ pub use position::{ParsePositionError, Position};
 pub use reader::SegmentReader;
 pub use recovery::{RecoveryReport, Salvaged, TornTail};
 pub use replay::Replay;
+pub use stats::{Stats, SyncLatency};
 pub use storage::{SegmentFile, Storage};
 pub use summary::SegmentInfo;
 pub use wal::{Wal, SYNC_BATCH_BYTES, SYNC_BATCH_FRAMES};

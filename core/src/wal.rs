@@ -24,6 +24,7 @@ use crate::position::Position;
 use crate::reader::SegmentReader;
 use crate::recovery::RecoveryReport;
 use crate::replay::Replay;
+use crate::stats::Stats;
 use crate::storage::Storage;
 use crate::summary::SegmentInfo;
 
@@ -408,6 +409,12 @@ impl<S: Storage> Wal<S> {
     /// refused ([`Error::PastEnd`]).
     pub fn checkpoint(&mut self, through: Position) -> Result<Vec<SegmentId>, Error> {
         self.log()?.checkpoint(through)
+    }
+
+    /// A snapshot: counters since open and what the log holds (see
+    /// [`Stats`]; no sync latency: the core has no clock).
+    pub fn stats(&mut self) -> Result<Stats, Error> {
+        self.log()?.stats()
     }
 
     /// Deletes closed segment `id`.

@@ -26,6 +26,7 @@
 //! yielding off, for a process whose spare CPU is worth more than the
 //! throughput of a crowd of durable writers.
 
+use crate::sync_times::SyncTimes;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,10 @@ pub(crate) struct WaitPolicy {
     min_waiters: usize,
     /// Yielding is allowed at all ([`crate::Wal::set_yield_when_crowded`]).
     enabled: AtomicBool,
+    /// Every timed write and sync, for the stats.
+    times: SyncTimes,
+    /// Syncs the syncer thread made (the log counts its own).
+    syncer_syncs: AtomicU64,
     /// Tests: waits that ended while yielding (their thread was never
     /// woken).
     #[cfg(test)]
@@ -82,6 +87,8 @@ impl WaitPolicy {
             write_ns: AtomicU64::new(0),
             min_waiters: YIELD_WAITERS_PER_CPU.saturating_mul(cpus.max(1)),
             enabled: AtomicBool::new(true),
+            times: SyncTimes::new(),
+            syncer_syncs: AtomicU64::new(0),
             #[cfg(test)]
             yield_hits: AtomicU64::new(0),
             #[cfg(test)]
@@ -118,8 +125,26 @@ impl WaitPolicy {
     pub(crate) fn timed<T>(&self, write: impl FnOnce() -> T) -> T {
         let start = Instant::now();
         let out = write();
-        self.record_write(start.elapsed());
+        let took = start.elapsed();
+        self.record_write(took);
+        self.times.record(took);
         out
+    }
+
+    /// As [`WaitPolicy::timed`], for a sync of the syncer thread (counted).
+    pub(crate) fn timed_sync<T>(&self, sync: impl FnOnce() -> T) -> T {
+        self.syncer_syncs.fetch_add(1, Ordering::Relaxed);
+        self.timed(sync)
+    }
+
+    /// Syncs the syncer thread made.
+    pub(crate) fn syncer_syncs(&self) -> u64 {
+        self.syncer_syncs.load(Ordering::Relaxed)
+    }
+
+    /// How long the timed writes and syncs took (see [`WaitPolicy::timed`]).
+    pub(crate) fn sync_latency(&self) -> Option<wal_core::SyncLatency> {
+        self.times.latency()
     }
 
     /// Counts a wait that ended while its thread yielded (tests only: a

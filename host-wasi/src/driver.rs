@@ -36,7 +36,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use wal_core::{
-    Config, Error, Position, RecoveryReport, Replay, SegmentId, SegmentInfo, SegmentReader,
+    Config, Error, Position, RecoveryReport, Replay, SegmentId, SegmentInfo, SegmentReader, Stats,
 };
 use wal_fs::{FsFile, FsOptions, FsStorage};
 
@@ -149,6 +149,12 @@ impl Wal {
     /// position (see [`wal_core::Wal::replay`]).
     pub fn replay(&mut self, from: Position) -> Result<Replay<&mut FsStorage>, Error> {
         self.wal.replay(from)
+    }
+
+    /// A snapshot: counters since open and what the log holds (see
+    /// [`wal_core::Wal::stats`]).
+    pub fn stats(&mut self) -> Result<Stats, Error> {
+        self.wal.stats()
     }
 
     /// Deletes every closed segment wholly before `through` (see

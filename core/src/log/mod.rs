@@ -39,6 +39,9 @@ use crate::storage::{create_segment, segment_ids, SegmentFile, Storage};
 mod reserve;
 mod retention;
 mod segments;
+mod stats;
+
+use stats::Counts;
 
 use crate::summary::{FrameStats, SegmentInfo};
 pub use reserve::RESERVE_CHUNK;
@@ -91,6 +94,8 @@ pub struct SegmentLog<S: Storage> {
     sizes: BTreeMap<SegmentId, u64>,
     /// A rotation happened since the last retention pass.
     retention_due: bool,
+    /// What was appended since open, and the counters of `stats.rs`.
+    counts: Counts,
     compressor: Compressor,
     scratch: Vec<u8>,
     poison: Poison,
@@ -168,6 +173,7 @@ impl<S: Storage> SegmentLog<S> {
             closed: ids,
             sizes: BTreeMap::new(),
             retention_due: false,
+            counts: Counts::default(),
             compressor: Compressor::new(),
             scratch: Vec::new(),
             poison: Poison::new(),
@@ -309,6 +315,10 @@ impl<S: Storage> SegmentLog<S> {
         self.active
             .info
             .add_frame(codec, len - frame::HEADER_LEN as u64, stats);
+        self.counts
+            .written
+            .add_frame(codec, len - frame::HEADER_LEN as u64, stats);
+        self.counts.syncs += u64::from(sync);
         self.active.file_len = self.active.file_len.max(offset + len);
         self.active.last_frame = len;
         if sync || self.config.sync == SyncPolicy::Never {
@@ -330,6 +340,7 @@ impl<S: Storage> SegmentLog<S> {
             return Err(self.fail_with(Error::storage("sync", Some(id), e)));
         }
         self.active.durable = self.active.info.bytes;
+        self.counts.syncs += 1;
         Ok(())
     }
 
@@ -412,6 +423,7 @@ impl<S: Storage> SegmentLog<S> {
         let old = core::mem::replace(&mut self.active, new);
         self.closed.push(old.info.id);
         self.sizes.insert(old.info.id, old.info.bytes);
+        self.counts.rotations += 1;
         self.retention_due = true;
         Ok(old.info)
     }

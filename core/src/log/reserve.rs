@@ -117,6 +117,7 @@ impl<S: Storage> SegmentLog<S> {
         }
         a.file.sync().map_err(storage_err("sync", id))?;
         a.durable = a.info.bytes;
+        self.counts.syncs += 1;
         Ok(())
     }
 }

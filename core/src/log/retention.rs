@@ -44,11 +44,13 @@ impl<S: Storage> SegmentLog<S> {
         self.retention_due && self.retains()
     }
 
-    /// Bytes all segments hold (the active one as written so far), when
-    /// retention is configured; otherwise the active segment's alone.
+    /// Bytes all segments' files hold (the active one's with its reserved
+    /// zeros), as far
+    /// as their sizes are known (all of them with retention configured, or
+    /// after [`SegmentLog::stats`]).
     pub fn bytes_held(&self) -> u64 {
         let closed: u64 = self.closed.iter().filter_map(|id| self.sizes.get(id)).sum();
-        closed + self.active.info.bytes
+        closed + self.active.file_len
     }
 
     /// Takes off the list the closed segments retention lets go, oldest
@@ -77,6 +79,7 @@ impl<S: Storage> SegmentLog<S> {
             held -= self.sizes.get(&oldest).copied().unwrap_or(0);
             out.push(oldest);
         }
+        self.counts.retained_out += out.len() as u64;
         // Sizes of segments gone by other ways (a checkpoint, a delete).
         let first = out.first().or(self.closed.first()).copied();
         let active = self.active.info.id;

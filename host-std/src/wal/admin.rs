@@ -3,7 +3,7 @@
 //! the list of segments and to open a file; reading, scanning and removing
 //! files (with their directory syncs) happen without it.
 
-use wal_core::{Error, Position, Replay, SegmentId, SegmentInfo, SegmentReader};
+use wal_core::{Error, Position, Replay, SegmentId, SegmentInfo, SegmentReader, Stats};
 
 use super::poison::shield;
 use super::signal::lock;
@@ -62,6 +62,30 @@ where
     pub fn tail(&self, from: Position) -> Result<Tail<S>, Error> {
         let replay = self.replay(from)?;
         Ok(Tail::new(replay, self.handle.shared.clone()))
+    }
+
+    /// A snapshot (see [`Stats`]): records, frames and bytes before and
+    /// after compression since open, syncs and their latency (p50, p99,
+    /// max; a frame's write and sync where the flusher syncs it itself),
+    /// rotations, segments removed by retention, bytes on disk, the oldest
+    /// position and the durable end, and each live tail's position with
+    /// the bytes it has still to read. The first call after open measures
+    /// the segments from before it (an open and a length each).
+    pub fn stats(&self) -> Result<Stats, Error> {
+        let shared = &self.handle.shared;
+        let tails = shared.tail_positions();
+        let mut side = lock(&shared.log);
+        let log = side.log()?;
+        let mut stats = log.stats()?;
+        let durable = shared.durable_now(log);
+        stats.durable = durable;
+        stats.syncs += shared.waits.syncer_syncs();
+        stats.sync_latency = shared.waits.sync_latency();
+        stats.tails = tails
+            .into_iter()
+            .map(|p| (p, log.bytes_between(p, durable)))
+            .collect();
+        Ok(stats)
     }
 
     /// The segments retention ([`wal_core::Config::retain_bytes`],

@@ -12,7 +12,7 @@
 //! steps: an append, opening a file, changing the list of segments, a
 //! chunk of reserved zeros, a rotation.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, Weak};
 
 use wal_core::host::{remove_segments, Poison, SegmentLog};
@@ -74,7 +74,7 @@ pub(super) struct Shared<S: ThreadedStorage> {
     /// The close's outcome, once it has finished.
     pub(super) closed: Signal<()>,
     /// Where each live tail is: the segment it reads (retention keeps it).
-    pub(super) tails: Mutex<Vec<Weak<AtomicU64>>>,
+    pub(super) tails: Mutex<Vec<Weak<Mutex<Position>>>>,
     /// Segments retention deleted, not yet reported; the first failure
     /// to remove one, if any.
     pub(super) removed: Mutex<(Vec<SegmentId>, Option<Error>)>,
@@ -105,23 +105,28 @@ impl<S: ThreadedStorage> Shared<S> {
         }
     }
 
-    /// Registers a tail reading segment `at`; it moves the returned mark
-    /// as it reads on, and is forgotten once the mark is dropped.
-    pub(super) fn register_tail(&self, at: SegmentId) -> Arc<AtomicU64> {
-        let mark = Arc::new(AtomicU64::new(at));
+    /// Registers a tail reading at `at`; it moves the returned mark as it
+    /// reads on, and is forgotten once the mark is dropped.
+    pub(super) fn register_tail(&self, at: Position) -> Arc<Mutex<Position>> {
+        let mark = Arc::new(Mutex::new(at));
         let mut tails = lock(&self.tails);
         tails.retain(|t| t.strong_count() > 0);
         tails.push(Arc::downgrade(&mark));
         mark
     }
 
-    /// The oldest segment a live tail still has to read.
-    fn oldest_tailed(&self) -> Option<SegmentId> {
+    /// Where each live tail is.
+    pub(super) fn tail_positions(&self) -> Vec<Position> {
         lock(&self.tails)
             .iter()
             .filter_map(Weak::upgrade)
-            .map(|t| t.load(Ordering::Acquire))
-            .min()
+            .map(|t| *lock(&t))
+            .collect()
+    }
+
+    /// The oldest segment a live tail still has to read.
+    fn oldest_tailed(&self) -> Option<SegmentId> {
+        self.tail_positions().iter().map(|p| p.segment).min()
     }
 
     /// Deletes what retention lets go after a rotation: takes the segments

@@ -329,7 +329,7 @@ fn sync_items<F: SegmentFile>(
             }
         }
         if failed.is_none() {
-            let r = waits.timed(|| match handle.as_mut() {
+            let r = waits.timed_sync(|| match handle.as_mut() {
                 Some((id, f)) => f.sync().map_err(|e| Error::storage("sync", Some(*id), e)),
                 None => Err(Error::LogicBug("a frame before any sync handle")),
             });

@@ -2,8 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -35,7 +34,7 @@ where
     replay: Replay<S>,
     shared: Arc<Shared<S>>,
     /// The segment this tail reads, for retention to keep.
-    mark: Arc<AtomicU64>,
+    mark: Arc<Mutex<Position>>,
     /// An error already handed out: the tail has ended.
     ended: bool,
 }
@@ -56,7 +55,7 @@ where
     S::File: Send,
 {
     pub(super) fn new(replay: Replay<S>, shared: Arc<Shared<S>>) -> Self {
-        let mark = shared.register_tail(replay.next_position().segment);
+        let mark = shared.register_tail(replay.next_position());
         Tail {
             replay,
             shared,
@@ -77,8 +76,7 @@ where
             return Err(Error::Closed);
         }
         let next = self.replay.next();
-        self.mark
-            .store(self.replay.next_position().segment, Ordering::Release);
+        *lock(&self.mark) = self.replay.next_position();
         match next {
             Some(Ok(item)) => Ok(Some(item)),
             Some(Err(e)) => {
