@@ -61,6 +61,7 @@ impl Default for Options {
         }
     }
 }
+
 /// `load` writes this many puts before waiting for them (group commit).
 pub const LOAD_BATCH: usize = 32;
 /// `load` cycles through this many keys, so later puts overwrite earlier ones.
@@ -104,13 +105,29 @@ impl Store {
     /// Opens (or creates) the store in `dir`: takes the WAL's lock, loads
     /// the snapshot, replays the WAL from the snapshot's position.
     pub fn open(dir: &Path, options: Options) -> Result<Store> {
-        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        if !dir.exists() {
+            fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            // The new directory's name, durable in its parent.
+            sync_dir(
+                dir.parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new(".")),
+            )?;
+        }
         // Opening the WAL first takes its directory lock: no second process
         // reads or writes the snapshot beside us.
         let config = Config::default().with_file_size(options.file_size);
         let wal = Wal::open(dir.join("wal"), config)
             .map_err(|e| format!("cannot open the WAL in {}: {e}", dir.display()))?;
-        let (applied, next_seq, map) = read_snapshot(dir)?.unwrap_or_default();
+        let snapshot = read_snapshot(dir)?;
+        // Without a snapshot, the WAL must still hold everything: segments
+        // are only checkpointed away once a snapshot covers them.
+        let oldest = wal.segments().first().copied().unwrap_or(1);
+        if snapshot.is_none() && oldest > 1 {
+            let why = "there is no snapshot, but the WAL starts at segment";
+            return Err(format!("{}: {why} {oldest}: puts were lost", dir.display()).into());
+        }
+        let (applied, next_seq, map) = snapshot.unwrap_or_default();
         let mut store = Store {
             dir: dir.to_path_buf(),
             wal,
@@ -176,15 +193,14 @@ impl Store {
         batch: &[(Vec<u8>, Vec<u8>)],
         mut acked: impl FnMut(&[u8], &[u8]) -> Result<()>,
     ) -> Result<()> {
+        // Refused before anything is written, so a batch is never half sent.
+        if let Some((k, v)) = batch.iter().find(|(k, v)| k.len() + v.len() > MAX_PUT) {
+            let len = k.len() + v.len();
+            let why = format!("a key and value of {len} bytes: at most {MAX_PUT} fit in a record");
+            return Err(why.into());
+        }
         let mut handles: Vec<WriteHandle> = Vec::with_capacity(batch.len());
         for (key, value) in batch {
-            if key.len() + value.len() > MAX_PUT {
-                return Err(format!(
-                    "a key and value of {} bytes together: at most {MAX_PUT} fit in one WAL record",
-                    key.len() + value.len()
-                )
-                .into());
-            }
             let seq = self.next_seq;
             self.next_seq += 1;
             let handle = self
@@ -323,10 +339,14 @@ fn write_snapshot(
     file.sync_all().map_err(failed)?;
     drop(file);
     fs::rename(&tmp, dir.join("snapshot")).map_err(failed)?;
+    sync_dir(dir)
+}
+
+/// Makes the names in `dir` durable (a rename, a new file) on Unix.
+fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| format!("cannot sync the directory {}: {e}", dir.display()))?;
-    Ok(())
+        .map_err(|e| format!("cannot sync the directory {}: {e}", dir.display()).into())
 }
 
 /// Reads `DIR/snapshot`: `None` if there is none; an error if it is damaged
@@ -404,6 +424,7 @@ pub fn run(args: &[String]) -> Result<bool> {
         [c, key] if c == "get" => {
             let store = Store::open(dir, options)?;
             let Some(value) = store.get(key.as_bytes()) else {
+                eprintln!("kv_store: {key:?} has no value");
                 return Ok(false);
             };
             writeln!(out, "{}", value.escape_ascii())?;
