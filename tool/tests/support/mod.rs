@@ -42,12 +42,12 @@ pub fn durable_line(l: &str) -> Option<(u64, wal_core::Position)> {
     words.next().is_none().then_some((n, at))
 }
 
-/// The N of the last `durable N SEG:OFF` line of `append`'s output.
+/// The N of `append`'s output's last line, `durable N SEG:OFF`.
 pub fn last_durable(stdout: &str) -> Option<u64> {
     stdout
         .lines()
-        .filter_map(durable_line)
-        .last()
+        .next_back()
+        .and_then(durable_line)
         .map(|(n, _)| n)
 }
 
