@@ -40,7 +40,6 @@ mod signals;
 
 use std::ffi::OsString;
 use std::io::{BufRead, IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use clap::Parser;
@@ -53,6 +52,7 @@ pub use exit::{EXIT_ERROR, EXIT_TORN, EXIT_USAGE};
 pub use host::{Appender, Host};
 use output::{lock, Locked};
 use records::RecordFormat;
+pub use signals::request_stop;
 
 /// The tool's standard streams.
 pub struct Io<'a> {
@@ -136,21 +136,6 @@ pub fn run<H: Host>(host: &H, args: impl IntoIterator<Item = OsString>, io: Io<'
             EXIT_ERROR
         }
     }
-}
-
-/// Set once a stop was asked for (SIGINT or SIGTERM, by the binary's
-/// handler): `tail` ends, exit code 0.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-/// Asks a running `tail` to stop (and exit 0) before its next poll. Only an
-/// atomic store, so a signal handler may call it.
-pub fn request_stop() {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-/// Whether [`request_stop`] was called.
-pub(crate) fn stop_requested() -> bool {
-    STOP.load(Ordering::SeqCst)
 }
 
 /// Runs the tool as this process, over `host`: the process's arguments and

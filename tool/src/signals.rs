@@ -6,11 +6,27 @@
 // The one unsafe call of the tool: installing the handler.
 #![allow(unsafe_code)]
 
-/// Makes SIGINT and SIGTERM call [`crate::request_stop`].
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once a stop was asked for: `tail` ends, exit code 0.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Asks a running `tail` to stop (and exit 0) before its next poll. Only an
+/// atomic store, so a signal handler may call it.
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`request_stop`] was called.
+pub(crate) fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// Makes SIGINT and SIGTERM call [`request_stop`].
 #[cfg(unix)]
 pub(crate) fn stop_on_signals() {
     extern "C" fn on_signal(_: libc::c_int) {
-        crate::request_stop();
+        request_stop();
     }
     let handler = on_signal as extern "C" fn(libc::c_int);
     for sig in [libc::SIGINT, libc::SIGTERM] {

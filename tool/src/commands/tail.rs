@@ -13,7 +13,7 @@ use wal_core::{Follower, Position};
 use crate::host::Host;
 use crate::output::write_failed;
 use crate::records::RecordFormat;
-use crate::stop_requested;
+use crate::signals::{stop_on_signals, stop_requested};
 
 /// How long `tail` sleeps when a poll found nothing new.
 const POLL_EVERY: Duration = Duration::from_millis(10);
@@ -30,7 +30,7 @@ pub(crate) fn tail<H: Host>(
     idle: Option<Duration>,
     out: &mut dyn Write,
 ) -> Result<i32, String> {
-    crate::signals::stop_on_signals();
+    stop_on_signals();
     let mut grew = Instant::now();
     let idle_over = |grew: Instant| idle.is_some_and(|d| grew.elapsed() >= d);
     // A directory not created yet is waited for.
