@@ -48,6 +48,7 @@
 //! | `recovery` | what open does with the newest segment; [`RecoveryReport`] |
 //! | `reader` | [`SegmentReader`]: a segment as a stream of entries |
 //! | [`replay`] | [`Replay`]: every durable record from a position on, across segments |
+//! | [`follow`] | [`Follower`]: a live log followed read-only from another process, as it becomes durable |
 //! | `log` | the segment log: append, rotate, delete |
 //! | `buffer` | the write buffer and the flush rule |
 //! | `wal` | the single-threaded [`Wal`] |
@@ -96,6 +97,8 @@ mod reader;
 
 pub mod replay;
 
+pub mod follow;
+
 mod log;
 
 mod buffer;
@@ -109,6 +112,7 @@ pub mod testing;
 pub use completion::Completion;
 pub use config::{Config, RecoveryMode, SyncPolicy};
 pub use error::{BackendError, Error, ErrorKind, StorageError};
+pub use follow::Follower;
 pub use format::{Corruption, Entry, EntryFault, EntryRef, FileName, SegmentId, MAX_VALUE_LEN};
 pub use position::{ParsePositionError, Position};
 pub use reader::SegmentReader;

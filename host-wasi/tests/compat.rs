@@ -79,6 +79,7 @@ fn the_same_input_gives_identical_segment_files_on_every_side() {
         let mut args = vec!["append", "/data", "--flush-interval-ms", "0"];
         args.extend_from_slice(flags);
         let dirs = SIDES.map(|_| tempfile::tempdir().unwrap());
+        let mut lasts = vec![];
         for ((side, tool), dir) in SIDES.iter().zip(&dirs) {
             let out = tool(dir.path(), &args, &inp);
             assert_eq!(
@@ -87,12 +88,22 @@ fn the_same_input_gives_identical_segment_files_on_every_side() {
                 "seed {seed}, {side}: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            assert_eq!(
-                String::from_utf8_lossy(&out.stdout).lines().last(),
-                Some(format!("durable {n}").as_str()),
-                "seed {seed}, {side}"
+            // `durable N SEG:OFF`: every side the same N and position.
+            let last = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .last()
+                .map(String::from);
+            assert!(
+                last.as_deref()
+                    .is_some_and(|l| l.starts_with(&format!("durable {n} "))),
+                "seed {seed}, {side}: {last:?}"
             );
+            lasts.push(last);
         }
+        assert!(
+            lasts.windows(2).all(|w| w[0] == w[1]),
+            "seed {seed}: {lasts:?}"
+        );
         let native = files(dirs[0].path());
         assert!(
             native.len() >= 2,

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use wal_core::SegmentId;
 use wal_core::{Config, SyncPolicy};
+use wal_core::{Position, SegmentId};
 
 /// Append records to a write-ahead log directory and look inside one: dump
 /// its records, verify every segment, print statistics, repair damage.
@@ -18,7 +18,8 @@ pub struct Cli {
 /// One subcommand and its arguments.
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
-    /// Append JSON-lines records from stdin; print `durable N` as records become durable.
+    /// Append JSON-lines records from stdin; print `durable N SEG:OFF` as records become
+    /// durable (the first N records, the log durable through position SEG:OFF).
     ///
     /// Each line: {"series_id": 7, "timestamp": 1700000000000000000, "value_hex": "6869"}.
     /// Blank lines are skipped. A bad line stops the run with an error naming its line
@@ -29,11 +30,51 @@ pub(crate) enum Command {
         /// The WAL directory.
         dir: String,
         /// Only this segment.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "from")]
         segment: Option<SegmentId>,
+        /// Start at this position (SEGMENT:OFFSET, where a frame starts, e.g. from
+        /// `append`'s `durable N SEG:OFF` lines), to the end of the log.
+        #[arg(long, value_name = "SEG:OFF")]
+        from: Option<Position>,
+        /// Print each record's frame position (text: `position SEG:OFF ...`; jsonl:
+        /// `"position": "SEG:OFF"`).
+        #[arg(long)]
+        positions: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+    /// Follow a live WAL directory read-only, like `tail -F`: print each record once, in
+    /// order, as it becomes durable; across rotations and deletions.
+    ///
+    /// A missing or empty directory is waited for. Runs until killed (SIGINT or SIGTERM:
+    /// exit 0), or with --until-idle-ms until that long passes without a new record.
+    Tail {
+        /// The WAL directory.
+        dir: String,
+        /// Start at this position (SEGMENT:OFFSET) instead of the oldest segment.
+        #[arg(long, value_name = "SEG:OFF")]
+        from: Option<Position>,
+        /// Print each record's frame position, as `dump --positions` does.
+        #[arg(long)]
+        positions: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Exit 0 once this many milliseconds pass without a new record.
+        #[arg(long, value_name = "N")]
+        until_idle_ms: Option<u64>,
+    },
+    /// Delete every closed segment wholly before a position (taking the lock, as a writer).
+    ///
+    /// The segment the position is in stays, so a replay from it still works. Prints
+    /// each segment file removed and a summary.
+    Checkpoint {
+        /// The WAL directory.
+        dir: String,
+        /// The position (SEGMENT:OFFSET), e.g. what a snapshot covers.
+        #[arg(long, value_name = "SEG:OFF")]
+        through: Position,
     },
     /// Check every segment, read-only. Exit 0 when all is valid, 1 on corruption,
     /// 2 when the newest segment has a torn tail (not repaired here).

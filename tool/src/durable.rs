@@ -1,19 +1,23 @@
-//! `append`'s `durable N` lines: a count of the records durable so far,
-//! raised by completions (from the WAL's threads, or inside its calls), and
-//! printed to stdout at most once per [`PRINT_EVERY`].
+//! `append`'s `durable N SEG:OFF` lines: a count of the records durable so
+//! far and the position the log is durable through (the end of the frame
+//! holding record N, from its completion), raised by completions (from the
+//! WAL's threads, or inside its calls), and printed to stdout at most once
+//! per [`PRINT_EVERY`].
 
 use std::io::Write;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
+use wal_core::Position;
+
 use crate::output::lock;
 use crate::progress::Progress;
 
-/// The printer writes at most one `durable N` line per this interval; the
+/// The printer writes at most one `durable N SEG:OFF` line per this interval; the
 /// records completed meanwhile are counted in the next line.
 const PRINT_EVERY: Duration = Duration::from_millis(10);
 
-/// Counts durable records and prints `durable N` lines.
+/// Counts durable records and prints `durable N SEG:OFF` lines.
 #[derive(Default)]
 pub(crate) struct Durable {
     state: Mutex<State>,
@@ -23,6 +27,8 @@ pub(crate) struct Durable {
 #[derive(Default)]
 struct State {
     durable: u64,
+    /// Where the log is durable through, as record `durable`'s completion said.
+    position: Position,
     printed: u64,
     done: bool,
     /// The printer sleeps until the count changes (and only then needs a
@@ -32,11 +38,12 @@ struct State {
 }
 
 impl Durable {
-    /// The first `n` records are durable.
-    pub(crate) fn record_durable(&self, n: u64) {
+    /// The first `n` records are durable, the log through `position`.
+    pub(crate) fn record_durable(&self, n: u64, position: Position) {
         let mut s = lock(&self.state);
         if n > s.durable {
             s.durable = n;
+            s.position = s.position.max(position);
             if s.printer_idle {
                 s.printer_idle = false;
                 self.changed.notify_all();
@@ -44,19 +51,19 @@ impl Durable {
         }
     }
 
-    /// Prints `durable N` if more records are durable than last printed.
+    /// Prints `durable N SEG:OFF` if more records are durable than last printed.
     pub(crate) fn print_pending(&self, out: &Mutex<dyn Write + Send>, progress: &Progress) {
-        let n = {
+        let (n, position) = {
             let mut s = lock(&self.state);
             if s.durable == s.printed {
                 return;
             }
             s.printed = s.durable;
-            s.durable
+            (s.durable, s.position)
         };
         progress.on_stdout(|| {
             let mut out = lock(out);
-            let _ = writeln!(out, "durable {n}");
+            let _ = writeln!(out, "durable {n} {position}");
             let _ = out.flush();
         });
     }

@@ -1,6 +1,7 @@
 //! `wal-tool`: the `wal` command-line tool, which appends records to a
 //! write-ahead log directory and looks inside one (`append`, `dump`,
-//! `verify`, `stats`), and `wal-wasi`, the same tool as a WASI guest.
+//! `tail`, `verify`, `stats`, `checkpoint`, `repair`), and `wal-wasi`, the
+//! same tool as a WASI guest.
 //!
 //! One implementation runs on every host: a host supplies a [`Host`], how to
 //! open a WAL for appending and a directory for reading (`host::native`
@@ -10,16 +11,20 @@
 //! The modules, each using only those after it:
 //! - the binaries and [`host`]'s two hosts, which call [`run`];
 //! - [`run`] (here): the command line (`args`) to one of the `commands`,
-//!   one file each: `append`, `dump`, `verify`, `stats`;
+//!   one file each: `append`, `dump`, `tail`, `verify`, `stats`,
+//!   `checkpoint`, `repair`;
 //! - what the commands use: `input` (the input lines and their parsing),
-//!   `durable` (`append`'s `durable N` lines), `progress` (progress on a
+//!   `durable` (`append`'s `durable N SEG:OFF` lines), `records` (how
+//!   `dump` and `tail` print a record), `signals` (SIGINT and SIGTERM end
+//!   `tail`), `progress` (progress on a
 //!   terminal), `output` (the shared stdout), `exit` (exit codes), and the
 //!   [`Host`] and [`Appender`] traits.
 //!
 //! Exit codes: 0 success; 1 an error (bad input line, corruption, I/O);
 //! 2 a torn tail on the newest segment (`verify`, `dump`, `stats`: reported,
 //! not repaired); 64 a usage error.
-#![forbid(unsafe_code)]
+// Unsafe code only in `signals` (installing a signal handler).
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 mod args;
@@ -30,6 +35,8 @@ pub mod host;
 mod input;
 mod output;
 mod progress;
+mod records;
+mod signals;
 
 use std::ffi::OsString;
 use std::io::{BufRead, IsTerminal, Write};
@@ -39,10 +46,13 @@ use clap::Parser;
 
 pub use args::Cli;
 use args::Command;
-use commands::{append::append, dump::dump, repair::repair, stats::stats, verify::verify};
+use commands::{append::append, checkpoint::checkpoint, dump::dump, repair::repair};
+use commands::{stats::stats, tail::tail, verify::verify};
 pub use exit::{EXIT_ERROR, EXIT_TORN, EXIT_USAGE};
 pub use host::{Appender, Host};
 use output::{lock, Locked};
+use records::RecordFormat;
+pub use signals::request_stop;
 
 /// The tool's standard streams.
 pub struct Io<'a> {
@@ -85,16 +95,36 @@ pub fn run<H: Host>(host: &H, args: impl IntoIterator<Item = OsString>, io: Io<'
         Command::Dump {
             dir,
             segment,
+            from,
+            positions,
             format,
         } => dump(
             host,
             &dir,
             segment,
-            format,
+            from,
+            RecordFormat { format, positions },
             &mut Locked(stdout),
             stderr,
             tty,
         ),
+        Command::Tail {
+            dir,
+            from,
+            positions,
+            format,
+            until_idle_ms,
+        } => tail(
+            host,
+            &dir,
+            from,
+            RecordFormat { format, positions },
+            until_idle_ms.map(std::time::Duration::from_millis),
+            &mut Locked(stdout),
+        ),
+        Command::Checkpoint { dir, through } => {
+            checkpoint(host, &dir, through, &mut Locked(stdout), stderr)
+        }
         Command::Verify { dir } => verify(host, &dir, &mut Locked(stdout), tty),
         Command::Stats { dir } => stats(host, &dir, &mut Locked(stdout), stderr, tty),
         Command::Repair { dir } => repair(host, &dir, &mut Locked(stdout)),

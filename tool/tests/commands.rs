@@ -22,10 +22,16 @@ fn append_then_dump_returns_the_input() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    let last: Vec<&str> = stdout.lines().collect();
-    assert_eq!(last.last(), Some(&"durable 5000"));
-    assert!(last.iter().all(|l| l.starts_with("durable ")), "{stdout}");
-    let counts: Vec<u64> = last.iter().map(|l| l[8..].parse().unwrap()).collect();
+    let lines: Vec<(u64, wal_core::Position)> = stdout
+        .lines()
+        .map(|l| durable_line(l).unwrap_or_else(|| panic!("not `durable N SEG:OFF`: {l}")))
+        .collect();
+    assert_eq!(last_durable(&stdout), Some(5000));
+    assert!(
+        lines.windows(2).all(|w| w[0].1 <= w[1].1),
+        "durable positions only grow"
+    );
+    let counts: Vec<u64> = lines.iter().map(|l| l.0).collect();
     assert!(
         counts.windows(2).all(|w| w[0] < w[1]),
         "durable counts only grow"

@@ -27,7 +27,7 @@ fn a_bad_line_stops_with_its_line_number_and_keeps_what_came_before() {
         err.contains("error: line 12: value_hex is not valid hex"),
         "{err}"
     );
-    assert_eq!(text(&out.stdout).lines().last(), Some("durable 10"));
+    assert_eq!(last_durable(&text(&out.stdout)), Some(10));
     let dumped = text(&wal(&["dump", d, "--format", "jsonl"], "").stdout);
     assert_eq!(per_series(&dumped), per_series(&input(10, 2, "ok")));
     // A value over 65535 bytes names its line too.
@@ -150,8 +150,8 @@ fn every_bad_input_line_is_refused_naming_its_line_and_what_is_wrong() {
             "{bad}: {err}"
         );
         assert_eq!(
-            text(&out.stdout).lines().last(),
-            Some("durable 2"),
+            last_durable(&text(&out.stdout)),
+            Some(2),
             "{bad}: the lines before it are durable"
         );
         let dumped = text(&wal(&["dump", d, "--format", "jsonl"], "").stdout);
@@ -239,11 +239,7 @@ fn a_read_only_directory_gets_clear_errors_and_loses_nothing() {
         err.contains("storage create failed on seg0000000000000002.wal"),
         "{err}"
     );
-    let durable: usize = text(&out.stdout)
-        .lines()
-        .last()
-        .and_then(|l| l.strip_prefix("durable "))
-        .map_or(0, |n| n.parse().unwrap());
+    let durable = last_durable(&text(&out.stdout)).unwrap_or(0) as usize;
     let dumped = text(&wal(&["dump", d, "--format", "jsonl"], "").stdout);
     assert_eq!(
         dumped.lines().count(),

@@ -75,8 +75,8 @@ fn sigkill_at_random_moments_loses_nothing_reported_durable() {
         let reader = std::thread::spawn(move || {
             for l in BufReader::new(stdout).lines() {
                 let Ok(l) = l else { return };
-                if let Some(n) = l.strip_prefix("durable ") {
-                    tx.send(n.parse::<usize>().unwrap()).unwrap();
+                if let Some((n, _)) = durable_line(&l) {
+                    tx.send(n as usize).unwrap();
                 }
             }
         });

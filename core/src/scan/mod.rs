@@ -87,6 +87,11 @@ pub(crate) fn all_zero(bytes: &[u8]) -> bool {
     }
 }
 
+/// The error of a read that found the file shorter than it said it was: a
+/// bug for a file nobody else changes, but a live writer's newest segment
+/// may be cut (its reserved zeros released) while a follower reads it.
+pub(crate) const FILE_SHRANK: &str = "file shorter than its reported length";
+
 /// Fills `buf` from `file`'s current position. The file ending first is a
 /// bug (callers read only below a length the file reported), not corruption.
 pub(crate) fn read_exact<F: SegmentFile>(
@@ -95,7 +100,7 @@ pub(crate) fn read_exact<F: SegmentFile>(
     buf: &mut [u8],
 ) -> Result<(), Error> {
     file.read_exact(buf).map_err(|e| match e {
-        ReadExactError::UnexpectedEof => Error::LogicBug("file shorter than its reported length"),
+        ReadExactError::UnexpectedEof => Error::LogicBug(FILE_SHRANK),
         ReadExactError::Other(e) => Error::storage("read", Some(id), e),
     })
 }

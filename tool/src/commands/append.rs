@@ -1,5 +1,6 @@
 //! `append`: JSON-lines records from stdin into the WAL, printing
-//! `durable N` as the first N become durable.
+//! `durable N SEG:OFF` as the first N become durable (the log durable
+//! through position SEG:OFF).
 
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
@@ -72,8 +73,8 @@ pub(crate) fn append<H: Host>(
         count += 1;
         let (d, n) = (durable.clone(), count);
         let done = Completion::new(move |r| {
-            if r.is_ok() {
-                d.record_durable(n)
+            if let Ok(position) = r {
+                d.record_durable(n, position)
             }
         });
         if let Err(e) = wal.write_with(series, ts, &value, done) {

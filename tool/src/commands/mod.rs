@@ -1,12 +1,15 @@
-//! The subcommands, one file each: [`append`] writes, and [`dump`],
-//! [`verify`] and [`stats`] read, through what they share here: a directory
-//! opened read-only ([`ReadDir`]) and how a segment's ending is reported
-//! ([`describe`], [`report`]).
+//! The subcommands, one file each: [`append`], [`repair`] and
+//! [`checkpoint`] write (as the writer, taking the lock), and [`dump`],
+//! [`verify`], [`stats`] and [`tail`] read, through what they share here: a
+//! directory opened read-only ([`ReadDir`]) and how a segment's ending is
+//! reported ([`describe`], [`report`]).
 
 pub(crate) mod append;
+pub(crate) mod checkpoint;
 pub(crate) mod dump;
 pub(crate) mod repair;
 pub(crate) mod stats;
+pub(crate) mod tail;
 pub(crate) mod verify;
 
 use std::io::Write;
@@ -68,7 +71,7 @@ impl<S: Storage> ReadDir<S> {
 
     /// Segment `id`'s length in bytes, for progress (0 if it cannot be had:
     /// inspecting it will say why).
-    fn len(&mut self, id: SegmentId) -> u64 {
+    pub(crate) fn len(&mut self, id: SegmentId) -> u64 {
         self.storage
             .open(FileName::Segment(id))
             .ok()

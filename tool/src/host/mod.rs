@@ -5,8 +5,8 @@
 //! Both hosts read a directory the same way, through the native host's
 //! [`FsStorage`] opened read-only; only how `append` writes differs.
 
-use wal_core::Storage;
 use wal_core::{Completion, Config, Error, RecoveryReport};
+use wal_core::{Position, SegmentId, Storage};
 use wal_fs::FileKind;
 
 #[cfg(not(target_os = "wasi"))]
@@ -30,7 +30,7 @@ pub trait Host {
     fn other_files(&self, dir: &str) -> Result<Vec<(String, FileKind)>, String>;
 }
 
-/// A WAL that `append` can write through.
+/// A WAL that `append` (and `repair`, `checkpoint`) can write through.
 pub trait Appender {
     /// What open found and repaired.
     fn recovery(&self) -> RecoveryReport;
@@ -42,6 +42,9 @@ pub trait Appender {
         value: &[u8],
         done: Completion,
     ) -> Result<(), Error>;
+    /// Deletes every closed segment wholly before `through`, durably;
+    /// returns their IDs, oldest first (see `wal_core::Wal::checkpoint`).
+    fn checkpoint(&mut self, through: Position) -> Result<Vec<SegmentId>, Error>;
     /// Flushes, syncs and completes everything.
     fn close(&mut self) -> Result<(), Error>;
     /// New input was read: the records parsed from it arrived now. A host

@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 
-use wal_core::{Completion, Config, Error, RecoveryReport};
+use wal_core::{Completion, Config, Error, Position, RecoveryReport, SegmentId};
 use wal_fs::FileKind;
 use wal_fs::FsStorage;
 use wal_host_std::Wal;
@@ -36,6 +36,9 @@ impl Appender for NativeWriter {
     ) -> Result<(), Error> {
         self.0
             .write_with(series_id, timestamp, value, move |r| done.complete(r))
+    }
+    fn checkpoint(&mut self, through: Position) -> Result<Vec<SegmentId>, Error> {
+        self.0.checkpoint(through)
     }
     fn close(&mut self) -> Result<(), Error> {
         self.0.close()

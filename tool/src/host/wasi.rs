@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use wal_core::{Completion, Config, Error, RecoveryReport};
+use wal_core::{Completion, Config, Error, Position, RecoveryReport, SegmentId};
 use wal_fs::FileKind;
 use wal_fs::FsStorage;
 use wal_host_wasi::Wal as WasiWal;
@@ -39,6 +39,9 @@ impl Appender for WasiAppender {
             .write_with_at(series_id, timestamp, value, self.arrived, move |r| {
                 done.complete(r)
             })
+    }
+    fn checkpoint(&mut self, through: Position) -> Result<Vec<SegmentId>, Error> {
+        self.wal.checkpoint(through)
     }
     fn close(&mut self) -> Result<(), Error> {
         self.wal.close()

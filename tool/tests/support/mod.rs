@@ -34,6 +34,23 @@ pub fn wal(args: &[&str], stdin: &str) -> Output {
     out
 }
 
+/// An `append` output line `durable N SEG:OFF`: N and the position.
+pub fn durable_line(l: &str) -> Option<(u64, wal_core::Position)> {
+    let mut words = l.strip_prefix("durable ")?.split(' ');
+    let n = words.next()?.parse().ok()?;
+    let at = words.next()?.parse().ok()?;
+    words.next().is_none().then_some((n, at))
+}
+
+/// The N of `append`'s output's last line, `durable N SEG:OFF`.
+pub fn last_durable(stdout: &str) -> Option<u64> {
+    stdout
+        .lines()
+        .next_back()
+        .and_then(durable_line)
+        .map(|(n, _)| n)
+}
+
 /// Bytes of output as text.
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

@@ -1,0 +1,294 @@
+//! The log's life from the command line (issue 17): `dump --from` and
+//! `--positions`, `append`'s `durable N SEG:OFF`, `checkpoint --through`,
+//! and `tail` following a live directory from another process. Every wait
+//! has a deadline that fails the test.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wal_core::{Config, Position};
+use wal_host_std::Wal;
+
+use support::*;
+
+/// The last `durable N SEG:OFF` of an `append` that must succeed.
+fn append_ok(args: &[&str], stdin: &str) -> (u64, Position) {
+    let out = wal(args, stdin);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let last = stdout.lines().last().and_then(durable_line);
+    last.unwrap_or_else(|| panic!("no `durable N SEG:OFF` line: {stdout}"))
+}
+
+/// `wal` with `args`, which must succeed: its stdout.
+fn ok(args: &[&str]) -> String {
+    let out = wal(args, "");
+    assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// The position in a `dump --positions --format jsonl` line.
+fn position_of(jsonl: &str) -> Position {
+    let v: serde_json::Value = serde_json::from_str(jsonl).unwrap();
+    v["position"].as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn dump_from_and_positions_and_appends_durable_position() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("w");
+    let d = d.to_str().unwrap();
+    let (n, first_end) = append_ok(&["append", d], &input(100, 3, "a"));
+    assert_eq!(n, 100);
+    // The next append starts its first frame where the log was durable through.
+    let (n2, end) = append_ok(&["append", d], &input(50, 2, "b"));
+    assert_eq!(n2, 50);
+    let all = ok(&["dump", d, "--format", "jsonl", "--positions"]);
+    let lines: Vec<&str> = all.lines().collect();
+    assert_eq!(lines.len(), 150);
+    assert_eq!(
+        position_of(lines[100]),
+        first_end,
+        "durable through = the end of the last frame"
+    );
+    assert!(position_of(lines[99]) < first_end && position_of(lines[149]) < end);
+    // Without --positions the lines are what they were; with it, one field more.
+    let plain = ok(&["dump", d, "--format", "jsonl"]);
+    let stripped: String = all
+        .lines()
+        .map(|l| {
+            format!(
+                "{}\n",
+                l.replacen(&format!("\"position\": \"{}\", ", position_of(l)), "", 1)
+            )
+        })
+        .collect();
+    assert_eq!(stripped, plain);
+    assert!(lines[0].starts_with("{\"segment\": 1, \"position\": \"1:24\", \"series_id\": 0, "));
+    let text_lines = ok(&["dump", d, "--positions"]);
+    assert!(
+        text_lines.starts_with("position 1:24 segment 1 series 0 timestamp 0 value a-0\n"),
+        "{text_lines}"
+    );
+    // --from the first append's end: exactly the second append's records.
+    let from = ok(&[
+        "dump",
+        d,
+        "--format",
+        "jsonl",
+        "--from",
+        &first_end.to_string(),
+    ]);
+    assert_eq!(
+        from,
+        plain
+            .lines()
+            .skip(100)
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    );
+    assert_eq!(
+        ok(&["dump", d, "--from", &end.to_string()]),
+        "",
+        "the very end: nothing"
+    );
+    assert_eq!(ok(&["dump", d, "--from", "0:0"]), ok(&["dump", d]));
+    // Where no read can start: the core's errors, exit 1.
+    let inside = Position::new(first_end.segment, first_end.offset + 1).to_string();
+    let past = Position::new(end.segment, end.offset + 16).to_string();
+    for (at, want) in [
+        (inside.as_str(), "no frame starts at"),
+        (past.as_str(), "past the durable end"),
+    ] {
+        let out = wal(&["dump", d, "--from", at], "");
+        assert_eq!(out.status.code(), Some(1), "{at}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!("cannot dump from {at}: ")) && err.contains(want),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    let out = wal(&["dump", d, "--from", "1:x"], "");
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        text(&out.stderr).contains("SEGMENT:OFFSET"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn checkpoint_removes_exactly_the_segments_wholly_before_and_takes_the_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("w");
+    let d = d.to_str().unwrap();
+    append_small_segments(d, &input(2000, 5, "c"));
+    let before = ok(&["dump", d, "--format", "jsonl", "--positions"]);
+    let segments: Vec<u64> = before.lines().map(|l| position_of(l).segment).collect();
+    let newest = *segments.last().unwrap();
+    assert!(newest >= 4, "several segments ({newest})");
+    // A frame inside segment 3: segments 1 and 2 go, 3 stays.
+    let line = before
+        .lines()
+        .find(|l| position_of(l).segment == 3)
+        .unwrap();
+    let through = position_of(line);
+    let at = through.to_string();
+    let out = ok(&["checkpoint", d, "--through", &at]);
+    assert_eq!(
+        out,
+        format!("removed seg0000000000000001.wal\nremoved seg0000000000000002.wal\ncheckpoint at {at}: 2 segments removed\n")
+    );
+    let names: Vec<String> = snapshot(&tmp.path().join("w"))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    for gone in ["seg0000000000000001.wal", "seg0000000000000002.wal"] {
+        assert!(!names.iter().any(|n| n == gone), "{names:?}");
+    }
+    assert!(names.contains(&"seg0000000000000003.wal".to_string()));
+    // What is left replays from there, and the records before it are gone.
+    let kept: String = before
+        .lines()
+        .filter(|l| position_of(l).segment >= 3)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(ok(&["dump", d, "--format", "jsonl", "--positions"]), kept);
+    let out = wal(&["dump", d, "--from", "1:24"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("was deleted"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Past the end, and a missing directory (never created).
+    let out = wal(
+        &["checkpoint", d, "--through", &format!("{}:24", newest + 5)],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("past the durable end"),
+        "{}",
+        text(&out.stderr)
+    );
+    let missing = tmp.path().join("missing");
+    let out = wal(
+        &["checkpoint", missing.to_str().unwrap(), "--through", "1:24"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!missing.exists(), "a checkpoint creates no WAL");
+    // Another process holds the lock: refused, nothing removed.
+    let holder = Wal::open(tmp.path().join("w"), Config::default().with_reserve(0)).unwrap();
+    let files = snapshot(&tmp.path().join("w")).len();
+    let out = wal(&["checkpoint", d, "--through", &format!("{newest}:24")], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("locked by another process"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(snapshot(&tmp.path().join("w")).len(), files);
+    holder.close().unwrap();
+}
+
+/// A child's stdout lines as they arrive.
+struct Lines(Arc<Mutex<Vec<String>>>);
+
+impl Lines {
+    fn read(child: &mut Child) -> Lines {
+        let lines = Arc::new(Mutex::new(vec![]));
+        let (out, into) = (child.stdout.take().unwrap(), lines.clone());
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines() {
+                into.lock().unwrap().push(l.unwrap());
+            }
+        });
+        Lines(lines)
+    }
+
+    /// Waits (at most a minute, or the test fails) for `n` lines.
+    fn wait_for(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.0.lock().unwrap().len() < n {
+            assert!(Instant::now() < deadline, "timed out waiting for {n} lines");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn all(&self) -> String {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+}
+
+/// Waits (at most a minute, or the test fails) for `child` to exit.
+fn wait_exit(child: &mut Child) -> ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the child did not exit in time");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn tail_follows_a_live_directory_through_rotations_and_a_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("not-yet");
+    let d = dir.to_str().unwrap();
+    let mut tail = Command::new(WAL)
+        .args(["tail", d, "--until-idle-ms", "2000", "--format", "jsonl"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = Lines::read(&mut tail);
+    let batches: Vec<String> = (0..3)
+        .map(|b| input(700, 4, &format!("batch{b}")))
+        .collect();
+    append_small_segments(d, &batches[0]);
+    let (_, through) = append_ok(&small_segments(d), &batches[1]);
+    // Once the tail has everything so far, a checkpoint deletes segments
+    // behind it, and it goes on.
+    lines.wait_for(1400);
+    let so_far = ok(&["dump", d, "--format", "jsonl"]);
+    let out = ok(&["checkpoint", d, "--through", &through.to_string()]);
+    assert!(out.contains("removed seg0000000000000001.wal"), "{out}");
+    append_small_segments(d, &batches[2]);
+    let rest = ok(&[
+        "dump",
+        d,
+        "--format",
+        "jsonl",
+        "--from",
+        &through.to_string(),
+    ]);
+    let status = wait_exit(&mut tail);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(tail.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    let tailed = lines.all();
+    assert_eq!(tailed.lines().count(), 2100, "{stderr}");
+    assert_eq!(
+        tailed,
+        format!("{so_far}{rest}"),
+        "every record once, in log order"
+    );
+    assert_eq!(per_series(&tailed), per_series(&batches.concat()));
+}
