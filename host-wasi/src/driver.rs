@@ -151,6 +151,12 @@ impl Wal {
         self.wal.replay(from)
     }
 
+    /// The segments retention deleted since the last call (see
+    /// [`wal_core::Wal::take_removed`]).
+    pub fn take_removed(&mut self) -> Vec<SegmentId> {
+        self.wal.take_removed()
+    }
+
     /// A snapshot: counters since open and what the log holds (see
     /// [`wal_core::Wal::stats`]).
     pub fn stats(&mut self) -> Result<Stats, Error> {
