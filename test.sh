@@ -45,6 +45,7 @@ cargo fmt --all -- --check
 
 step "clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p wal-host-std --all-targets --features metrics -- -D warnings
 cargo clippy -p wal-core --no-default-features -- -D warnings
 cargo clippy -p wal-flash --features sim --all-targets -- -D warnings
 (cd targets/cortex-m && cargo clippy --release --all-targets -- -D warnings)
@@ -84,6 +85,8 @@ done
 
 step "tests, native: core, memory, files, threads, the house, tool, doc tests"
 cargo test --workspace --exclude wal-host-wasi --exclude wal-bench
+# The `metrics` feature: the stats reach an installed recorder.
+cargo test -p wal-host-std --features metrics --test metrics
 # The benchmark harness's own statistics (its verdicts' arithmetic).
 cargo test -p wal-bench --bins
 # The core without std and snappy (the software CRC path; snappy frames are

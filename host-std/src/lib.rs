@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod metrics;
 mod sync_times;
 pub mod waiting;
 pub mod wal;

@@ -28,6 +28,7 @@ impl SyncTimes {
 
     /// Records one sync (or a frame's write and sync) that took `took`.
     pub(crate) fn record(&self, took: Duration) {
+        crate::metrics::sync(took);
         let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
         let mut hist = self.hist.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(h) = hist.as_mut() {

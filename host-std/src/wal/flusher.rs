@@ -11,8 +11,8 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use wal_core::host::{deadline, flush_due};
-use wal_core::Error;
+use wal_core::host::{deadline, flush_due, FrameLocation, FrameStats, SegmentLog};
+use wal_core::{Error, SegmentId};
 
 use super::batch::{take_current, Batch, BufferSide, MAX_SEALED};
 use super::poison::{panicked, shield};
@@ -205,20 +205,23 @@ pub(super) fn write_batch<S: ThreadedStorage>(shared: &Shared<S>, batch: Batch, 
         Ok(match log.as_mut() {
             None => (Err(Error::Closed), Some(sealed.completions)),
             Some(log) if !shared.pipelined => {
-                let r = shared
-                    .waits
-                    .timed(|| log.append(frame, &sealed.stats).map(|at| at.end()));
+                let before = log.active().id;
+                let r = shared.waits.timed(|| log.append(frame, &sealed.stats));
+                note_frame(log, before, &sealed.stats, &r);
+                let r = r.map(|at| at.end());
                 reserve = log.wants_reserve();
                 retention = log.wants_retention();
                 (r, Some(sealed.completions))
             }
             Some(log) => {
                 let deferred = !(inline && shared.sync.idle());
+                let before = log.active().id;
                 let written = if deferred {
                     log.append_unsynced(frame, &sealed.stats)
                 } else {
                     shared.waits.timed(|| log.append(frame, &sealed.stats))
                 };
+                note_frame(log, before, &sealed.stats, &written);
                 retention = log.wants_retention();
                 if log.wants_reserve() {
                     shared.sync.want_reserve();
@@ -274,5 +277,21 @@ pub(super) fn write_batch<S: ThreadedStorage>(shared: &Shared<S>, batch: Batch, 
         // After a rotation: the batch has completed; the removals run
         // without the log lock.
         shared.retain();
+    }
+}
+
+/// Reports an appended frame, and the rotation before it if there was one,
+/// to the metrics facade (feature `metrics`).
+fn note_frame<S: ThreadedStorage>(
+    log: &SegmentLog<S>,
+    before: SegmentId,
+    stats: &FrameStats,
+    written: &Result<FrameLocation, Error>,
+) {
+    if let Ok(at) = written {
+        if log.active().id != before {
+            crate::metrics::rotation();
+        }
+        crate::metrics::frame(stats.records, stats.payload_bytes, at.len);
     }
 }

@@ -148,10 +148,10 @@ impl<S: ThreadedStorage> Shared<S> {
             Some(log) => log.segments(),
             None => Vec::new(),
         };
+        let gone: Vec<SegmentId> = ids.into_iter().filter(|id| !listed.contains(id)).collect();
+        crate::metrics::removed(gone.len());
         let mut report = lock(&self.removed);
-        report
-            .0
-            .extend(ids.iter().filter(|id| !listed.contains(id)));
+        report.0.extend(gone);
         if let Err(e) = removed {
             report.1.get_or_insert(e);
         }
