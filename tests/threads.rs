@@ -6,13 +6,11 @@
 mod harness;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use harness::read_all;
+use harness::{block_on, read_all};
 use wal::core::testing::{CrashModel, MemStorage};
 use wal::{Config, Error, Wal};
 
@@ -151,25 +149,6 @@ fn time_based_flush_completes_callbacks_without_any_request() {
     wal.write_with(1, 1, b"x", move |r| tx.send(r.map(drop)).unwrap())
         .unwrap();
     assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Ok(Ok(())));
-}
-
-struct ThreadWaker(std::thread::Thread);
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::thread::park();
-    }
 }
 
 #[test]

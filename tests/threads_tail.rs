@@ -7,13 +7,10 @@
 mod harness;
 
 use std::collections::BTreeSet;
-use std::future::Future;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use harness::gate::GatedStorage;
-use harness::within;
+use harness::{block_on, within};
 use wal::{Config, Error, Position, Wal};
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -114,27 +111,6 @@ fn a_tail_waits_for_the_sync_of_a_written_frame() {
         wal.close().unwrap();
         assert_eq!(tail.next_timeout(LIMIT).err(), Some(Error::Closed));
     });
-}
-
-struct ThreadWaker(std::thread::Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-/// Polls `f` to the end on this thread, parking between polls.
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::thread::park();
-    }
 }
 
 #[test]

@@ -13,7 +13,9 @@ use wal_host_std::Wal;
 fn the_counters_and_the_sync_histogram_reach_the_recorder_and_agree_with_stats() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    recorder.install().expect("the only recorder of this test binary");
+    recorder
+        .install()
+        .expect("the only recorder of this test binary");
     let cfg = Config::default()
         .with_compression(false)
         .with_buffer_size(512)
@@ -21,7 +23,10 @@ fn the_counters_and_the_sync_histogram_reach_the_recorder_and_agree_with_stats()
         .with_retain_bytes(Some(8192));
     let wal = Wal::with_storage(MemStorage::new(), cfg).unwrap();
     for i in 0..400 {
-        wal.write(i % 3, i as i64, &[7u8; 40]).unwrap().wait().unwrap();
+        wal.write(i % 3, i as i64, &[7u8; 40])
+            .unwrap()
+            .wait()
+            .unwrap();
     }
     let stats = wal.stats().unwrap();
     wal.close().unwrap();
@@ -41,8 +46,14 @@ fn the_counters_and_the_sync_histogram_reach_the_recorder_and_agree_with_stats()
     }
     assert_eq!(counters.get("wal_records_total"), Some(&400));
     assert_eq!(counters.get("wal_frames_total"), Some(&stats.frames));
-    assert_eq!(counters.get("wal_payload_bytes_total"), Some(&stats.payload_bytes));
-    assert_eq!(counters.get("wal_stored_bytes_total"), Some(&stats.stored_bytes));
+    assert_eq!(
+        counters.get("wal_payload_bytes_total"),
+        Some(&stats.payload_bytes)
+    );
+    assert_eq!(
+        counters.get("wal_stored_bytes_total"),
+        Some(&stats.stored_bytes)
+    );
     assert_eq!(counters.get("wal_rotations_total"), Some(&stats.rotations));
     assert!(stats.rotations > 3, "{stats:?}");
     assert_eq!(

@@ -6,7 +6,10 @@
 
 pub mod gate;
 
+use std::future::Future;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 /// Runs `body` on its own thread and returns what it returns; fails the
@@ -71,4 +74,27 @@ pub fn read_all<S: wal_host_std::ThreadedStorage>(
         }
     }
     out
+}
+
+/// Wakes a parked thread.
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Polls `f` to the end on this thread, parking between polls: a future
+/// awaited without any runtime.
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
 }

@@ -26,15 +26,24 @@ impl<S: Storage> SegmentLog<S> {
         if !self.retains() {
             return Ok(());
         }
-        for &id in &self.closed {
-            let len = self
-                .storage
-                .open(FileName::Segment(id))
-                .and_then(|mut f| f.len())
-                .map_err(storage_err("len", id))?;
-            self.sizes.insert(id, len);
-        }
+        self.measure_unknown()?;
         self.retention_due = !self.closed.is_empty();
+        Ok(())
+    }
+
+    /// Learns the size of every closed segment not measured yet (one from
+    /// before the open): an open and a length each, nothing read.
+    pub(super) fn measure_unknown(&mut self) -> Result<(), Error> {
+        for &id in &self.closed {
+            if !self.sizes.contains_key(&id) {
+                let len = self
+                    .storage
+                    .open(FileName::Segment(id))
+                    .and_then(|mut f| f.len())
+                    .map_err(storage_err("len", id))?;
+                self.sizes.insert(id, len);
+            }
+        }
         Ok(())
     }
 

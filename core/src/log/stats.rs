@@ -1,11 +1,10 @@
 //! The log's counters since open, and [`SegmentLog::stats`].
 
 use super::SegmentLog;
-use crate::error::{storage_err, Error};
-use crate::format::FileName;
+use crate::error::Error;
 use crate::position::Position;
 use crate::stats::Stats;
-use crate::storage::{SegmentFile, Storage};
+use crate::storage::Storage;
 use crate::summary::SegmentInfo;
 
 /// What the log counted since open.
@@ -28,16 +27,7 @@ impl<S: Storage> SegmentLog<S> {
     /// as the log knows it. The host adds what it measures (sync latency,
     /// its own syncs, tails).
     pub fn stats(&mut self) -> Result<Stats, Error> {
-        for &id in &self.closed {
-            if !self.sizes.contains_key(&id) {
-                let len = self
-                    .storage
-                    .open(FileName::Segment(id))
-                    .and_then(|mut f| f.len())
-                    .map_err(storage_err("len", id))?;
-                self.sizes.insert(id, len);
-            }
-        }
+        self.measure_unknown()?;
         let w = &self.counts.written;
         let oldest = self.closed.first().copied().unwrap_or(self.active.info.id);
         Ok(Stats {
