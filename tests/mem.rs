@@ -559,3 +559,27 @@ fn core_stats_count_frames_syncs_rotations_and_measure_old_segments_after_a_reop
     );
     assert_eq!(s.durable, wal.durable().unwrap());
 }
+
+#[test]
+fn a_replay_from_the_end_of_a_closed_segment_with_a_zero_tail_starts_the_next_one() {
+    use embedded_io::{Seek, SeekFrom, Write};
+    use wal_core::Storage as _;
+    let mut storage = MemStorage::new();
+    let cfg = Config::default().with_compression(false);
+    let mut wal = Wal::open(storage.clone(), cfg).unwrap();
+    wal.write(1, 1, b"in one", T0).unwrap();
+    let closed = wal.rotate().unwrap();
+    wal.write(1, 2, b"in two", T0).unwrap();
+    wal.flush().unwrap();
+    // A closed segment may be longer than its frames (FORMAT.md): zeros.
+    let mut f = storage.open(FileName::Segment(closed.id)).unwrap();
+    f.seek(SeekFrom::End(0)).unwrap();
+    f.write_all(&[0u8; 100]).unwrap();
+    let from = Position::new(closed.id, closed.bytes);
+    let got: Vec<i64> = wal
+        .replay(from)
+        .unwrap()
+        .flat_map(|r| r.unwrap().1.timestamps)
+        .collect();
+    assert_eq!(got, vec![2]);
+}

@@ -111,14 +111,16 @@ impl<F: SegmentFile> SegmentReader<F> {
             }
             Ok(Err(Invalid { offset, reason })) => {
                 self.done = true;
+                if self.scanner.rest_is_zero()? {
+                    // Unused space (zeros), also where the caller asked to
+                    // start: the end of the segment's log.
+                    return Ok(None);
+                }
                 if first {
                     // Where the caller asked to start: no frame starts there.
                     return Err(Error::NotAFrame {
                         position: Position::new(id, offset),
                     });
-                }
-                if self.scanner.rest_is_zero()? {
-                    return Ok(None);
                 }
                 Err(Error::Corrupt {
                     segment: id,
