@@ -121,6 +121,13 @@ pub(crate) struct AppendArgs {
     /// flushing off, so the same input gives the same bytes.
     #[arg(long, default_value_t = 10)]
     flush_interval_ms: u64,
+    /// Retention: after each rotation delete the oldest closed segments while all
+    /// segments hold more than this many bytes.
+    #[arg(long)]
+    retain_bytes: Option<u64>,
+    /// A hard cap on the bytes all segments hold (checked after each rotation).
+    #[arg(long)]
+    max_bytes: Option<u64>,
 }
 
 impl AppendArgs {
@@ -137,6 +144,8 @@ impl AppendArgs {
                 SyncArg::Always => SyncPolicy::Always,
                 SyncArg::Never => SyncPolicy::Never,
             })
+            .with_retain_bytes(self.retain_bytes)
+            .with_max_bytes(self.max_bytes)
     }
 }
 

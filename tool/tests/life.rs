@@ -292,3 +292,50 @@ fn tail_follows_a_live_directory_through_rotations_and_a_checkpoint() {
     );
     assert_eq!(per_series(&tailed), per_series(&batches.concat()));
 }
+
+#[test]
+fn append_with_retain_bytes_keeps_the_directory_within_the_cap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("w");
+    let d = d.to_str().unwrap();
+    let cap = 4 * 4096u64;
+    let flags = [
+        "append",
+        d,
+        "--no-compression",
+        "--file-size",
+        "4096",
+        "--buffer-size",
+        "512",
+        "--retain-bytes",
+        "16384",
+    ];
+    for round in 0..4 {
+        let (n, _) = append_ok(&flags, &input(1000, 3, &format!("r{round}")));
+        assert_eq!(n, 1000);
+        let held: u64 = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".wal"))
+            .map(|e| e.metadata().unwrap().len())
+            .sum();
+        assert!(held <= cap + 4096, "round {round}: {held} bytes over {cap}");
+    }
+    // What is left is the newest records: the last append's are all there.
+    let dump = ok(&["dump", d, "--format", "jsonl"]);
+    assert!(dump.lines().count() >= 100, "{}", dump.lines().count());
+    let hex_of = |tag: &str| hex::encode(format!("{tag}-"));
+    assert!(dump.contains(&hex_of("r3")), "the newest records are kept");
+    assert!(!dump.contains(&hex_of("r0")), "the oldest went");
+    // A cap smaller than one segment is refused, naming the flag's field.
+    let out = wal(
+        &["append", d, "--file-size", "65536", "--max-bytes", "100"],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("max_bytes"),
+        "{}",
+        text(&out.stderr)
+    );
+}
