@@ -46,6 +46,11 @@ pub trait Front: Sized + std::fmt::Debug {
     fn info(&mut self, id: SegmentId) -> Result<SegmentInfo, Error>;
     /// Deletes a closed segment.
     fn delete(&mut self, id: SegmentId) -> Result<(), Error>;
+    /// Deletes the closed segments wholly before `through`.
+    fn checkpoint(&mut self, through: Position) -> Result<Vec<SegmentId>, Error>;
+    /// The segments retention deleted since the last call (none when a
+    /// removal failed: those stay listed).
+    fn take_removed(&mut self) -> Vec<SegmentId>;
     /// Every segment, ascending.
     fn segments(&self) -> Vec<SegmentId>;
     /// What the active segment holds.
@@ -99,6 +104,12 @@ impl<S: Storage> Front for wal_core::Wal<S> {
     }
     fn delete(&mut self, id: SegmentId) -> Result<(), Error> {
         wal_core::Wal::delete(self, id)
+    }
+    fn checkpoint(&mut self, through: Position) -> Result<Vec<SegmentId>, Error> {
+        wal_core::Wal::checkpoint(self, through)
+    }
+    fn take_removed(&mut self) -> Vec<SegmentId> {
+        wal_core::Wal::take_removed(self)
     }
     fn segments(&self) -> Vec<SegmentId> {
         wal_core::Wal::segments(self)
@@ -158,6 +169,15 @@ impl<S: wal_host_std::ThreadedStorage> Front for wal_host_std::Wal<S> {
     }
     fn delete(&mut self, id: SegmentId) -> Result<(), Error> {
         wal_host_std::Wal::delete(self, id)
+    }
+    fn checkpoint(&mut self, through: Position) -> Result<Vec<SegmentId>, Error> {
+        wal_host_std::Wal::checkpoint(self, through)
+    }
+    fn take_removed(&mut self) -> Vec<SegmentId> {
+        // A failed removal's error comes first; then the list.
+        wal_host_std::Wal::take_removed(self)
+            .or_else(|_| wal_host_std::Wal::take_removed(self))
+            .unwrap_or_default()
     }
     fn segments(&self) -> Vec<SegmentId> {
         wal_host_std::Wal::segments(self)

@@ -4,7 +4,7 @@
 //! arbitrary bytes and panics only on a real bug.
 #![allow(dead_code)]
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -149,19 +149,28 @@ pub fn ops_threaded(data: &[u8]) {
 
 fn ops_on<F: MemFront>(data: &[u8]) {
     let mut it = data.iter().copied();
-    let compression = it.next().unwrap_or(0) & 1 == 1;
+    let flags = it.next().unwrap_or(0);
     let cfg = Config::default()
-        .with_compression(compression)
+        .with_compression(flags & 1 == 1)
         .with_buffer_size(256)
         .with_file_size(1024)
         .with_flush_interval(None)
-        .with_reserve(512);
+        .with_reserve(512)
+        // Retention: what it deletes is accounted by the positions.
+        .with_retain_bytes((flags & 2 == 2).then_some(4096));
     let mut storage = MemStorage::new();
     let Ok(mut wal) = F::open(storage.clone(), cfg) else {
         return;
     };
-    let acked: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    // Each acknowledged record's position: the segment it is in.
+    let acked: Arc<Mutex<HashMap<i64, Position>>> = Arc::default();
     let mut deleted: HashSet<i64> = HashSet::new();
+    // Segments a checkpoint or retention deleted (their records may go; a
+    // record acknowledged later in one of them too).
+    let mut removed: HashSet<u64> = HashSet::new();
+    // Segments a failed checkpoint took off the list: gone if still gone
+    // at the next reopen.
+    let mut maybe_removed: Vec<u64> = Vec::new();
     // Deletes that failed after the segment left the log (its removal not
     // synced): the storage decides at reopen whether it came back.
     let mut maybe_deleted: Vec<(u64, Vec<i64>)> = Vec::new();
@@ -175,8 +184,8 @@ fn ops_on<F: MemFront>(data: &[u8]) {
                 let value = vec![arg; (arg as usize) * 3];
                 let a = acked.clone();
                 let _ = wal.write_with(u64::from(op % 5), ts, &value, Duration::ZERO, move |r| {
-                    if r.is_ok() {
-                        a.lock().unwrap().insert(ts);
+                    if let Ok(p) = r {
+                        a.lock().unwrap().insert(ts, p);
                     }
                 });
             }
@@ -185,6 +194,23 @@ fn ops_on<F: MemFront>(data: &[u8]) {
             }
             4 => {
                 let _ = wal.rotate();
+            }
+            5 if arg & 0x80 != 0 => {
+                // A checkpoint at an acknowledged record's position.
+                let mut at: Vec<Position> = acked.lock().unwrap().values().copied().collect();
+                if at.is_empty() {
+                    continue;
+                }
+                at.sort_unstable();
+                let through = at[usize::from(arg & 0x7f) % at.len()];
+                let before = wal.segments();
+                match wal.checkpoint(through) {
+                    Ok(ids) => removed.extend(ids),
+                    Err(_) => {
+                        let after = wal.segments();
+                        maybe_removed.extend(before.into_iter().filter(|id| !after.contains(id)));
+                    }
+                }
             }
             5 => {
                 let ids = front::deletable(&wal);
@@ -209,6 +235,7 @@ fn ops_on<F: MemFront>(data: &[u8]) {
                 // Power cut (or, with an even argument, a clean close), then reopen.
                 if arg % 2 == 0 {
                     let _ = wal.close();
+                    removed.extend(wal.take_removed());
                     drop(wal);
                 } else {
                     // The image is taken first; the old WAL's close on drop then
@@ -218,6 +245,9 @@ fn ops_on<F: MemFront>(data: &[u8]) {
                     let model = models[usize::from(arg / 2) % models.len()];
                     let before = acked.lock().unwrap().clone();
                     let image = storage.crash_image(u64::from(arg), model);
+                    // After the image: a removal the threads make meanwhile is
+                    // counted, and harmless if the image still holds it.
+                    removed.extend(wal.take_removed());
                     drop(wal);
                     *acked.lock().unwrap() = before;
                     storage = image;
@@ -248,10 +278,15 @@ fn ops_on<F: MemFront>(data: &[u8]) {
                         deleted.extend(held);
                     }
                 }
-                for t in acked.lock().unwrap().iter() {
+                for id in maybe_removed.drain(..) {
+                    if !wal.segments().contains(&id) {
+                        removed.insert(id);
+                    }
+                }
+                for (t, p) in acked.lock().unwrap().iter() {
                     assert!(
-                        deleted.contains(t) || found.contains(t),
-                        "acknowledged record {t} lost"
+                        deleted.contains(t) || found.contains(t) || removed.contains(&p.segment),
+                        "acknowledged record {t} (durable through {p}) lost"
                     );
                 }
             }
@@ -264,5 +299,6 @@ fn ops_on<F: MemFront>(data: &[u8]) {
                 storage.inject(storage.mutating_ops() + u64::from(arg % 4), fault);
             }
         }
+        removed.extend(wal.take_removed());
     }
 }

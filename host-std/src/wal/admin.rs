@@ -91,15 +91,15 @@ where
     /// The segments retention ([`wal_core::Config::retain_bytes`],
     /// [`wal_core::Config::max_bytes`]) deleted since the last call, oldest
     /// first (checkpoints and deletes return theirs). If removing one
-    /// failed, that error (once): the segment stays listed and is tried
-    /// again after the next rotation.
+    /// failed, that error first (once; the segment stays listed and is
+    /// tried again after the next rotation), and the next call gives the
+    /// segments removed.
     pub fn take_removed(&self) -> Result<Vec<SegmentId>, Error> {
         let mut report = lock(&self.handle.shared.removed);
-        let removed = std::mem::take(&mut report.0);
-        match report.1.take() {
-            Some(e) => Err(e),
-            None => Ok(removed),
+        if let Some(e) = report.1.take() {
+            return Err(e);
         }
+        Ok(std::mem::take(&mut report.0))
     }
 
     /// A checkpoint at `through` (typically a snapshot's position: what a
