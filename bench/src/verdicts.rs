@@ -98,15 +98,18 @@ pub fn retention(rows: &[Row]) {
         let medians = r
             .disk_mb_per_s
             .zip(free.and_then(|f| f.disk_mb_per_s))
-            .map(|(o, b)| o / b);
-        paired_line(
-            &format!(
-                "retention {}: ingest MB/s vs the same ingest without retention",
-                r.variant
-            ),
-            p,
-            medians,
-            0.9,
+            .map_or(String::new(), |(o, b)| {
+                format!("; the rows' medians give {:.2}x", o / b)
+            });
+        let mut sorted = p.ratios.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "- retention {}: ingest MB/s vs the same ingest without retention, round by round: median {:.2}x ({:.2} to {:.2} over {} rounds{medians}) (no target: reported)",
+            r.variant,
+            p.median(),
+            sorted[0],
+            sorted[sorted.len() - 1],
+            sorted.len(),
         );
     }
 }
