@@ -14,6 +14,7 @@ mod baselines;
 mod measure;
 mod records;
 mod row;
+mod verdicts;
 mod workloads;
 
 use row::{Paired, Row};
@@ -36,12 +37,12 @@ fn main() {
             .collect()
     });
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("usage: wal-bench [--quick] [--json FILE] [--only ingest,durable-small,cpu,replay,open,wasi,memory,admin]");
+        println!("usage: wal-bench [--quick] [--json FILE] [--only memory,cpu,replay,open,ingest,durable-small,wasi,admin,tail,retention,rotation]");
         return;
     }
     // Memory first, while the process heap is fresh (peak RSS is per
     // process; later workloads' baselines leave allocations behind).
-    let all: [(&str, Workload); 8] = [
+    let all: [(&str, Workload); 11] = [
         ("memory", workloads::memory),
         ("cpu", workloads::cpu),
         ("replay", workloads::replay),
@@ -50,7 +51,16 @@ fn main() {
         ("durable-small", workloads::durable_small),
         ("wasi", workloads::wasi),
         ("admin", workloads::admin),
+        ("tail", workloads::tail),
+        ("retention", workloads::retention),
+        ("rotation", workloads::rotation),
     ];
+    if let Some(o) = &only {
+        if let Some(bad) = o.iter().find(|x| !all.iter().any(|(n, _)| n == x)) {
+            eprintln!("--only: no workload named {bad:?}");
+            std::process::exit(2);
+        }
+    }
     let mut rows = vec![];
     for (name, run) in all {
         if only.as_ref().is_some_and(|o| !o.iter().any(|x| x == name)) {
@@ -270,27 +280,7 @@ fn print_ratios(rows: &[Row]) {
             true,
         );
     }
-    for r in rows
-        .iter()
-        .filter(|r| r.name == "replay" && r.system == "wal")
-    {
-        if r.variant.starts_with("raw") {
-            let gb = r.payload_mb_per_s.unwrap() / 1000.0;
-            println!(
-                "- replay {}: {gb:.2} GB/s of payload (target >= 1 GB/s) {}",
-                r.variant,
-                if gb >= 1.0 { "MET" } else { "MISSED" }
-            );
-        } else if let Some(s) = find(rows, "replay", &r.variant, "snap") {
-            ratio_line(
-                &format!("replay {}: payload MB/s vs snap decompressing", r.variant),
-                r.payload_mb_per_s,
-                s.payload_mb_per_s,
-                0.7,
-                true,
-            );
-        }
-    }
+    verdicts::replay(rows);
     for r in rows.iter().filter(|r| r.name == "open") {
         let ms = r.p50_us.unwrap() / 1000.0;
         println!(
@@ -352,4 +342,7 @@ fn print_ratios(rows: &[Row]) {
             false,
         );
     }
+    verdicts::tail(rows);
+    verdicts::retention(rows);
+    verdicts::rotation(rows);
 }

@@ -24,6 +24,10 @@ pub struct Row {
     pub max_sync_ms: Option<f64>,
     /// Anything else worth printing (open time, achieved batch, ...).
     pub note: String,
+    /// Named figures a workload's verdict needs beyond the columns above
+    /// (tail latency's max, retention's bytes held, rotation gaps...), in
+    /// the JSON as `figures` when there are any.
+    pub figures: Vec<(&'static str, f64)>,
     /// Ours against one baseline measured side by side: the ratio (ours to
     /// it, higher is better for ours) round by round or slice by slice.
     pub paired: Option<Paired>,
@@ -83,14 +87,31 @@ impl Row {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "name": self.name, "variant": self.variant, "system": self.system, "threads": self.threads,
             "records_per_s": self.records_per_s, "payload_mb_per_s": self.payload_mb_per_s,
             "disk_mb_per_s": self.disk_mb_per_s, "fsyncs_per_s": self.fsyncs_per_s,
             "p50_us": self.p50_us, "p99_us": self.p99_us, "peak_rss_mb": self.peak_rss_mb,
             "max_stall_ms": self.max_stall_ms, "max_idle_ms": self.max_idle_ms, "max_sync_ms": self.max_sync_ms, "note": self.note,
             "paired": self.paired.as_ref().map(|p| serde_json::json!({"against": p.against, "ratios": p.ratios})),
-        })
+        });
+        if !self.figures.is_empty() {
+            let figures: serde_json::Map<String, serde_json::Value> = self
+                .figures
+                .iter()
+                .map(|(k, x)| (k.to_string(), serde_json::json!(x)))
+                .collect();
+            v["figures"] = serde_json::Value::Object(figures);
+        }
+        v
+    }
+
+    /// The named figure `key`, if the workload set it.
+    pub fn figure(&self, key: &str) -> Option<f64> {
+        self.figures
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, x)| *x)
     }
 }
 

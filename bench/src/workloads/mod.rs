@@ -1,4 +1,4 @@
-//! The eight workloads of the harness, one file each. Each returns rows for
+//! The eleven workloads of the harness, one file each. Each returns rows for
 //! our WAL and for every baseline that applies, measured in the same run.
 //! This file holds what they share: temporary directories, medians, the
 //! spread of ratios by round, logs written for reading back, and sizes
@@ -11,6 +11,9 @@ mod ingest;
 mod memory;
 mod open;
 mod replay;
+mod retention;
+mod rotation;
+mod tail;
 mod wasi;
 
 pub use admin::admin;
@@ -20,6 +23,9 @@ pub use ingest::ingest;
 pub use memory::memory;
 pub use open::open;
 pub use replay::replay;
+pub use retention::retention;
+pub use rotation::rotation;
+pub use tail::tail;
 pub use wasi::wasi;
 
 use std::path::Path;
