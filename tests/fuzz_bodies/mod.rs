@@ -245,8 +245,11 @@ fn ops_on<F: MemFront>(data: &[u8]) {
                     let model = models[usize::from(arg / 2) % models.len()];
                     let before = acked.lock().unwrap().clone();
                     let image = storage.crash_image(u64::from(arg), model);
-                    // After the image: a removal the threads make meanwhile is
-                    // counted, and harmless if the image still holds it.
+                    // The close (on the discarded disk) waits for the threads,
+                    // so every removal they made is reported: one made before
+                    // the image may be in it, one after is harmless (the image
+                    // still holds the segment).
+                    let _ = wal.close();
                     removed.extend(wal.take_removed());
                     drop(wal);
                     *acked.lock().unwrap() = before;
