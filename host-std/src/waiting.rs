@@ -96,9 +96,14 @@ impl WaitPolicy {
         }
     }
 
-    /// The policy for this machine.
+    /// The policy for this machine. The core count is read once per
+    /// process: `available_parallelism` reads cgroup files on Linux, which
+    /// would cost every open a few system calls.
     pub(crate) fn for_this_machine() -> Self {
-        Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        Self::new(
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        )
     }
 
     /// Allows or forbids yielding from now on.

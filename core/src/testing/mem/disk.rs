@@ -105,6 +105,13 @@ pub(super) struct Disk {
     /// As `dir_synced`, with each file whose own sync committed its
     /// creation since (ext4's behaviour).
     pub(super) dir_or_file_synced: Dir,
+    /// Names created or removed in `live` since the last directory sync:
+    /// the only ones a directory sync changes (so that a sync costs what
+    /// changed, not the size of the directory).
+    dirty: BTreeSet<FileName>,
+    /// Each file's name (a file never changes its name: there is no
+    /// rename), to tell whether any directory still names it.
+    name_of: BTreeMap<u64, FileName>,
     /// Count of mutating operations (create, write, truncate, sync, remove,
     /// sync_dir).
     pub(super) ops: u64,
@@ -195,12 +202,15 @@ impl Disk {
         self.next_file += 1;
         self.files.insert(n, FileData::synced(data));
         self.live.insert(name, n);
+        self.name_of.insert(n, name);
+        self.dirty.insert(name);
         Ok(n)
     }
 
     /// Removes `name` from the directory as it is now.
     pub(super) fn remove(&mut self, name: FileName) -> Result<(), MemError> {
         let n = self.live.remove(&name).ok_or(NOT_FOUND)?;
+        self.dirty.insert(name);
         self.drop_unnamed([n]);
         Ok(())
     }
@@ -215,13 +225,18 @@ impl Disk {
 
     /// Makes the directory as it is now durable.
     pub(super) fn sync_dir(&mut self) {
-        let old_synced = core::mem::replace(&mut self.dir_synced, self.live.clone());
-        let old_either = core::mem::replace(&mut self.dir_or_file_synced, self.live.clone());
-        let old: Vec<u64> = old_synced
-            .values()
-            .chain(old_either.values())
-            .copied()
-            .collect();
+        // Every name not dirty already reads the same in all three.
+        let mut old = Vec::new();
+        for name in core::mem::take(&mut self.dirty) {
+            let now = self.live.get(&name).copied();
+            for dir in [&mut self.dir_synced, &mut self.dir_or_file_synced] {
+                let was = match now {
+                    Some(n) => dir.insert(name, n),
+                    None => dir.remove(&name),
+                };
+                old.extend(was.filter(|&w| Some(w) != now));
+            }
+        }
         self.drop_unnamed(old);
     }
 
@@ -235,6 +250,7 @@ impl Disk {
                 let n = self.next_file;
                 self.next_file += 1;
                 self.live.insert(name, n);
+                self.name_of.insert(n, name);
                 n
             }
         };
@@ -249,17 +265,17 @@ impl Disk {
     /// Forgets those of files `maybe` that no directory names any more,
     /// keeping the largest allocation for the next file created.
     fn drop_unnamed(&mut self, maybe: impl IntoIterator<Item = u64>) {
-        let mut maybe: BTreeSet<u64> = maybe.into_iter().collect();
-        if maybe.is_empty() {
-            return;
-        }
-        // One pass over the directories (each holds every segment), not one per file.
-        for dir in [&self.live, &self.dir_synced, &self.dir_or_file_synced] {
-            for n in dir.values() {
-                maybe.remove(n);
-            }
-        }
         for n in maybe {
+            let Some(&name) = self.name_of.get(&n) else {
+                continue; // dropped already
+            };
+            let named = [&self.live, &self.dir_synced, &self.dir_or_file_synced]
+                .iter()
+                .any(|dir| dir.get(&name) == Some(&n));
+            if named {
+                continue;
+            }
+            self.name_of.remove(&n);
             if let Some(f) = self.files.remove(&n) {
                 if f.data.capacity() > self.spare.capacity() {
                     self.spare = f.data;
