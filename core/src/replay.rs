@@ -2,9 +2,10 @@
 //! across segments in order, a frame in memory at a time.
 
 use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 
 use crate::error::{storage_err, Error};
-use crate::format::{Entry, FileName, SegmentId};
+use crate::format::{entry, Entry, EntryRef, FileName, SegmentId};
 use crate::position::Position;
 use crate::reader::SegmentReader;
 use crate::storage::Storage;
@@ -112,9 +113,12 @@ impl<S: Storage> Replay<S> {
         };
         let mut reader = replay.open(start.segment)?;
         reader.seek_frame(start.offset)?;
-        replay.current = Some(reader);
-        // The first frame is read now: a `from` where none starts fails here.
-        replay.fill()?;
+        // The first frame is checked now (a `from` where none starts fails
+        // here), then read again by the first call.
+        if reader.next_frame_at(|_, _| {})?.is_some() {
+            reader.seek_frame(start.offset)?;
+            replay.current = Some(reader);
+        }
         Ok(replay)
     }
 
@@ -176,12 +180,42 @@ impl<S: Storage> Replay<S> {
         SegmentReader::with_max_frame(id, file, limit, self.max_frame)
     }
 
-    /// Reads frames until one holds entries or the log ends.
-    fn fill(&mut self) -> Result<(), Error> {
-        while self.pending.is_empty() {
+    /// Reads the next frame and calls `f` on each of its entries, borrowed
+    /// from the frame (no value is copied: the fast way to replay a large
+    /// log). Returns the frame's position, or `None` at the end. Entries of
+    /// a frame that [`Iterator::next`] has begun to hand out come first
+    /// (as the rest of that frame). After an error the replay ends.
+    pub fn next_frame_with(
+        &mut self,
+        mut f: impl FnMut(Position, EntryRef<'_>),
+    ) -> Result<Option<Position>, Error> {
+        if let Some(&(at, _)) = self.pending.front() {
+            // The rest of a frame `next()` began: handed out re-encoded.
+            let mut bytes = Vec::new();
+            for (_, e) in self.pending.drain(..) {
+                let values: Vec<&[u8]> = e.values.iter().map(Vec::as_slice).collect();
+                entry::encode(&mut bytes, e.series_id, &e.timestamps, &values);
+            }
+            entry::entries(&bytes).for_each(|e| f(at, e));
+            return Ok(Some(at));
+        }
+        let read = self.read_frame(f);
+        if read.is_err() {
+            self.current = None;
+            self.segments.clear();
+        }
+        read
+    }
+
+    /// Reads the next frame of the log, across segments.
+    fn read_frame(
+        &mut self,
+        mut f: impl FnMut(Position, EntryRef<'_>),
+    ) -> Result<Option<Position>, Error> {
+        loop {
             if self.current.is_none() {
                 let Some(id) = self.segments.pop_front() else {
-                    return Ok(());
+                    return Ok(None);
                 };
                 let reader = self.open(id)?;
                 self.current = Some(reader);
@@ -190,10 +224,24 @@ impl<S: Storage> Replay<S> {
             let Some(reader) = self.current.as_mut() else {
                 return Err(Error::LogicBug("a replay without a segment open"));
             };
-            let pending = &mut self.pending;
-            match reader.next_frame_at(|at, e| pending.push_back((at, e.into())))? {
-                Some(at) => self.next = Position::new(at.segment, reader.offset()),
+            match reader.next_frame_at(&mut f)? {
+                Some(at) => {
+                    self.next = Position::new(at.segment, reader.offset());
+                    return Ok(Some(at));
+                }
                 None => self.current = None,
+            }
+        }
+    }
+
+    /// Reads frames until one holds entries or the log ends.
+    fn fill(&mut self) -> Result<(), Error> {
+        while self.pending.is_empty() {
+            let mut pending = core::mem::take(&mut self.pending);
+            let read = self.read_frame(|at, e| pending.push_back((at, e.into())));
+            self.pending = pending;
+            if read?.is_none() {
+                return Ok(());
             }
         }
         Ok(())

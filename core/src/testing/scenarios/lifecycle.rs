@@ -50,6 +50,38 @@ fn replayed<S: Storage>(wal: &mut Wal<S>, from: Position) -> Result<Vec<(Positio
     Ok(out)
 }
 
+/// As [`replayed`], a frame at a time through the borrowing
+/// `next_frame_with`, after taking `first` entries through `next()`.
+fn replayed_by_frame<S: Storage>(
+    wal: &mut Wal<S>,
+    from: Position,
+    first: usize,
+) -> Result<Vec<(Position, Rec)>, String> {
+    let mut out = Vec::new();
+    let mut replay = wal.replay(from).check("replay")?;
+    for _ in 0..first {
+        let Some(item) = replay.next() else { break };
+        let (at, e) = item.check("replay an entry")?;
+        for (ts, v) in e.timestamps.iter().zip(&e.values) {
+            out.push((at, rec(e.series_id, *ts, v)));
+        }
+    }
+    let mut last = None;
+    while let Some(at) = replay
+        .next_frame_with(|at, e| {
+            for (ts, v) in e.timestamps().zip(e.values()) {
+                out.push((at, rec(e.series_id, ts, v)));
+            }
+        })
+        .check("replay a frame")?
+    {
+        ensure!(last < Some(at), "frames in order: {last:?} then {at}");
+        last = Some(at);
+    }
+    ensure_eq!(replay.next_position(), wal.durable().check("durable")?);
+    Ok(out)
+}
+
 /// The timestamps of `recs` in order.
 fn stamps<'a>(recs: impl IntoIterator<Item = &'a Rec>) -> Vec<i64> {
     recs.into_iter().map(|r| r.timestamp).collect()
@@ -99,6 +131,13 @@ pub fn completions_give_positions_and_replay_resumes_from_any_of_them<M: Medium>
         want.sort_unstable();
         got.sort_unstable();
         ensure_eq!(got, want, "replay from record {k}'s position {from}");
+        // Borrowed a frame at a time, after 0, 1 or 2 entries by `next()`:
+        // the same records in the same order.
+        ensure_eq!(
+            replayed_by_frame(&mut wal, from, k % 3)?,
+            replayed(&mut wal, from)?,
+            "a frame at a time from {from}"
+        );
     }
     wal.close().check("close")?;
     let mut wal = Wal::open(m.reopen(), small()).check("reopen")?;
