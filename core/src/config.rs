@@ -109,6 +109,16 @@ pub struct Config {
     /// the log never holds more than this plus the active segment's
     /// growth (at most `file_size`). `None` (the default): no cap.
     pub max_bytes: Option<u64>,
+    /// Retention by age, in record time: after each rotation, the oldest
+    /// closed segments are deleted while the newest record each holds is
+    /// older than the newest record of the log by more than this (the
+    /// timestamps written, nanoseconds since the Unix epoch; not the wall
+    /// clock, which the core does not have: a log nobody writes to keeps
+    /// what it holds). Like `retain_bytes`, it keeps a segment a live tail
+    /// still has to read. A closed segment from before the open is read
+    /// once to learn its newest record (off the log lock on the thread-safe
+    /// WAL). `None` (the default): no age rule.
+    pub retain_age: Option<Duration>,
 }
 
 impl Default for Config {
@@ -123,6 +133,7 @@ impl Default for Config {
             reserve: 1024 * 1024,
             retain_bytes: None,
             max_bytes: None,
+            retain_age: None,
         }
     }
 }
@@ -161,6 +172,8 @@ setters! {
     with_retain_bytes: retain_bytes: Option<u64>;
     /// Sets [`Config::max_bytes`].
     with_max_bytes: max_bytes: Option<u64>;
+    /// Sets [`Config::retain_age`].
+    with_retain_age: retain_age: Option<Duration>;
 }
 
 /// The smallest `buffer_size` accepted.
@@ -224,6 +237,12 @@ impl Config {
                     ),
                 );
             }
+        }
+        if self.retain_age == Some(Duration::ZERO) {
+            return bad(
+                "retain_age",
+                "zero would delete every closed segment at each rotation; use checkpoint for that, or None".into(),
+            );
         }
         if self.compression && !crate::compress::Compressor::snappy_available() {
             return bad(

@@ -342,15 +342,23 @@ impl<S: Storage> Wal<S> {
     }
 
     /// Deletes what retention lets go after a rotation
-    /// ([`crate::Config::retain_bytes`], [`crate::Config::max_bytes`]);
+    /// ([`crate::Config::retain_bytes`], [`crate::Config::max_bytes`],
+    /// [`crate::Config::retain_age`]);
     /// [`Wal::take_removed`] reports them.
     fn retain(&mut self) -> Result<(), Error> {
         let log = self.log.as_mut().ok_or(Error::Closed)?;
+        // A segment whose age cannot be read stays (and the error is
+        // returned once this pass is done).
+        let learnt = if log.wants_retention() {
+            log.learn_ages()
+        } else {
+            Ok(())
+        };
         let ids = log.retention_unlist(None);
         if ids.is_empty() {
-            return Ok(());
+            return learnt;
         }
-        let r = log.remove_unlisted(&ids);
+        let r = log.remove_unlisted(&ids).and(learnt);
         let segments = log.segments();
         self.removed
             .extend(ids.into_iter().filter(|id| !segments.contains(id)));

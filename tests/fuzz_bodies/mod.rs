@@ -157,7 +157,9 @@ fn ops_on<F: MemFront>(data: &[u8]) {
         .with_flush_interval(None)
         .with_reserve(512)
         // Retention: what it deletes is accounted by the positions.
-        .with_retain_bytes((flags & 2 == 2).then_some(4096));
+        .with_retain_bytes((flags & 2 == 2).then_some(4096))
+        // Retention by age in record time (timestamps 1 apart).
+        .with_retain_age((flags & 4 == 4).then_some(Duration::from_nanos(40)));
     let mut storage = MemStorage::new();
     let Ok(mut wal) = F::open(storage.clone(), cfg) else {
         return;

@@ -128,6 +128,11 @@ pub(crate) struct AppendArgs {
     /// A hard cap on the bytes all segments hold (checked after each rotation).
     #[arg(long)]
     max_bytes: Option<u64>,
+    /// Retention by age in record time: after each rotation delete the oldest closed
+    /// segments while their newest record is this many seconds older than the log's
+    /// newest (the timestamps written, not the wall clock).
+    #[arg(long)]
+    retain_age_secs: Option<u64>,
 }
 
 impl AppendArgs {
@@ -146,6 +151,7 @@ impl AppendArgs {
             })
             .with_retain_bytes(self.retain_bytes)
             .with_max_bytes(self.max_bytes)
+            .with_retain_age(self.retain_age_secs.map(Duration::from_secs))
     }
 }
 

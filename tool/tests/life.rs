@@ -294,6 +294,52 @@ fn tail_follows_a_live_directory_through_rotations_and_a_checkpoint() {
 }
 
 #[test]
+fn append_with_retain_age_deletes_segments_older_than_the_newest_record_by_that_much() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("w");
+    let d = d.to_str().unwrap();
+    let flags = [
+        "append",
+        d,
+        "--no-compression",
+        "--file-size",
+        "4096",
+        "--buffer-size",
+        "512",
+        "--retain-age-secs",
+        "500",
+    ];
+    // Each round's records 1,000 s of record time after the last's.
+    for round in 0..4i64 {
+        let lines: String = (0..300i64)
+            .map(|i| {
+                line(
+                    i as u64 % 3,
+                    round * 1_000_000_000_000 + i,
+                    format!("r{round}-{i}").as_bytes(),
+                )
+            })
+            .collect();
+        let (n, _) = append_ok(&flags, &lines);
+        assert_eq!(n, 300);
+    }
+    let dump = ok(&["dump", d, "--format", "jsonl"]);
+    let hex_of = |tag: &str| hex::encode(format!("{tag}-"));
+    assert!(dump.contains(&hex_of("r3")), "the newest records are kept");
+    for old in ["r0", "r1"] {
+        assert!(!dump.contains(&hex_of(old)), "{old} is over 500 s older");
+    }
+    // Zero is refused, naming the field.
+    let out = wal(&["append", d, "--retain-age-secs", "0"], "");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("retain_age"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn append_with_retain_bytes_keeps_the_directory_within_the_cap() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("w");

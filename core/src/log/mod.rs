@@ -92,6 +92,9 @@ pub struct SegmentLog<S: Storage> {
     /// Bytes of closed segments, kept when retention is configured (see
     /// `retention.rs`).
     sizes: BTreeMap<SegmentId, u64>,
+    /// The newest record timestamp of each closed segment known so far
+    /// (`None`: it holds no record), for retention by age.
+    newest: BTreeMap<SegmentId, Option<i64>>,
     /// A rotation happened since the last retention pass.
     retention_due: bool,
     /// What was appended since open, and the counters of `stats.rs`.
@@ -172,6 +175,7 @@ impl<S: Storage> SegmentLog<S> {
             active,
             closed: ids,
             sizes: BTreeMap::new(),
+            newest: BTreeMap::new(),
             retention_due: false,
             counts: Counts::default(),
             compressor: Compressor::new(),
@@ -423,6 +427,7 @@ impl<S: Storage> SegmentLog<S> {
         let old = core::mem::replace(&mut self.active, new);
         self.closed.push(old.info.id);
         self.sizes.insert(old.info.id, old.info.bytes);
+        self.newest.insert(old.info.id, old.info.max_timestamp);
         self.counts.rotations += 1;
         self.retention_due = true;
         Ok(old.info)

@@ -135,15 +135,18 @@ impl<S: ThreadedStorage> Shared<S> {
     /// Off the write path: the flusher runs it after a batch completed, or
     /// `rotate` after its rotation. [`super::Wal::take_removed`] reports.
     pub(super) fn retain(&self) {
+        let learnt = self.learn_ages();
         let protect = self.oldest_tailed();
         let ids = match lock(&self.log).log.as_mut() {
             Some(log) => log.retention_unlist(protect),
             None => return,
         };
-        if ids.is_empty() {
-            return;
+        let removed = if ids.is_empty() {
+            Ok(())
+        } else {
+            self.remove_unlisted(&ids)
         }
-        let removed = self.remove_unlisted(&ids);
+        .and(learnt);
         let listed = match lock(&self.log).log.as_ref() {
             Some(log) => log.segments(),
             None => Vec::new(),
@@ -154,6 +157,26 @@ impl<S: ThreadedStorage> Shared<S> {
         report.0.extend(gone);
         if let Err(e) = removed {
             report.1.get_or_insert(e);
+        }
+    }
+
+    /// Learns what retention by age needs of segments from before the open:
+    /// each is opened under the log lock and read without it. One that
+    /// cannot be read stays (its error is reported by `take_removed`).
+    fn learn_ages(&self) -> Result<(), Error> {
+        loop {
+            let opened = match lock(&self.log).log.as_mut() {
+                Some(log) => match log.age_to_learn() {
+                    Some(id) => log.open_segment(id)?,
+                    None => return Ok(()),
+                },
+                None => return Ok(()),
+            };
+            let id = opened.id();
+            let newest = opened.info()?.max_timestamp;
+            if let Some(log) = lock(&self.log).log.as_mut() {
+                log.learn_age(id, newest);
+            }
         }
     }
 

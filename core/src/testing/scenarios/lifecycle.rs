@@ -320,3 +320,68 @@ pub fn retention_by_size_bounds_the_log_and_reports_what_it_removed<M: Medium>(
     ensure_eq!(got, want);
     Ok(())
 }
+
+/// After a retention pass under `retain_age` = `age` ns: the oldest
+/// closed segment left is young enough, so the pass stopped there.
+fn check_age_rule<S: Storage>(wal: &mut Wal<S>, age: i64, newest: i64) -> Outcome {
+    let ids = wal.segments();
+    if let Some(&oldest) = ids.first().filter(|_| ids.len() > 1) {
+        let t = wal.info(oldest).check("info")?.max_timestamp;
+        ensure!(
+            t.is_some_and(|t| newest - t <= age),
+            "segment {oldest} (newest record {t:?}) outlived {age} ns before {newest}"
+        );
+    }
+    Ok(())
+}
+
+pub fn retention_by_age_keeps_the_newest_record_time_and_learns_old_segments_at_reopen<
+    M: Medium,
+>(
+    m: &mut M,
+) -> Outcome {
+    let age = 150;
+    let cfg = small().with_retain_age(Some(Duration::from_nanos(age)));
+    let mut wal = Wal::open(m.fresh(), cfg).check("open")?;
+    let recs = workload(600, 3, 31);
+    let newest = recs.iter().map(|r| r.timestamp).max().unwrap_or(0);
+    let mut removed = Vec::new();
+    for chunk in recs.chunks(25) {
+        write_all(&mut wal, chunk)?;
+        wal.flush().check("flush")?;
+        removed.extend(wal.take_removed());
+    }
+    wal.rotate().check("rotate")?;
+    wal.flush().check("flush")?;
+    removed.extend(wal.take_removed());
+    ensure!(!removed.is_empty(), "nothing was removed");
+    check_age_rule(&mut wal, age as i64, newest)?;
+    // What went was old when it went (and the log's newest only grows);
+    // what is left is every record from the oldest segment left on.
+    let left = replayed(&mut wal, Position::START)?;
+    let mut got: Vec<i64> = left.iter().map(|(_, r)| r.timestamp).collect();
+    got.sort_unstable();
+    let first = got.first().copied().unwrap_or(newest);
+    ensure!(
+        newest - first > age as i64,
+        "too much was kept: from {first}"
+    );
+    ensure_eq!(got, stamps(recs.iter().filter(|r| r.timestamp >= first)));
+    wal.close().check("close")?;
+    // Reopened with a shorter age: the closed segments from before the open
+    // are read to learn their newest record, and the rule applies to them.
+    let age = 60;
+    let cfg = small().with_retain_age(Some(Duration::from_nanos(age)));
+    let mut wal = Wal::open(m.reopen(), cfg).check("reopen")?;
+    let before = wal.segments();
+    write_all(&mut wal, &[rec(1, newest + 1, b"after the reopen")])?;
+    wal.flush().check("flush")?;
+    let gone = wal.take_removed();
+    ensure!(!gone.is_empty(), "nothing went at the reopen: {before:?}");
+    ensure!(
+        gone.iter().all(|id| before.contains(id)),
+        "{gone:?} vs {before:?}"
+    );
+    check_age_rule(&mut wal, age as i64, newest + 1)?;
+    Ok(())
+}
