@@ -13,11 +13,12 @@
 //!
 //! On `wal-fs`, the sync is `fdatasync`, which Linux runs on a file opened
 //! read-only too (it syncs the file, not the descriptor's writes). Under
-//! WASI preview 1 a runtime may refuse `fd_datasync` on a descriptor opened
-//! without the write right (wasi-libc asks for `FD_DATASYNC` only with
-//! `O_WRONLY`/`O_RDWR`; Node's uvwasi refuses it with `EBADF`); the poll
-//! then fails with that storage error rather than hand out frames it could
-//! not make durable.
+//! WASI a runtime may refuse `fd_datasync` on a descriptor opened without
+//! the write right (wasi-libc asks for `FD_DATASYNC` only with
+//! `O_WRONLY`/`O_RDWR`; Node's uvwasi refuses it with `EBADF`), so
+//! `wal-fs`'s read-only storage opens files read-write there (never
+//! writing); where even that is refused, the poll fails with the storage
+//! error rather than hand out frames it could not make durable.
 //!
 //! The end of the newest segment is the writer's business: a frame there
 //! that is incomplete or does not check yet (the file ends inside it, its

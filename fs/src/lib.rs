@@ -310,6 +310,17 @@ impl Storage for FsStorage {
 
     fn open(&mut self, name: FileName) -> io::Result<FsFile> {
         let path = self.path(name);
+        // Under WASI a read-only storage still asks for write access (it
+        // never writes): wasi-libc grants a descriptor the FD_DATASYNC
+        // right only with it, and a follower syncs the newest segment
+        // before it hands out its frames (Node's uvwasi refuses
+        // `fd_datasync` otherwise). Where that is refused (a read-only
+        // mount), read-only it is.
+        if cfg!(target_os = "wasi") && !self.writable {
+            if let Ok(file) = OpenOptions::new().read(true).write(true).open(&path) {
+                return Ok(FsFile { file });
+            }
+        }
         let file = OpenOptions::new()
             .read(true)
             .write(self.writable)

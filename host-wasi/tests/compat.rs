@@ -196,6 +196,54 @@ fn exit_codes_and_errors_are_the_same_on_every_side() {
 }
 
 #[test]
+fn tail_follows_a_directory_on_every_side_as_natively() {
+    // Two segments and a live-looking newest one (no LOCK held: the
+    // follower needs none); `--until-idle-ms` ends each run.
+    let dir = tempfile::tempdir().unwrap();
+    let flags = [
+        "append",
+        "/data",
+        "--file-size",
+        "8192",
+        "--buffer-size",
+        "1024",
+    ];
+    assert_eq!(
+        native_tool(dir.path(), &flags, &input(4, 300, 5, 40)).code,
+        0
+    );
+    let args = [
+        "tail",
+        "/data",
+        "--format",
+        "jsonl",
+        "--until-idle-ms",
+        "200",
+    ];
+    let native = native_tool(dir.path(), &args, "");
+    assert_eq!(
+        native.code,
+        0,
+        "{}",
+        String::from_utf8_lossy(&native.stderr)
+    );
+    assert_eq!(native.stdout.iter().filter(|&&b| b == b'\n').count(), 300);
+    for (side, tool) in &SIDES {
+        let out = tool(dir.path(), &args, "");
+        assert_eq!(
+            out.code,
+            0,
+            "{side}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            out.stdout, native.stdout,
+            "{side}: every record once, in order"
+        );
+    }
+}
+
+#[test]
 fn a_trapping_or_failing_guest_is_reported_with_its_code_and_message() {
     let dir = tempfile::tempdir().unwrap();
     let probe = guest("wasi-probe");
