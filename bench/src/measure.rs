@@ -183,6 +183,12 @@ impl<S: Storage> Storage for Counting<S> {
     fn remove(&mut self, name: FileName) -> Result<(), S::Error> {
         self.inner.remove(name)
     }
+    fn rename(&mut self, from: FileName, to: FileName) -> Result<(), S::Error> {
+        self.inner.rename(from, to)
+    }
+    fn can_rename(&self) -> bool {
+        self.inner.can_rename()
+    }
     fn sync_dir(&mut self) -> Result<(), S::Error> {
         self.inner.sync_dir()
     }
