@@ -45,7 +45,7 @@ mod stats;
 use stats::Counts;
 
 use crate::summary::{FrameStats, SegmentInfo};
-pub use recycle::retire_segments;
+pub use recycle::{retire_segments, RetireError};
 pub use reserve::RESERVE_CHUNK;
 pub use segments::{remove_segment, remove_segments, OpenedSegment};
 

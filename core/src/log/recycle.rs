@@ -31,6 +31,10 @@ pub(super) fn free_ids<S: Storage>(storage: &mut S) -> Result<Vec<SegmentId>, Er
     Ok(ids)
 }
 
+/// Why [`retire_segments`] stopped: the error, the segments to list again,
+/// and those made free before it.
+pub type RetireError<'a> = (Error, &'a [SegmentId], Vec<SegmentId>);
+
 /// Takes closed segments `ids` (off the log's list) out of the directory,
 /// oldest first, each durably: the newest `room` of them renamed to free
 /// files, the others removed. Returns the IDs now free. On an error,
@@ -40,7 +44,7 @@ pub fn retire_segments<'a, S: Storage>(
     storage: &mut S,
     ids: &'a [SegmentId],
     room: usize,
-) -> Result<Vec<SegmentId>, (Error, &'a [SegmentId], Vec<SegmentId>)> {
+) -> Result<Vec<SegmentId>, RetireError<'a>> {
     let room = if storage.can_rename() { room } else { 0 };
     let keep_from = ids.len().saturating_sub(room);
     let mut freed = Vec::new();
