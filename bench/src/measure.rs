@@ -138,6 +138,15 @@ impl Pattern {
         self.last_sync_end = None;
         self.max_idle_ns.store(0, Ordering::Relaxed);
     }
+
+    /// Forgets everything seen so far (after a warm-up phase).
+    pub fn reset(&mut self) {
+        let quiet = self.quiet;
+        *self = Pattern {
+            quiet,
+            ..Pattern::default()
+        };
+    }
 }
 
 /// A storage wrapper that counts syncs and bytes and records the pattern.
