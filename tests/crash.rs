@@ -11,36 +11,59 @@ use front::{Core, MemFront};
 
 /// Every combination: compression off and on, a sync per frame and frames
 /// sharing syncs.
-const CORE_SETUPS: [Setup; 4] = [
+const CORE_SETUPS: [Setup; 6] = [
     Setup {
         compression: false,
         shared_syncs: false,
+        recycle: false,
     },
     Setup {
         compression: true,
         shared_syncs: false,
+        recycle: false,
     },
     Setup {
         compression: false,
         shared_syncs: true,
+        recycle: false,
     },
     Setup {
         compression: true,
         shared_syncs: true,
+        recycle: false,
+    },
+    // Recycled segments, with and without shared syncs (a recycled
+    // segment syncs each frame anyway).
+    Setup {
+        compression: false,
+        shared_syncs: false,
+        recycle: true,
+    },
+    Setup {
+        compression: true,
+        shared_syncs: true,
+        recycle: true,
     },
 ];
 
 /// The thread-safe WAL syncs on its own thread while it writes the next
 /// frames, so frames wait unsynced with or without a flush interval.
 #[cfg(not(target_os = "wasi"))]
-const THREADED_SETUPS: [Setup; 2] = [
+const THREADED_SETUPS: [Setup; 3] = [
     Setup {
         compression: false,
         shared_syncs: false,
+        recycle: false,
     },
     Setup {
         compression: true,
         shared_syncs: false,
+        recycle: false,
+    },
+    Setup {
+        compression: false,
+        shared_syncs: false,
+        recycle: true,
     },
 ];
 

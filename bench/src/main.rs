@@ -37,12 +37,12 @@ fn main() {
             .collect()
     });
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("usage: wal-bench [--quick] [--json FILE] [--only memory,cpu,replay,open,ingest,durable-small,wasi,admin,tail,retention,rotation]");
+        println!("usage: wal-bench [--quick] [--json FILE] [--only memory,cpu,replay,open,ingest,durable-small,wasi,admin,tail,retention,rotation,recycle]");
         return;
     }
     // Memory first, while the process heap is fresh (peak RSS is per
     // process; later workloads' baselines leave allocations behind).
-    let all: [(&str, Workload); 11] = [
+    let all: [(&str, Workload); 12] = [
         ("memory", workloads::memory),
         ("cpu", workloads::cpu),
         ("replay", workloads::replay),
@@ -54,6 +54,7 @@ fn main() {
         ("tail", workloads::tail),
         ("retention", workloads::retention),
         ("rotation", workloads::rotation),
+        ("recycle", workloads::recycle),
     ];
     if let Some(o) = &only {
         if let Some(bad) = o.iter().find(|x| !all.iter().any(|(n, _)| n == x)) {
@@ -281,6 +282,7 @@ fn print_ratios(rows: &[Row]) {
         );
     }
     verdicts::replay(rows);
+    workloads::recycle_verdicts(rows);
     for r in rows.iter().filter(|r| r.name == "open") {
         let ms = r.p50_us.unwrap() / 1000.0;
         println!(

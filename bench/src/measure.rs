@@ -138,6 +138,15 @@ impl Pattern {
         self.last_sync_end = None;
         self.max_idle_ns.store(0, Ordering::Relaxed);
     }
+
+    /// Forgets everything seen so far (after a warm-up phase).
+    pub fn reset(&mut self) {
+        let quiet = self.quiet;
+        *self = Pattern {
+            quiet,
+            ..Pattern::default()
+        };
+    }
 }
 
 /// A storage wrapper that counts syncs and bytes and records the pattern.
@@ -182,6 +191,12 @@ impl<S: Storage> Storage for Counting<S> {
     }
     fn remove(&mut self, name: FileName) -> Result<(), S::Error> {
         self.inner.remove(name)
+    }
+    fn rename(&mut self, from: FileName, to: FileName) -> Result<(), S::Error> {
+        self.inner.rename(from, to)
+    }
+    fn can_rename(&self) -> bool {
+        self.inner.can_rename()
     }
     fn sync_dir(&mut self) -> Result<(), S::Error> {
         self.inner.sync_dir()

@@ -119,6 +119,19 @@ pub struct Config {
     /// once to learn its newest record (off the log lock on the thread-safe
     /// WAL). `None` (the default): no age rule.
     pub retain_age: Option<Duration>,
+    /// Recycled segments: up to this many files of segments that a
+    /// checkpoint or retention deleted are kept (as `free{ID}.wal`) and
+    /// reused as new segments at rotation (renamed, header rewritten; the
+    /// stale frames are invalid under the new ID: FORMAT.md, "Recycled
+    /// segments"), so the writes of a steady checkpointing log overwrite
+    /// allocated blocks instead of growing files. A frame in a recycled
+    /// segment is synced before the next is written (at most one frame in
+    /// flight, which recovery relies on). Needs [`SyncPolicy::Always`], a
+    /// recovery mode other than [`RecoveryMode::Strict`] (the stale bytes
+    /// after a crash cannot be told from a torn write) and a storage that
+    /// renames (not flash). 0 (the default): deleted segments' files are
+    /// removed.
+    pub recycle: usize,
 }
 
 impl Default for Config {
@@ -134,6 +147,7 @@ impl Default for Config {
             retain_bytes: None,
             max_bytes: None,
             retain_age: None,
+            recycle: 0,
         }
     }
 }
@@ -174,6 +188,8 @@ setters! {
     with_max_bytes: max_bytes: Option<u64>;
     /// Sets [`Config::retain_age`].
     with_retain_age: retain_age: Option<Duration>;
+    /// Sets [`Config::recycle`].
+    with_recycle: recycle: usize;
 }
 
 /// The smallest `buffer_size` accepted.
@@ -191,6 +207,17 @@ impl Config {
             (self.buffer_size + entry::ENTRY_OVERHEAD + entry::RECORD_OVERHEAD + MAX_VALUE_LEN)
                 as u64;
         self.file_size.max(one_buffer).min(frame::MAX_PAYLOAD_LEN)
+    }
+
+    /// The longest frame this configuration writes, header included: one
+    /// buffer overshot by one record. After a crash in a recycled segment
+    /// at most this much after the log's end can be a torn write.
+    pub fn max_written_frame(&self) -> u64 {
+        (frame::HEADER_LEN
+            + self.buffer_size
+            + entry::ENTRY_OVERHEAD
+            + entry::RECORD_OVERHEAD
+            + MAX_VALUE_LEN) as u64
     }
 
     /// Checks every field; the error names the first field refused and why.
@@ -242,6 +269,18 @@ impl Config {
             return bad(
                 "retain_age",
                 "zero would delete every closed segment at each rotation; use checkpoint for that, or None".into(),
+            );
+        }
+        if self.recycle > 0 && self.sync != SyncPolicy::Always {
+            return bad(
+                "recycle",
+                "needs SyncPolicy::Always: recovery of a recycled segment counts on each frame being synced before the next".into(),
+            );
+        }
+        if self.recycle > 0 && self.recovery == RecoveryMode::Strict {
+            return bad(
+                "recycle",
+                "cannot be used with RecoveryMode::Strict: after a crash, the stale bytes after a recycled segment's log cannot be told from a torn write".into(),
             );
         }
         if self.compression && !crate::compress::Compressor::snappy_available() {

@@ -9,7 +9,8 @@
 pub use crate::buffer::{deadline, flush_due, Sealed, WriteBuffer};
 pub use crate::compress::Compressor;
 pub use crate::log::{
-    remove_segment, remove_segments, FrameLocation, OpenedSegment, SegmentLog, RESERVE_CHUNK,
+    remove_segment, remove_segments, retire_segments, FrameLocation, OpenedSegment, RetireError,
+    SegmentLog, RESERVE_CHUNK,
 };
 pub use crate::poison::Poison;
 pub use crate::summary::FrameStats;

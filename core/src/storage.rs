@@ -53,7 +53,24 @@ pub trait Storage {
     /// `sync_dir` returns, the removal is durable.
     fn remove(&mut self, name: FileName) -> Result<(), Self::Error>;
 
-    /// Makes every create and remove so far durable: the directory's names.
+    /// Renames file `from` to `to`, failing if `to` exists (the WAL renames
+    /// a deleted segment's file to a free file, and a free file to a new
+    /// segment: recycling). Handles open on the file stay valid.
+    ///
+    /// Power loss: until the next [`Storage::sync_dir`] returns, the file
+    /// may be found under either name afterwards (never both, never
+    /// neither), with the contents it had durably; once `sync_dir` returns,
+    /// the new name is durable.
+    fn rename(&mut self, from: FileName, to: FileName) -> Result<(), Self::Error>;
+
+    /// Whether [`Storage::rename`] works on this backend: the WAL recycles
+    /// files only where it does ([`crate::Config::recycle`]).
+    fn can_rename(&self) -> bool {
+        true
+    }
+
+    /// Makes every create, remove and rename so far durable: the
+    /// directory's names.
     ///
     /// Power loss: before return, each create and remove since the last
     /// successful `sync_dir` may or may not have reached the media, each on
@@ -84,6 +101,14 @@ impl<S: Storage + ?Sized> Storage for &mut S {
 
     fn remove(&mut self, name: FileName) -> Result<(), Self::Error> {
         (**self).remove(name)
+    }
+
+    fn rename(&mut self, from: FileName, to: FileName) -> Result<(), Self::Error> {
+        (**self).rename(from, to)
+    }
+
+    fn can_rename(&self) -> bool {
+        (**self).can_rename()
     }
 
     fn sync_dir(&mut self) -> Result<(), Self::Error> {
@@ -136,7 +161,7 @@ pub fn segment_ids<S: Storage>(storage: &mut S) -> Result<Vec<SegmentId>, S::Err
         .into_iter()
         .filter_map(|name| match name {
             FileName::Segment(id) => Some(id),
-            FileName::TornTail { .. } => None,
+            FileName::TornTail { .. } | FileName::Free(_) => None,
         })
         .collect();
     ids.sort_unstable();

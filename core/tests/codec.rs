@@ -154,7 +154,18 @@ proptest! {
     #[test]
     fn header_roundtrip(id in any::<u64>()) {
         let h = format::header::encode(id);
-        prop_assert_eq!(format::header::check(&h, id), Ok(()));
+        let fresh = format::header::Header { recycled_from: None };
+        prop_assert_eq!(format::header::check(&h, id), Ok(fresh));
+        // Recycled: version 2 names the older segment, and only an older one.
+        if let Some(from) = id.checked_sub(1 + id % 7).filter(|&f| f >= 1) {
+            let r = format::header::encode_recycled(id, from).unwrap();
+            prop_assert_eq!(
+                format::header::check(&r, id),
+                Ok(format::header::Header { recycled_from: Some(from) })
+            );
+            prop_assert_eq!(format::header::named_id(&r), Some(id));
+        }
+        prop_assert_eq!(format::header::encode_recycled(id, id), None);
         prop_assert_eq!(
             format::header::check(&h, id.wrapping_add(1)),
             Err(Corruption::SegmentIdMismatch { found: id })

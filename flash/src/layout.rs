@@ -153,6 +153,7 @@ impl Geometry {
                 offset,
                 copy,
             } => (1, segment, offset, copy),
+            FileName::Free(id) => (2, id, 0, 0),
         };
         out[0..4].copy_from_slice(&NAME_MAGIC.to_le_bytes());
         out[4..8].copy_from_slice(&kind.to_le_bytes());
@@ -178,6 +179,7 @@ impl Geometry {
                 offset: le64(&b[16..24]),
                 copy: le32(&b[24..28]),
             }),
+            2 => Some(FileName::Free(segment)),
             _ => None,
         }
     }

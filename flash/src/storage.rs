@@ -148,6 +148,18 @@ impl<F: NorFlash + MultiwriteNorFlash> Storage for FlashStorage<F> {
         t.remove(slot)
     }
 
+    /// Not supported (a slot's name is programmed once): recycling is off
+    /// on flash, where a slot is reused by erasing it anyway.
+    fn rename(&mut self, _from: FileName, _to: FileName) -> Result<(), FlashError> {
+        Err(FlashError::Geometry(
+            "renaming a file is not supported on flash",
+        ))
+    }
+
+    fn can_rename(&self) -> bool {
+        false
+    }
+
     /// Nothing to do: a name is programmed into its slot's header block
     /// by `create`, and a removal's tombstone by `remove`, before either
     /// returns (flash has no write cache), so both are durable already.

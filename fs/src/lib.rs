@@ -335,6 +335,21 @@ impl Storage for FsStorage {
         fs::remove_file(&path).map_err(|e| with_path(e, "cannot remove", &path))
     }
 
+    /// Renames `from` to `to` (refused if `to` exists: checked first, as
+    /// `rename(2)` would replace it; the WAL's lock keeps other writers out).
+    fn rename(&mut self, from: FileName, to: FileName) -> io::Result<()> {
+        self.writable()?;
+        let (src, dst) = (self.path(from), self.path(to));
+        if fs::symlink_metadata(&dst).is_ok() {
+            return Err(with_path(
+                io::Error::from(io::ErrorKind::AlreadyExists),
+                "cannot rename onto",
+                &dst,
+            ));
+        }
+        fs::rename(&src, &dst).map_err(|e| with_path(e, "cannot rename", &src))
+    }
+
     /// fsyncs the directory (natively; on WASI, and for a read-only
     /// storage, does nothing).
     fn sync_dir(&mut self) -> io::Result<()> {

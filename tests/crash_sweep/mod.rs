@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use wal_core::testing::{CrashModel, MemStorage, NamesDurable, Unsynced};
 use wal_core::FileName;
-use wal_core::{Config, Error, SegmentId};
+use wal_core::{Config, Error, Position, SegmentId};
 
 use crate::front::MemFront;
 
@@ -103,6 +103,10 @@ pub struct Setup {
     /// A (long) flush interval: the core WAL then writes full buffers at
     /// once and lets them share a sync, so several frames wait unsynced.
     pub shared_syncs: bool,
+    /// Recycled segments: the workload checkpoints instead of deleting, so
+    /// the two oldest segments become free files, which the rotations
+    /// after it reuse.
+    pub recycle: bool,
 }
 
 impl Setup {
@@ -113,6 +117,7 @@ impl Setup {
             .with_buffer_size(1024)
             .with_file_size(4096)
             .with_flush_interval(self.shared_syncs.then_some(Duration::from_secs(3600)))
+            .with_recycle(if self.recycle { 2 } else { 0 })
     }
 }
 
@@ -125,9 +130,9 @@ pub struct Run {
     pub acked: Arc<Mutex<HashSet<usize>>>,
     /// The errors completions reported.
     pub failed: Arc<Mutex<Vec<Error>>>,
-    /// The segment the workload deleted, the records it held, and whether
-    /// `delete` returned Ok.
-    pub deleted: Option<(SegmentId, HashSet<usize>, bool)>,
+    /// The segments the workload deleted (or checkpointed away), the
+    /// records each held, and whether the call returned Ok.
+    pub deleted: Vec<(SegmentId, HashSet<usize>, bool)>,
     /// Every error a WAL call returned, in order.
     pub errors: Vec<Error>,
 }
@@ -166,19 +171,29 @@ pub fn workload<F: MemFront>(storage: MemStorage, cfg: Config) -> Run {
     }
     let r = wal.rotate(); // flush + rotate by call
     run.note(r);
-    // Delete the oldest closed segment, remembering what it held.
+    // Delete the oldest closed segment (or, recycling, checkpoint the two
+    // oldest away), remembering what each held.
     let ids = wal.segments();
-    if ids.len() > 1 {
-        let first = ids[0];
-        let held: HashSet<usize> = match wal.read(first) {
-            Ok(reader) => reader
-                .filter_map(Result::ok)
-                .flat_map(|e| e.timestamps.into_iter().map(|t| t as usize))
-                .collect(),
-            Err(_) => HashSet::new(),
+    let n = if cfg.recycle > 0 { 2 } else { 1 };
+    if ids.len() > n {
+        let held = |wal: &mut F, id| -> HashSet<usize> {
+            match wal.read(id) {
+                Ok(reader) => reader
+                    .filter_map(Result::ok)
+                    .flat_map(|e| e.timestamps.into_iter().map(|t| t as usize))
+                    .collect(),
+                Err(_) => HashSet::new(),
+            }
         };
-        let ok = wal.delete(first).is_ok();
-        run.deleted = Some((first, held, ok));
+        let held: Vec<HashSet<usize>> = ids[..n].iter().map(|&id| held(&mut wal, id)).collect();
+        let ok = if cfg.recycle > 0 {
+            wal.checkpoint(Position::first_frame(ids[n])).is_ok()
+        } else {
+            wal.delete(ids[0]).is_ok()
+        };
+        for (id, held) in ids.into_iter().zip(held) {
+            run.deleted.push((id, held, ok));
+        }
     }
     for i in 150..260 {
         run.write(&mut wal, i);
@@ -228,22 +243,25 @@ fn check<F: MemFront>(wal: &mut F, image: &MemStorage, run: &Run, ctx: &str) -> 
         }
     }
     // A deleted segment's records are expected exactly when the segment is
-    // still there (the image decides, when the delete was in flight).
-    let gone: HashSet<usize> = match &run.deleted {
-        Some((id, held, ok)) => {
-            let present = image.files().contains(&FileName::Segment(*id));
-            assert!(
-                !(*ok && present),
-                "{ctx}: segment {id} was deleted but came back"
-            );
-            if present {
-                HashSet::new()
-            } else {
-                held.clone()
-            }
+    // still there (the image decides, when the delete was in flight); a
+    // segment gone holds none of them (a recycled file's stale frames are
+    // never read as records of the segment it became).
+    let mut gone: HashSet<usize> = HashSet::new();
+    for (id, held, ok) in &run.deleted {
+        let present = image.files().contains(&FileName::Segment(*id));
+        assert!(
+            !(*ok && present),
+            "{ctx}: segment {id} was deleted but came back"
+        );
+        if !present {
+            gone.extend(held);
         }
-        None => HashSet::new(),
-    };
+    }
+    let stale: Vec<usize> = gone.iter().filter(|i| set.contains(i)).copied().collect();
+    assert!(
+        stale.is_empty(),
+        "{ctx}: records of deleted segments read back: {stale:?}"
+    );
     let acked = run.acked.lock().unwrap().clone();
     let mut lost: Vec<usize> = acked
         .iter()

@@ -187,6 +187,11 @@ impl Storage for Faulty {
         self.mem.remove(name)
     }
 
+    fn rename(&mut self, from: FileName, to: FileName) -> Result<(), MemError> {
+        self.plan.op("rename");
+        self.mem.rename(from, to)
+    }
+
     fn sync_dir(&mut self) -> Result<(), MemError> {
         self.plan.op("sync_dir");
         self.mem.sync_dir()

@@ -159,7 +159,9 @@ fn ops_on<F: MemFront>(data: &[u8]) {
         // Retention: what it deletes is accounted by the positions.
         .with_retain_bytes((flags & 2 == 2).then_some(4096))
         // Retention by age in record time (timestamps 1 apart).
-        .with_retain_age((flags & 4 == 4).then_some(Duration::from_nanos(40)));
+        .with_retain_age((flags & 4 == 4).then_some(Duration::from_nanos(40)))
+        // Recycled segments: checkpointed and retained files reused.
+        .with_recycle(if flags & 8 == 8 { 2 } else { 0 });
     let mut storage = MemStorage::new();
     let Ok(mut wal) = F::open(storage.clone(), cfg) else {
         return;

@@ -154,6 +154,10 @@ impl Storage for GatedStorage {
         self.inner.remove(name)
     }
 
+    fn rename(&mut self, from: FileName, to: FileName) -> Result<(), MemError> {
+        self.inner.rename(from, to)
+    }
+
     fn sync_dir(&mut self) -> Result<(), MemError> {
         self.inner.sync_dir()
     }

@@ -75,6 +75,10 @@ pub(crate) enum Command {
         /// The position (SEGMENT:OFFSET), e.g. what a snapshot covers.
         #[arg(long, value_name = "SEG:OFF")]
         through: Position,
+        /// Keep up to this many of the files as free files for recycling
+        /// (`free{ID}.wal`) instead of removing them.
+        #[arg(long, default_value_t = 0)]
+        recycle: usize,
     },
     /// Check every segment, read-only. Exit 0 when all is valid, 1 on corruption,
     /// 2 when the newest segment has a torn tail (not repaired here).
@@ -133,6 +137,10 @@ pub(crate) struct AppendArgs {
     /// newest (the timestamps written, not the wall clock).
     #[arg(long)]
     retain_age_secs: Option<u64>,
+    /// Reuse up to this many files of segments that retention deleted as new segments
+    /// (recycling; needs --sync always).
+    #[arg(long, default_value_t = 0)]
+    recycle: usize,
 }
 
 impl AppendArgs {
@@ -152,6 +160,7 @@ impl AppendArgs {
             .with_retain_bytes(self.retain_bytes)
             .with_max_bytes(self.max_bytes)
             .with_retain_age(self.retain_age_secs.map(Duration::from_secs))
+            .with_recycle(self.recycle)
     }
 }
 

@@ -122,9 +122,11 @@ pub fn run<H: Host>(host: &H, args: impl IntoIterator<Item = OsString>, io: Io<'
             until_idle_ms.map(std::time::Duration::from_millis),
             &mut Locked(stdout),
         ),
-        Command::Checkpoint { dir, through } => {
-            checkpoint(host, &dir, through, &mut Locked(stdout), stderr)
-        }
+        Command::Checkpoint {
+            dir,
+            through,
+            recycle,
+        } => checkpoint(host, &dir, through, recycle, &mut Locked(stdout), stderr),
         Command::Verify { dir } => verify(host, &dir, &mut Locked(stdout), tty),
         Command::Stats { dir } => stats(host, &dir, &mut Locked(stdout), stderr, tty),
         Command::Repair { dir } => repair(host, &dir, &mut Locked(stdout)),

@@ -123,6 +123,57 @@ fn dump_from_and_positions_and_appends_durable_position() {
 }
 
 #[test]
+fn checkpoint_with_recycle_keeps_free_files_that_the_next_append_reuses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("w");
+    let d = d.to_str().unwrap();
+    append_small_segments(d, &input(2000, 5, "a"));
+    let before = ok(&["dump", d, "--format", "jsonl", "--positions"]);
+    let line = before
+        .lines()
+        .find(|l| position_of(l).segment == 3)
+        .unwrap();
+    let at = position_of(line).to_string();
+    let out = ok(&["checkpoint", d, "--through", &at, "--recycle", "2"]);
+    assert_eq!(
+        out,
+        format!(
+            "recycled seg0000000000000001.wal (kept as free0000000000000001.wal)\n\
+             recycled seg0000000000000002.wal (kept as free0000000000000002.wal)\n\
+             checkpoint at {at}: 2 segments removed, 2 kept for recycling\n"
+        )
+    );
+    let names = |d: &str| -> Vec<String> {
+        snapshot(std::path::Path::new(d))
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    };
+    assert!(names(d).contains(&"free0000000000000001.wal".to_string()));
+    // The next append's rotations reuse them: no free file is left, and the
+    // log holds what it held from the checkpoint on, then the new records,
+    // nothing of the stale frames.
+    let mut flags = small_segments(d).to_vec();
+    flags.extend(["--recycle", "2"]);
+    let (n, _) = append_ok(&flags, &input(2000, 5, "b"));
+    assert_eq!(n, 2000);
+    assert!(
+        !names(d).iter().any(|n| n.starts_with("free")),
+        "{:?}",
+        names(d)
+    );
+    let dump = ok(&["dump", d, "--format", "jsonl"]);
+    let hex_of = |tag: &str| hex::encode(format!("{tag}-"));
+    let kept_a = before
+        .lines()
+        .filter(|l| position_of(l).segment >= 3)
+        .count();
+    assert_eq!(dump.matches(&hex_of("a")).count(), kept_a);
+    assert_eq!(dump.matches(&hex_of("b")).count(), 2000);
+    assert_eq!(wal(&["verify", d], "").status.code(), Some(0));
+}
+
+#[test]
 fn checkpoint_removes_exactly_the_segments_wholly_before_and_takes_the_lock() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("w");

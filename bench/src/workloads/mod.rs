@@ -1,4 +1,4 @@
-//! The eleven workloads of the harness, one file each. Each returns rows for
+//! The twelve workloads of the harness, one file each. Each returns rows for
 //! our WAL and for every baseline that applies, measured in the same run.
 //! This file holds what they share: temporary directories, medians, the
 //! spread of ratios by round, logs written for reading back, and sizes
@@ -10,6 +10,7 @@ mod durable;
 mod ingest;
 mod memory;
 mod open;
+mod recycle;
 mod replay;
 mod retention;
 mod rotation;
@@ -22,6 +23,7 @@ pub use durable::durable_small;
 pub use ingest::ingest;
 pub use memory::memory;
 pub use open::open;
+pub use recycle::{recycle, verdicts as recycle_verdicts};
 pub use replay::replay;
 pub use retention::retention;
 pub use rotation::rotation;

@@ -1,4 +1,6 @@
-//! The 24-byte segment header.
+//! The 24-byte segment header: version 1 for a segment created new,
+//! version 2 for a recycled one (its `flags` field names the segment whose
+//! stale frames the file holds).
 
 use super::corruption::Corruption;
 use super::names::SegmentId;
@@ -14,7 +16,8 @@ pub mod field {
     pub const VERSION: Range<usize> = 6..8;
     /// Segment ID, u64.
     pub const SEGMENT_ID: Range<usize> = 8..16;
-    /// Flags, u32 (all reserved).
+    /// Flags, u32: 0 in version 1; in version 2 `recycled_delta`, the
+    /// segment ID minus the ID of the segment the file was recycled from.
     pub const FLAGS: Range<usize> = 16..20;
     /// CRC of bytes 0..20.
     pub const CRC: Range<usize> = 20..24;
@@ -24,24 +27,54 @@ pub mod field {
 pub const LEN: usize = 24;
 /// The segment file magic.
 pub const MAGIC: &[u8; 6] = b"WALSEG";
-/// The format version this crate writes (and the only one it reads).
+/// The format version of a segment created new.
 pub const VERSION: u16 = 1;
+/// The format version of a recycled segment.
+pub const VERSION_RECYCLED: u16 = 2;
 
-/// The header of segment `id`.
+/// What a valid header says beyond the segment's ID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// For a recycled segment (version 2), the segment whose file it was:
+    /// its stale frames (CRCs seeded with that ID) may follow the log.
+    pub recycled_from: Option<SegmentId>,
+}
+
+/// The header of segment `id`, created new (version 1).
 pub fn encode(id: SegmentId) -> [u8; LEN] {
+    build(id, VERSION, 0)
+}
+
+/// The header of segment `id` recycled from the file of segment `from`
+/// (version 2); `None` when `from` is not older than `id` or the two are
+/// more than `u32::MAX` apart (then the file is not recycled as `id`).
+pub fn encode_recycled(id: SegmentId, from: SegmentId) -> Option<[u8; LEN]> {
+    let delta = u32::try_from(id.checked_sub(from)?).ok()?;
+    (delta >= 1 && from >= 1).then(|| build(id, VERSION_RECYCLED, delta))
+}
+
+fn build(id: SegmentId, version: u16, flags: u32) -> [u8; LEN] {
     let mut h = [0u8; LEN];
     h[field::MAGIC].copy_from_slice(MAGIC);
-    h[field::VERSION].copy_from_slice(&VERSION.to_le_bytes());
+    h[field::VERSION].copy_from_slice(&version.to_le_bytes());
     h[field::SEGMENT_ID].copy_from_slice(&id.to_le_bytes());
-    h[field::FLAGS].copy_from_slice(&0u32.to_le_bytes());
+    h[field::FLAGS].copy_from_slice(&flags.to_le_bytes());
     let crc = crc32c(&h[..field::CRC.start]);
     h[field::CRC].copy_from_slice(&crc.to_le_bytes());
     h
 }
 
+/// The segment ID a whole, valid header names (of either version),
+/// whatever file it is in; `None` if it is not one.
+pub fn named_id(bytes: &[u8]) -> Option<SegmentId> {
+    let h = bytes.get(..LEN)?;
+    let id = u64_at(h, field::SEGMENT_ID);
+    check(h, id).ok().map(|_| id)
+}
+
 /// Checks a segment header (the first bytes of the file, possibly fewer than
 /// 24) against the segment ID its file name gives.
-pub fn check(bytes: &[u8], expected: SegmentId) -> Result<(), Corruption> {
+pub fn check(bytes: &[u8], expected: SegmentId) -> Result<Header, Corruption> {
     if bytes.len() < LEN {
         return Err(Corruption::HeaderTruncated {
             len: bytes.len() as u64,
@@ -57,18 +90,21 @@ pub fn check(bytes: &[u8], expected: SegmentId) -> Result<(), Corruption> {
         return Err(Corruption::HeaderCrcMismatch { stored, computed });
     }
     let version = u16_at(h, field::VERSION);
-    if version != VERSION {
-        return Err(Corruption::UnsupportedVersion(version));
-    }
     let flags = u32_at(h, field::FLAGS);
-    if flags != 0 {
-        return Err(Corruption::UnknownFlags(flags));
-    }
     let found = u64_at(h, field::SEGMENT_ID);
+    let recycled_from = match version {
+        VERSION if flags == 0 => None,
+        VERSION => return Err(Corruption::UnknownFlags(flags)),
+        VERSION_RECYCLED => match found.checked_sub(u64::from(flags)) {
+            Some(from) if flags >= 1 && from >= 1 => Some(from),
+            _ => return Err(Corruption::UnknownFlags(flags)),
+        },
+        _ => return Err(Corruption::UnsupportedVersion(version)),
+    };
     if found != expected {
         return Err(Corruption::SegmentIdMismatch { found });
     }
-    Ok(())
+    Ok(Header { recycled_from })
 }
 
 /// Whether a header refused by [`check`] can be the result of a torn write

@@ -1,6 +1,7 @@
 //! File names in a WAL directory (FORMAT.md, "Directory"): segments
-//! `seg{ID}.wal` and sidecars `seg{ID}.wal.torn-{OFFSET}` (then
-//! `...torn-{OFFSET}.1`, `.2`, ... when that name is taken). Only
+//! `seg{ID}.wal`, sidecars `seg{ID}.wal.torn-{OFFSET}` (then
+//! `...torn-{OFFSET}.1`, `.2`, ... when that name is taken) and free files
+//! `free{ID}.wal` kept for recycling. Only
 //! exact matches count; anything else is not the WAL's and is left alone.
 //! This is the one place that spells them: hosts map a [`FileName`] to a
 //! path with its `Display` and parse directory listings with
@@ -29,6 +30,9 @@ pub enum FileName {
         /// 0 for the first sidecar at this offset, then 1, 2, ...
         copy: u32,
     },
+    /// `free{ID}.wal`: the file of segment `ID`, gone from the log, kept to
+    /// be recycled as a later segment (its bytes are stale, never read).
+    Free(SegmentId),
 }
 
 impl FileName {
@@ -37,6 +41,9 @@ impl FileName {
     pub fn parse(name: &str) -> Option<FileName> {
         if let Some(id) = parse_segment(name) {
             return Some(FileName::Segment(id));
+        }
+        if let Some(id) = name.strip_prefix("free").and_then(parse_hex_wal) {
+            return Some(FileName::Free(id));
         }
         let (seg, rest) = name.split_once(".torn-")?;
         let (off, copy) = match rest.split_once('.') {
@@ -65,7 +72,9 @@ impl FileName {
     /// The segment the file belongs to.
     pub fn segment(&self) -> SegmentId {
         match *self {
-            FileName::Segment(id) | FileName::TornTail { segment: id, .. } => id,
+            FileName::Segment(id) | FileName::TornTail { segment: id, .. } | FileName::Free(id) => {
+                id
+            }
         }
     }
 }
@@ -74,6 +83,7 @@ impl fmt::Display for FileName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FileName::Segment(id) => write!(f, "seg{id:016x}.wal"),
+            FileName::Free(id) => write!(f, "free{id:016x}.wal"),
             FileName::TornTail {
                 segment,
                 offset,
@@ -101,7 +111,12 @@ fn parse_decimal(s: &str) -> Option<u64> {
 
 /// The segment ID of `seg{16 lowercase hex digits}.wal`.
 fn parse_segment(name: &str) -> Option<SegmentId> {
-    let hex = name.strip_prefix("seg")?.strip_suffix(".wal")?;
+    parse_hex_wal(name.strip_prefix("seg")?)
+}
+
+/// The ID of `{16 lowercase hex digits}.wal`.
+fn parse_hex_wal(name: &str) -> Option<SegmentId> {
+    let hex = name.strip_suffix(".wal")?;
     let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
     if hex.len() != 16 || !hex.bytes().all(lower_hex) {
         return None;
@@ -137,7 +152,12 @@ mod tests {
         };
         assert_eq!(copy.to_string(), "seg0000000000000003.wal.torn-100.2");
         assert_eq!(FileName::parse(&copy.to_string()), Some(copy));
+        let free = FileName::Free(5);
+        assert_eq!(free.to_string(), "free0000000000000005.wal");
+        assert_eq!(FileName::parse(&free.to_string()), Some(free));
         for bad in [
+            "free000000000000005.wal",
+            "free0000000000000005.wal.torn-1",
             "seg000000000000001.wal",
             "seg00000000000000001.wal",
             "seg000000000000000A.wal",

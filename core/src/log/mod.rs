@@ -36,6 +36,7 @@ use crate::recovery::{recover_newest, Recovered, RecoveryReport};
 use crate::replay::{durable_end, Replay};
 use crate::storage::{create_segment, segment_ids, SegmentFile, Storage};
 
+mod recycle;
 mod reserve;
 mod retention;
 mod segments;
@@ -44,6 +45,7 @@ mod stats;
 use stats::Counts;
 
 use crate::summary::{FrameStats, SegmentInfo};
+pub use recycle::{retire_segments, RetireError};
 pub use reserve::RESERVE_CHUNK;
 pub use segments::{remove_segment, remove_segments, OpenedSegment};
 
@@ -59,6 +61,9 @@ struct Active<F> {
     /// Bytes of the log known durable (synced, or written under
     /// [`SyncPolicy::Never`], which promises no more): what readers see.
     durable: u64,
+    /// A recycled segment (stale frames past the log): each frame is
+    /// synced as it is appended.
+    recycled: bool,
 }
 
 /// Where an appended frame landed.
@@ -89,6 +94,8 @@ pub struct SegmentLog<S: Storage> {
     active: Active<S::File>,
     /// Closed segments, ascending.
     closed: Vec<SegmentId>,
+    /// Free files kept for recycling (`free{ID}.wal`), ascending.
+    free: Vec<SegmentId>,
     /// Bytes of closed segments, kept when retention is configured (see
     /// `retention.rs`).
     sizes: BTreeMap<SegmentId, u64>,
@@ -124,6 +131,16 @@ impl<F> Active<F> {
             last_frame: 0,
             reserve_to: 0,
             durable: header::LEN as u64,
+            recycled: false,
+        }
+    }
+
+    /// A recycled file of `file_len` bytes, its version 2 header written.
+    fn recycled(file: F, id: SegmentId, file_len: u64) -> Self {
+        Active {
+            file_len,
+            recycled: true,
+            ..Active::created(file, id)
         }
     }
 }
@@ -145,22 +162,27 @@ impl<S: Storage> SegmentLog<S> {
                 Active::created(create_segment(&mut storage, 1)?, 1)
             }
             Some(id) => {
-                let Recovered { file, info } = recover_newest(
+                let Recovered {
+                    file,
+                    info,
+                    recycled,
+                } = recover_newest(
                     &mut storage,
                     id,
                     config.recovery,
-                    config.max_frame_len(),
+                    (config.max_frame_len(), config.max_written_frame()),
                     &mut report,
                 )?;
                 // Recovery synced the segment: its whole log is durable.
-                let file_len = info.bytes;
+                let bytes = info.bytes;
                 Active {
                     file,
                     info,
-                    file_len,
+                    file_len: recycled.unwrap_or(bytes),
                     last_frame: 0,
                     reserve_to: 0,
-                    durable: file_len,
+                    durable: bytes,
+                    recycled: recycled.is_some(),
                 }
             }
         };
@@ -174,6 +196,7 @@ impl<S: Storage> SegmentLog<S> {
             config,
             active,
             closed: ids,
+            free: Vec::new(),
             sizes: BTreeMap::new(),
             newest: BTreeMap::new(),
             retention_due: false,
@@ -183,6 +206,7 @@ impl<S: Storage> SegmentLog<S> {
             poison: Poison::new(),
         };
         log.measure_closed()?;
+        log.load_free()?;
         Ok((log, report))
     }
 
@@ -305,6 +329,9 @@ impl<S: Storage> SegmentLog<S> {
         if self.active.info.frames > 0 && self.active.info.bytes + len > self.config.file_size {
             self.rotate()?;
         }
+        // One frame in flight in a recycled segment (FORMAT.md): decided
+        // after the rotation, which may have started one.
+        let sync = sync || self.active.recycled;
         let id = self.active.info.id;
         frame::seal(bytes, codec, id);
         let offset = self.active.info.bytes;
@@ -420,8 +447,8 @@ impl<S: Storage> SegmentLog<S> {
             .id
             .checked_add(1)
             .ok_or(Error::LogicBug("segment IDs exhausted"))?;
-        let new = match create_segment(&mut self.storage, next) {
-            Ok(file) => Active::created(file, next),
+        let new = match self.next_segment(next) {
+            Ok(active) => active,
             Err(e) => return Err(self.fail_with(e)),
         };
         let old = core::mem::replace(&mut self.active, new);

@@ -169,13 +169,21 @@ impl<S: Storage> SegmentLog<S> {
 
     /// Removes the files of segments `ids`, taken off the list (by
     /// [`SegmentLog::retention_unlist`] or
-    /// [`SegmentLog::checkpoint_unlist`]), durably; lists again those it
+    /// [`SegmentLog::checkpoint_unlist`]), durably, or keeps them as free
+    /// files for recycling while the pool has room; lists again those it
     /// could not remove.
     pub fn remove_unlisted(&mut self, ids: &[SegmentId]) -> Result<(), Error> {
-        if let Err((e, back)) = super::remove_segments(&mut self.storage, ids) {
-            back.iter().for_each(|&id| self.relist(id));
-            return Err(e);
+        let room = self.recycle_room();
+        match super::retire_segments(&mut self.storage, ids, room) {
+            Ok(freed) => {
+                self.add_free(&freed);
+                Ok(())
+            }
+            Err((e, back, freed)) => {
+                self.add_free(&freed);
+                back.iter().for_each(|&id| self.relist(id));
+                Err(e)
+            }
         }
-        Ok(())
     }
 }

@@ -15,6 +15,8 @@ pub(super) struct Counts {
     /// Syncs the log made itself (a host's own syncs are its to count).
     pub(super) syncs: u64,
     pub(super) rotations: u64,
+    /// Free files reused as new segments.
+    pub(super) recycled: u64,
     /// Segments retention took off the list.
     pub(super) retained_out: u64,
 }
@@ -38,6 +40,7 @@ impl<S: Storage> SegmentLog<S> {
             stored_bytes: w.bytes,
             syncs: self.counts.syncs,
             rotations: self.counts.rotations,
+            recycled: self.counts.recycled,
             removed_by_retention: self.counts.retained_out,
             segments: self.closed.len() + 1,
             bytes_on_disk: self.bytes_held(),

@@ -12,6 +12,7 @@
 //! nothing, unless the caller asked to salvage, which keeps every valid
 //! frame.
 
+mod recycled;
 mod report;
 
 pub use report::{RecoveryReport, Salvaged, TornTail};
@@ -34,6 +35,9 @@ use crate::summary::SegmentInfo;
 pub(crate) struct Recovered<F> {
     pub(crate) file: F,
     pub(crate) info: SegmentInfo,
+    /// For a recycled segment, the file's length (stale bytes past the
+    /// log stay: FORMAT.md, "Recycled segments").
+    pub(crate) recycled: Option<u64>,
 }
 
 /// Bytes copied at a time.
@@ -48,10 +52,10 @@ pub(crate) fn recover_newest<S: Storage>(
     storage: &mut S,
     id: SegmentId,
     mode: RecoveryMode,
-    max_frame: u64,
+    (max_frame, max_written): (u64, u64),
     report: &mut RecoveryReport,
 ) -> Result<Recovered<S::File>, Error> {
-    let recovered = recover(storage, id, mode, max_frame, report)?;
+    let recovered = recover(storage, id, mode, (max_frame, max_written), report)?;
     storage
         .sync_dir()
         .map_err(storage_err("sync directory", id))?;
@@ -62,7 +66,7 @@ fn recover<S: Storage>(
     storage: &mut S,
     id: SegmentId,
     mode: RecoveryMode,
-    max_frame: u64,
+    (max_frame, max_written): (u64, u64),
     report: &mut RecoveryReport,
 ) -> Result<Recovered<S::File>, Error> {
     let mut file = storage
@@ -76,9 +80,22 @@ fn recover<S: Storage>(
         report.restarted = true;
         return finish(file, SegmentInfo::empty(id));
     }
+    let mut head = [0u8; header::LEN];
+    let got = len.min(header::LEN as u64) as usize;
+    file.seek(SeekFrom::Start(0))
+        .map_err(storage_err("seek", id))?;
+    read_exact(&mut file, id, &mut head[..got])?;
+    let file = match recycled::restart_stale_header(file, id, &head[..got], len, report)? {
+        Ok(restarted) => return Ok(restarted),
+        Err(file) => file,
+    };
+    let recycled = header::check(&head[..got], id).is_ok_and(|h| h.recycled_from.is_some());
     let (mut file, info, stop) = scan(file, id, max_frame)?;
     let Some(Invalid { offset, reason }) = stop else {
-        return finish(file, info);
+        return match recycled {
+            true => finish_recycled(file, info, len),
+            false => finish(file, info),
+        };
     };
     let foreign_header = offset == 0 && !header::may_be_torn(&reason);
     let unreadable = matches!(
@@ -108,6 +125,19 @@ fn recover<S: Storage>(
     // Frames can only start after the header.
     let from = (offset + 1).max(header::LEN as u64);
     let after = find_frames(&mut file, id, from, len, max_frame)?;
+    if recycled && after.is_empty() && mode != RecoveryMode::Strict {
+        return recycled::recycled_tail(
+            storage,
+            file,
+            id,
+            offset,
+            len,
+            reason,
+            max_written,
+            info,
+            report,
+        );
+    }
     // A torn write: nothing valid follows the end of the log, or only frames
     // written after writes a power cut lost (never acknowledged). Salvage
     // keeps those too.
@@ -202,7 +232,22 @@ fn finish<F: SegmentFile>(mut file: F, info: SegmentInfo) -> Result<Recovered<F>
     file.sync().map_err(storage_err("sync", id))?;
     file.seek(SeekFrom::Start(info.bytes))
         .map_err(storage_err("seek", id))?;
-    Ok(Recovered { file, info })
+    Ok(Recovered {
+        file,
+        info,
+        recycled: None,
+    })
+}
+
+/// As [`finish`], for a recycled segment whose file is `len` bytes long.
+fn finish_recycled<F: SegmentFile>(
+    file: F,
+    info: SegmentInfo,
+    len: u64,
+) -> Result<Recovered<F>, Error> {
+    let mut r = finish(file, info)?;
+    r.recycled = Some(len);
+    Ok(r)
 }
 
 /// Whether segment `id` was never written: it holds at most its header's

@@ -114,7 +114,7 @@ where
             let ids = lock(&s.log)
                 .log()?
                 .checkpoint_unlist(through, s.order.durable())?;
-            s.remove_unlisted(&ids)?;
+            s.remove_unlisted(&ids, true)?;
             Ok(ids)
         })
     }
@@ -143,7 +143,7 @@ where
     pub fn delete(&self, id: SegmentId) -> Result<(), Error> {
         self.changing("deleting a segment", |s| {
             lock(&s.log).log()?.unlist(id)?;
-            s.remove_unlisted(&[id])
+            s.remove_unlisted(&[id], false)
         })
     }
 

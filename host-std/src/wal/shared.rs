@@ -15,7 +15,7 @@
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, Weak};
 
-use wal_core::host::{remove_segments, Poison, SegmentLog};
+use wal_core::host::{retire_segments, Poison, SegmentLog};
 use wal_core::replay::durable_end;
 use wal_core::{Error, Position, RecoveryReport, SegmentId, SegmentInfo};
 
@@ -144,7 +144,7 @@ impl<S: ThreadedStorage> Shared<S> {
         let removed = if ids.is_empty() {
             Ok(())
         } else {
-            self.remove_unlisted(&ids)
+            self.remove_unlisted(&ids, true)
         }
         .and(learnt);
         let listed = match lock(&self.log).log.as_ref() {
@@ -182,19 +182,29 @@ impl<S: ThreadedStorage> Shared<S> {
 
     /// Removes the files of segments `ids`, taken off the log's list,
     /// through the WAL's second storage handle (without the log lock), and
-    /// lists again those it could not remove (see `remove_segments`).
-    pub(super) fn remove_unlisted(&self, ids: &[SegmentId]) -> Result<(), Error> {
-        let removed = match lock(&self.remover).as_mut() {
-            None => Err((Error::Closed, ids)),
-            Some(storage) => remove_segments(storage, ids),
+    /// lists again those it could not remove (see `retire_segments`). With
+    /// `recycle` (a checkpoint or retention, not a delete), keeps as many
+    /// as the pool has room for as free files.
+    pub(super) fn remove_unlisted(&self, ids: &[SegmentId], recycle: bool) -> Result<(), Error> {
+        let room = match (recycle, lock(&self.log).log.as_ref()) {
+            (true, Some(log)) => log.recycle_room(),
+            _ => 0,
         };
-        if let Err((e, back)) = removed {
-            if let Some(log) = lock(&self.log).log.as_mut() {
+        let retired = match lock(&self.remover).as_mut() {
+            None => Err((Error::Closed, ids, Vec::new())),
+            Some(storage) => retire_segments(storage, ids, room),
+        };
+        let (freed, failed) = match retired {
+            Ok(freed) => (freed, None),
+            Err((e, back, freed)) => (freed, Some((e, back))),
+        };
+        if let Some(log) = lock(&self.log).log.as_mut() {
+            log.add_free(&freed);
+            if let Some((_, back)) = &failed {
                 back.iter().for_each(|&id| log.relist(id));
             }
-            return Err(e);
         }
-        Ok(())
+        failed.map_or(Ok(()), |(e, _)| Err(e))
     }
 
     /// The end of the durable log now: the furthest point the log's own

@@ -60,6 +60,7 @@ pub(crate) fn verify<H: Host>(
             FileKind::Wal(FileName::TornTail { .. }) => {
                 "a torn tail set aside by an earlier recovery"
             }
+            FileKind::Wal(FileName::Free(_)) => "a free file kept for recycling (stale, not read)",
             FileKind::Lock => continue,
             _ => "not a WAL file; left alone",
         };

@@ -37,6 +37,8 @@ pub enum Op {
     Sync(FileName),
     /// A file was removed.
     Remove(FileName),
+    /// A file was renamed (from, to).
+    Rename(FileName, FileName),
     /// The directory was synced.
     SyncDir,
 }
@@ -109,9 +111,9 @@ pub(super) struct Disk {
     /// the only ones a directory sync changes (so that a sync costs what
     /// changed, not the size of the directory).
     dirty: BTreeSet<FileName>,
-    /// Each file's name (a file never changes its name: there is no
-    /// rename), to tell whether any directory still names it.
-    name_of: BTreeMap<u64, FileName>,
+    /// Every name each file was given (created, then renamed), to tell
+    /// whether any directory still names it.
+    names_of: BTreeMap<u64, BTreeSet<FileName>>,
     /// Count of mutating operations (create, write, truncate, sync, remove,
     /// sync_dir).
     pub(super) ops: u64,
@@ -162,13 +164,12 @@ impl Disk {
             .sum()
     }
 
-    /// The file `name` names now, if it is file number `number` (when
-    /// given): a handle on a file removed since it was opened finds nothing.
+    /// The file `name` names now, or file number `number` (a handle's)
+    /// when given, under whatever name the directory gives it now: a handle
+    /// on a file removed since it was opened finds nothing; one on a file
+    /// renamed since still finds it, as on POSIX.
     pub(super) fn file(&self, name: FileName, number: Option<u64>) -> Option<&FileData> {
-        let n = *self.live.get(&name)?;
-        if number.is_some_and(|want| want != n) {
-            return None;
-        }
+        let n = self.live_number(name, number)?;
         self.files.get(&n)
     }
 
@@ -178,11 +179,24 @@ impl Disk {
         name: FileName,
         number: Option<u64>,
     ) -> Option<&mut FileData> {
-        let n = *self.live.get(&name)?;
-        if number.is_some_and(|want| want != n) {
-            return None;
-        }
+        let n = self.live_number(name, number)?;
         self.files.get_mut(&n)
+    }
+
+    fn live_number(&self, name: FileName, number: Option<u64>) -> Option<u64> {
+        match number {
+            None => self.live.get(&name).copied(),
+            Some(n) => self.live_name(n).map(|_| n),
+        }
+    }
+
+    /// The name the directory gives file number `n` now, if any.
+    fn live_name(&self, n: u64) -> Option<FileName> {
+        self.names_of
+            .get(&n)?
+            .iter()
+            .copied()
+            .find(|name| self.live.get(name) == Some(&n))
     }
 
     /// The number of the file `name` names now.
@@ -202,9 +216,23 @@ impl Disk {
         self.next_file += 1;
         self.files.insert(n, FileData::synced(data));
         self.live.insert(name, n);
-        self.name_of.insert(n, name);
+        self.names_of.entry(n).or_default().insert(name);
         self.dirty.insert(name);
         Ok(n)
+    }
+
+    /// Renames `from` to `to` in the directory as it is now (`to` must not
+    /// exist).
+    pub(super) fn rename(&mut self, from: FileName, to: FileName) -> Result<(), MemError> {
+        if self.live.contains_key(&to) {
+            return Err(EXISTS);
+        }
+        let n = self.live.remove(&from).ok_or(NOT_FOUND)?;
+        self.live.insert(to, n);
+        self.names_of.entry(n).or_default().insert(to);
+        self.dirty.insert(from);
+        self.dirty.insert(to);
+        Ok(())
     }
 
     /// Removes `name` from the directory as it is now.
@@ -215,11 +243,27 @@ impl Disk {
         Ok(())
     }
 
-    /// Syncs file `name`: its contents, and in `dir_or_file_synced` its name.
+    /// Syncs file number `number` (opened as `name`): its contents, and in
+    /// `dir_or_file_synced` its name as it is now (the journal commit that
+    /// ext4 runs for a file's sync carries its rename too).
     pub(super) fn sync(&mut self, name: FileName, number: u64) -> Result<(), MemError> {
         self.file_mut(name, Some(number)).ok_or(NOT_FOUND)?.sync();
-        let old = self.dir_or_file_synced.insert(name, number);
-        self.drop_unnamed(old.filter(|&o| o != number));
+        let now = self.live_name(number).ok_or(NOT_FOUND)?;
+        let mut old: Vec<u64> = self
+            .dir_or_file_synced
+            .insert(now, number)
+            .into_iter()
+            .collect();
+        let others: Vec<FileName> = self.names_of[&number]
+            .iter()
+            .copied()
+            .filter(|&nm| nm != now && self.dir_or_file_synced.get(&nm) == Some(&number))
+            .collect();
+        for nm in others {
+            self.dir_or_file_synced.remove(&nm);
+        }
+        old.retain(|&o| o != number);
+        self.drop_unnamed(old);
         Ok(())
     }
 
@@ -250,7 +294,7 @@ impl Disk {
                 let n = self.next_file;
                 self.next_file += 1;
                 self.live.insert(name, n);
-                self.name_of.insert(n, name);
+                self.names_of.entry(n).or_default().insert(name);
                 n
             }
         };
@@ -266,16 +310,18 @@ impl Disk {
     /// keeping the largest allocation for the next file created.
     fn drop_unnamed(&mut self, maybe: impl IntoIterator<Item = u64>) {
         for n in maybe {
-            let Some(&name) = self.name_of.get(&n) else {
+            let Some(names) = self.names_of.get(&n) else {
                 continue; // dropped already
             };
-            let named = [&self.live, &self.dir_synced, &self.dir_or_file_synced]
-                .iter()
-                .any(|dir| dir.get(&name) == Some(&n));
+            let named = names.iter().any(|name| {
+                [&self.live, &self.dir_synced, &self.dir_or_file_synced]
+                    .iter()
+                    .any(|dir| dir.get(name) == Some(&n))
+            });
             if named {
                 continue;
             }
-            self.name_of.remove(&n);
+            self.names_of.remove(&n);
             if let Some(f) = self.files.remove(&n) {
                 if f.data.capacity() > self.spare.capacity() {
                     self.spare = f.data;

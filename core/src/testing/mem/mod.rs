@@ -260,6 +260,14 @@ impl Storage for MemStorage {
         disk.remove(name)
     }
 
+    fn rename(&mut self, from: FileName, to: FileName) -> Result<(), MemError> {
+        let mut disk = self.disk.lock();
+        if disk.next_op(Op::Rename(from, to)).is_some() {
+            return Err(INJECTED);
+        }
+        disk.rename(from, to)
+    }
+
     fn sync_dir(&mut self) -> Result<(), MemError> {
         let mut disk = self.disk.lock();
         if disk.next_op(Op::SyncDir).is_some() {

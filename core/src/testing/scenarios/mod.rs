@@ -129,6 +129,7 @@ pub fn all<M: Medium>() -> Vec<Scenario<M>> {
         lifecycle::checkpoint_deletes_closed_segments_wholly_before_it,
         lifecycle::retention_by_size_bounds_the_log_and_reports_what_it_removed,
         lifecycle::retention_by_age_keeps_the_newest_record_time_and_learns_old_segments_at_reopen,
+        lifecycle::recycled_segments_reuse_checkpointed_files_and_read_back_only_their_own_records,
     ]
 }
 
