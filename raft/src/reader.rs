@@ -41,6 +41,11 @@ impl<C: RaftEntry, S: ThreadedStorage> LogReader<C, S>
 where
     S::File: Send,
 {
+    /// The last committed log id saved (what openraft last told the store).
+    pub fn committed(&self) -> Option<openraft::LogId<Nid<C>>> {
+        lock(&self.state).committed.clone()
+    }
+
     /// The entries with an index in `range`, in order (those the log does
     /// not hold are left out).
     pub async fn entries(
