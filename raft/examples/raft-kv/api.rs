@@ -179,20 +179,20 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
 async fn append(State(app): State<App>, body: Bytes) -> Response {
     match parse(&body) {
         Ok(req) => json(&app.raft.append_entries(req).await),
-        Err(r) => r,
+        Err(why) => bad_request(why),
     }
 }
 
 async fn vote(State(app): State<App>, body: Bytes) -> Response {
     match parse(&body) {
         Ok(req) => json(&app.raft.vote(req).await),
-        Err(r) => r,
+        Err(why) => bad_request(why),
     }
 }
 
 async fn snapshot(State(app): State<App>, body: Bytes) -> Response {
     match parse(&body) {
         Ok(req) => json(&app.raft.install_snapshot(req).await),
-        Err(r) => r,
+        Err(why) => bad_request(why),
     }
 }
