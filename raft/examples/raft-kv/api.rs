@@ -171,9 +171,12 @@ async fn status(State(app): State<App>) -> Response {
     })
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body)
-        .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad request: {e}\n")).into_response())
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("bad request: {e}\n"))
+}
+
+fn bad_request(why: String) -> Response {
+    (StatusCode::BAD_REQUEST, why).into_response()
 }
 
 async fn append(State(app): State<App>, body: Bytes) -> Response {
