@@ -2,6 +2,7 @@
 //! mutating operation of a workload (the core's `MemStorage` crash
 //! models): see `workload` for what is checked.
 
+mod within;
 mod workload;
 
 use std::time::Duration;
@@ -9,7 +10,8 @@ use std::time::Duration;
 use wal::Config;
 use wal_core::testing::{CrashModel, MemStorage};
 use wal_raft::{KvConfig, LogStore};
-use workload::{check, run, within, Model, Step, STEPS};
+use within::within;
+use workload::{check, run, Model, Step, STEPS};
 
 type Store = LogStore<KvConfig, MemStorage>;
 

@@ -1,8 +1,7 @@
 //! openraft's own storage suite (`openraft::testing::Suite::test_all`) on
 //! the WAL-backed log store and the key-value state machine.
 
-use std::sync::mpsc;
-use std::time::Duration;
+mod within;
 
 use openraft::testing::{StoreBuilder, Suite};
 use openraft::StorageError;
@@ -28,12 +27,6 @@ impl StoreBuilder<KvConfig, LogStore<KvConfig>, KvStateMachine, TempDir> for Bui
 
 #[test]
 fn openraft_storage_suite() {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(Suite::test_all(Builder).map_err(|e| e.to_string()));
-    });
-    match rx.recv_timeout(Duration::from_secs(300)) {
-        Ok(r) => r.expect("the suite passes"),
-        Err(e) => panic!("the suite did not finish in 300 s: {e}"),
-    }
+    within::within(300, || Suite::test_all(Builder).map_err(|e| e.to_string()))
+        .expect("the suite passes");
 }

@@ -157,6 +157,9 @@ struct Status {
     last_log_index: u64,
     committed: u64,
     applied: u64,
+    /// The last index in a snapshot, and the last purged (0: none).
+    snapshot: u64,
+    purged: u64,
 }
 
 async fn status(State(app): State<App>) -> Response {
@@ -168,6 +171,8 @@ async fn status(State(app): State<App>) -> Response {
         last_log_index: m.last_log_index.unwrap_or(0),
         committed: app.log.committed().map_or(0, |c| c.index),
         applied: m.last_applied.map_or(0, |a| a.index),
+        snapshot: m.snapshot.map_or(0, |s| s.index),
+        purged: m.purged.map_or(0, |p| p.index),
     })
 }
 

@@ -48,6 +48,10 @@ struct Args {
     /// node; a node already initialised ignores it).
     #[arg(long)]
     init: bool,
+    /// Take a snapshot every this many log entries (the log before it,
+    /// less 100 entries, is then purged).
+    #[arg(long, default_value_t = 500)]
+    snapshot_every: u64,
 }
 
 fn parse_peer(s: &str) -> Result<(NodeId, SocketAddr), String> {
@@ -106,10 +110,11 @@ async fn serve(
         heartbeat_interval: 100,
         election_timeout_min: 500,
         election_timeout_max: 1000,
-        // A snapshot every 500 entries; the log keeps 100 before it, the
-        // rest is purged (the WAL's checkpoint removes whole segments).
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(500),
-        max_in_snapshot_log_to_keep: 100,
+        // A snapshot every `--snapshot-every` entries; the log keeps 100
+        // before it, the rest is purged (the WAL's checkpoint removes
+        // whole segments).
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(args.snapshot_every),
+        max_in_snapshot_log_to_keep: 100.min(args.snapshot_every),
         ..Default::default()
     }
     .validate()

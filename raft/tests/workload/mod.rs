@@ -5,12 +5,9 @@
 //! there (unless a later truncate or purge was asked for), and every
 //! entry read back holds what was appended.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::mpsc;
-use std::time::Duration;
-
 use openraft::storage::{RaftLogStorage, RaftLogStorageExt};
 use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, RaftLogReader, Vote};
+use std::collections::{BTreeMap, BTreeSet};
 use wal_host_std::ThreadedStorage;
 use wal_raft::{KvConfig, LogStore, Request};
 
@@ -254,18 +251,4 @@ where
         );
     }
     vote
-}
-
-/// Runs `f` on a thread of its own and fails if it takes longer than
-/// `secs` seconds.
-pub fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(v) => v,
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("did not finish within {secs} s"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the test's thread panicked"),
-    }
 }
