@@ -18,7 +18,7 @@ use openraft::{
 use serde::{Deserialize, Serialize};
 
 use crate::error::{blocking, Error};
-use crate::store::lock;
+use crate::state::lock;
 
 /// A write: set `key` to `value` (arbitrary bytes, empty allowed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,8 +11,7 @@ use wal_host_std::ThreadedStorage;
 
 use crate::error::{blocking, Error};
 use crate::record::BadRecord;
-use crate::state::{Loc, Nid, State};
-use crate::store::lock;
+use crate::state::{lock, Loc, Nid, State};
 use crate::walk::read_at;
 use crate::RaftEntry;
 

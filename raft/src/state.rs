@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
+use std::sync::{Mutex, MutexGuard};
 
 use openraft::{LogId, RaftLogId, RaftTypeConfig, Vote};
 use serde::de::DeserializeOwned;
@@ -244,4 +245,10 @@ pub fn catch_up<S: ThreadedStorage>(
 
 fn json<T: DeserializeOwned>(at: Position, value: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(value).map_err(|e| Error::corrupt(at, BadRecord(e.to_string())))
+}
+
+/// Locks `m`, whatever a panic holding it left (the state is changed in
+/// steps that each leave it whole).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

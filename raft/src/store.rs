@@ -1,6 +1,6 @@
 //! [`LogStore`]: openraft's log storage over the thread-safe WAL. Every
 //! change is a record of one ordered stream (see [`crate::record`]); the
-//! index and the vote live in [`State`], rebuilt at open.
+//! index and the vote live in the store's state, rebuilt at open.
 
 use std::io;
 use std::path::Path;
@@ -14,7 +14,7 @@ use wal_host_std::ThreadedStorage;
 use crate::error::{blocking, Error};
 use crate::reader::LogReader;
 use crate::record::{entry_parts, truncate_value, Kind, SERIES};
-use crate::state::{catch_up, Loc, Nid, Slot, State};
+use crate::state::{catch_up, lock, Loc, Nid, Slot, State};
 use crate::RaftEntry;
 
 /// Entries appended are held in memory until the WAL is read back for
@@ -137,10 +137,6 @@ where
 
 fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, Error> {
     serde_json::to_vec(v).map_err(|e| Error::Encode(e.to_string()))
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Entries as written by one append: each with the ordinal of its first
