@@ -243,17 +243,22 @@ where
         // Not waited for: openraft re-learns the committed index from the
         // leader; a committed id lost in a crash is only an older one.
         let value = encode(&committed).map_err(|e| e.write_logs())?;
-        let mut st = self.usable().map_err(|e| e.write_logs())?;
-        match self.wal.write(SERIES, Kind::Committed.timestamp(), &value) {
-            Ok(_) => {
+        self.check().map_err(|e| e.write_logs())?;
+        let wal = self.wal.clone();
+        // Off the executor: a write may wait for room (backpressure).
+        let r = blocking(move || {
+            wal.write(SERIES, Kind::Committed.timestamp(), &value)?;
+            Ok(())
+        })
+        .await;
+        match r {
+            Ok(()) => {
+                let mut st = lock(&self.state);
                 st.written += 1;
                 st.committed = committed;
                 Ok(())
             }
-            Err(e) => {
-                drop(st);
-                Err(self.fail(e.into()).write_logs())
-            }
+            Err(e) => Err(self.fail(e).write_logs()),
         }
     }
 
