@@ -157,3 +157,35 @@ fn power_cut_at_every_operation() {
         }
     });
 }
+
+/// Entries appended are held in memory only until `MEM_LIMIT` bytes of
+/// them: then the store reads the WAL back for their places.
+#[test]
+fn memory_held_for_appended_entries_is_bounded() {
+    use openraft::storage::RaftLogStorageExt;
+    use openraft::RaftLogReader;
+    within(300, || {
+        let rt = runtime();
+        let storage = MemStorage::new();
+        let mut store = open(&storage);
+        let big = |i: u64| workload::entry(1, i * 7); // 100,000-byte values
+        let mut most = 0;
+        rt.block_on(timed(240, "the appends", async {
+            for i in 1..=60u64 {
+                let mut e = big(i);
+                e.log_id = workload::log_id(1, i);
+                store.blocking_append([e]).await.expect("append");
+                most = most.max(store.in_memory().1);
+            }
+        }));
+        let limit = wal_raft::store::MEM_LIMIT;
+        assert!(most <= limit + 400_000, "{most} bytes held for {limit}");
+        let entries = rt
+            .block_on(store.try_get_log_entries(..))
+            .expect("read back");
+        assert_eq!(entries.len(), 60);
+        for (k, e) in entries.iter().enumerate() {
+            assert_eq!(e.log_id.index, k as u64 + 1);
+        }
+    });
+}
