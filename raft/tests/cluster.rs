@@ -239,7 +239,7 @@ fn three_nodes_survive_leader_kills() {
                 c.kill(l);
                 // Writes go on through the others until a new leader commits one.
                 let mut n = 0;
-                until("a write committed by a new leader", 60, || {
+                let first = until("a write committed by a new leader", 60, || {
                     n += 1;
                     let key = format!("r{round}-after-kill-{n}");
                     let c = &c;
@@ -250,6 +250,7 @@ fn three_nodes_survive_leader_kills() {
                     }
                 })
                 .await;
+                acked.insert(first.clone(), value_of(&first));
                 for key in burst(&c, &http, &format!("r{round}b")).await {
                     acked.insert(key.clone(), value_of(&key));
                 }
