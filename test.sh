@@ -84,7 +84,7 @@ for t in wasm32-wasip1 wasm32-wasip2; do
 done
 
 step "tests, native: core, memory, files, threads, the house, tool, doc tests"
-cargo test --workspace --exclude wal-host-wasi --exclude wal-bench
+cargo test --workspace --exclude wal-host-wasi --exclude wal-bench --exclude wal-raft
 # The `metrics` feature: the stats reach an installed recorder.
 cargo test -p wal-host-std --features metrics --test metrics
 # The benchmark harness's own statistics (its verdicts' arithmetic).
@@ -99,6 +99,12 @@ cargo test -p wal-core --features mem
 # The flash storage on simulated NOR flash: the scenarios, a power cut at
 # every program and erase.
 cargo test -p wal-flash --features sim
+
+step "tests, replicated (wal-raft): lint, openraft's storage suite, reopen and a power cut at every operation, three raft-kv processes with leader kills"
+cargo clippy -p wal-raft --all-targets -- -D warnings
+# The whole package: its tests, and the raft-kv example the cluster test runs
+# (cargo test builds the examples beside the tests).
+cargo test -p wal-raft
 
 step "tests, WASI: the behavioural suite and the scenarios under wasmtime (one process per test)"
 CARGO_TARGET_WASM32_WASIP1_RUNNER="$TARGET_DIR/release/wasi-run" \
