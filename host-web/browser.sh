@@ -8,11 +8,13 @@
 # 2. byte identity: the same input through the browser (exported through
 #    the page) and through the native `wal append` gives the same files;
 # 3. the crash test: Chromium SIGKILLed mid-writes, started again on the
-#    same profile: every record whose Promise had resolved is there.
+#    same profile: every record whose Promise had resolved is there;
+# 4. the demo page, loaded and checked (what it shows), with a screenshot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 WORK="${WAL_WEB_WORK:-$(mktemp -d /tmp/wal-web.XXXXXX)}"
+mkdir -p "$WORK"
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf '\nbrowser.sh: %s\n' "$*" >&2; exit 1; }
 
@@ -57,3 +59,11 @@ node host-web/www/drive.mjs run "crash.html?phase=check" "$WORK/crash-check" --p
 contiguous=$(node -p "JSON.parse(require('fs').readFileSync('$WORK/crash-check/done', 'utf8')).contiguous")
 echo "acknowledged through record $acked before the SIGKILL; after the restart records 0..$contiguous are there: $(cat "$WORK/crash-check/done")"
 [ "$contiguous" -ge "$acked" ] || die "records $((contiguous + 1))..$acked had resolved but are gone after the crash"
+
+step "browser: the demo page (write, rotate, read back, stats, the live chart), loaded in headless Chromium"
+SHOT="${WAL_WEB_SCREENSHOT:-$WORK/demo.png}"
+node --experimental-websocket host-web/www/drive.mjs run "index.html?auto=1&report=1&n=20000" "$WORK/demo" \
+  --timeout 120 --screenshot "$SHOT" || die "the demo page failed (reports in $WORK/demo)"
+grep -q "read back 20,000 records" "$WORK/demo/done" || die "the demo did not read back its 20,000 records: $(cat "$WORK/demo/done")"
+grep -E "records durable in" "$WORK/demo/done"
+echo "the demo's screenshot: $SHOT"

@@ -3,7 +3,7 @@
 //
 //   node drive.mjs input N SEED > input.jsonl     a deterministic workload
 //   node drive.mjs run PAGE OUT [--input F] [--profile DIR] [--kill-after NAME]
-//                  [--port N] [--timeout S]
+//                  [--port N] [--timeout S] [--screenshot FILE]
 //
 // `run` serves this folder on 127.0.0.1, starts Chromium on
 // http://127.0.0.1:PORT/PAGE with the profile DIR (--user-data-dir: the
@@ -13,6 +13,8 @@
 // arrives (the crash test), then exit 0. Chromium is always killed on exit.
 // The OPFS is per origin, port included: a second run that must see the
 // first one's files passes the port the first wrote to OUT/port.
+// --screenshot FILE: once the page reports `done`, save a PNG of it
+// (through the DevTools protocol; Node 20 needs --experimental-websocket).
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -57,6 +59,7 @@ const opt = (name, dflt) => {
 const timeout = Number(opt("--timeout", "120"));
 const killAfter = opt("--kill-after", null);
 const input = opt("--input", null);
+const screenshot = opt("--screenshot", null);
 const profile = opt("--profile", fs.mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "wal-web-profile-")));
 fs.mkdirSync(out, { recursive: true });
 
@@ -77,6 +80,7 @@ const server = await serve({
       chrome.kill("SIGKILL");
       chrome.on("exit", () => finish(0, null));
     } else if (name === "error") finish(1, `the page failed: ${body}`);
+    else if (name === "done" && screenshot) capture().then(() => finish(0, null), (e) => finish(1, `screenshot: ${e}`));
     else if (name === "done") finish(0, null);
   },
 });
@@ -86,9 +90,34 @@ const args = [
   "--headless", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
   "--no-first-run", "--disable-dev-shm-usage", `--user-data-dir=${profile}`,
 ];
+if (screenshot) args.push("--remote-debugging-port=0", "--window-size=1000,900");
 chrome = spawn(process.env.CHROMIUM ?? "chromium", [...args, url], { stdio: ["ignore", "ignore", "pipe"] });
 let stderr = "";
-chrome.stderr.on("data", (d) => { stderr = (stderr + d).slice(-4000); });
+let devtools = null;
+chrome.stderr.on("data", (d) => {
+  stderr = (stderr + d).slice(-4000);
+  devtools ??= /DevTools listening on ws:\/\/([^/]+)\//.exec(stderr)?.[1];
+});
+
+/** Saves a PNG of the page through the DevTools protocol. */
+async function capture() {
+  if (!devtools) throw new Error("Chromium printed no DevTools address");
+  if (typeof WebSocket === "undefined") throw new Error("no WebSocket in this Node (run it with --experimental-websocket)");
+  const targets = await (await fetch(`http://${devtools}/json/list`)).json();
+  const target = targets.find((t) => t.type === "page");
+  if (!target) throw new Error("no page target");
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = () => fail(new Error("cannot connect to the page")); });
+  const png = await new Promise((ok, fail) => {
+    ws.onmessage = (m) => {
+      const reply = JSON.parse(m.data);
+      if (reply.id === 1) reply.result ? ok(reply.result.data) : fail(new Error(JSON.stringify(reply.error)));
+    };
+    ws.send(JSON.stringify({ id: 1, method: "Page.captureScreenshot", params: { format: "png" } }));
+  });
+  fs.writeFileSync(screenshot, Buffer.from(png, "base64"));
+  ws.close();
+}
 chrome.on("exit", (code, signal) => {
   if (signal !== "SIGKILL") finish(3, `Chromium exited (${code ?? signal}) before the page was done:\n${stderr}`);
 });
