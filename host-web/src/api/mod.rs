@@ -143,6 +143,18 @@ impl Inner {
     }
 }
 
+impl Drop for Inner {
+    /// A `WebWal` freed without `close`: the core's drop closes the WAL;
+    /// the writes it completes settle here, so no Promise waits forever.
+    fn drop(&mut self) {
+        let _ = self.wal.close();
+        self.settle_completed();
+        for (_, res) in core::mem::take(&mut self.waiting) {
+            settle(&res, Err(js::error(&Error::Closed)));
+        }
+    }
+}
+
 /// Runs queued calls in order until the queue is empty or the pool must
 /// grow first (then it grows, asynchronously, and runs the rest after).
 fn pump(me: &Rc<RefCell<Inner>>) {
