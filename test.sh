@@ -93,6 +93,7 @@ cargo build -p wal-flash --features sim --target thumbv7em-none-eabihf
 
 step "docs build without warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc -p wal-host-web --no-deps --quiet --target wasm32-unknown-unknown
 
 step "build the wasmtime launcher (release) and the WASI guests (preview 1 modules, preview 2 components)"
 cargo build --release -p wal-host-wasi --bin wasi-run

@@ -65,7 +65,11 @@
 //! | [`pool`] | the pool: the directory, the headers, the `Storage` contract |
 //! | [`storage`] | [`OpfsStorage`] and [`OpfsFile`]: the core's traits on the pool |
 //! | `api` | [`WebWal`]: the JS API, its queue, Promises and flush timer |
-#![cfg_attr(not(target_arch = "wasm32"), allow(unused))]
+// Elsewhere the modules the docs link to are not built.
+#![cfg_attr(
+    not(target_arch = "wasm32"),
+    allow(unused, rustdoc::broken_intra_doc_links)
+)]
 #![deny(missing_docs)]
 
 extern crate alloc;
