@@ -1,7 +1,7 @@
 // The crash test's page (see host-web/browser.sh). ?phase=write: writes
-// without end, 64 in flight, reporting after each batch the highest
-// record whose Promise resolved (report `acked`), and `kill-now` once 3000
-// have, still writing while the driver SIGKILLs Chromium. ?phase=check,
+// without end, 64 in flight, reporting the highest record whose Promise
+// resolved (report `acked`; `kill-now` the first time it passes 3000),
+// still writing while the driver SIGKILLs Chromium. ?phase=check,
 // on the same profile: reopens and reports (`done`) what recovery found
 // and the longest run of records 0, 1, 2, ... present.
 import init, { WebWal } from "./pkg/wal_host_web.js";
@@ -18,6 +18,17 @@ guarded(async () => {
     const wal = await WebWal.open("crash", options);
     let acked = -1;
     let asked = false;
+    // One report in flight at a time (a pile of them would reach the
+    // driver long after the writes they count): the latest count, named
+    // `kill-now` the first time it passes 3000.
+    let sending = false;
+    const tell = () => {
+      if (sending) return;
+      sending = true;
+      const name = !asked && acked >= 3000 ? "kill-now" : "acked";
+      asked ||= name === "kill-now";
+      report(name, String(acked)).finally(() => { sending = false; });
+    };
     for (let i = 0; ; ) {
       const batch = [];
       for (let k = 0; k < 64; k++, i++) {
@@ -25,13 +36,8 @@ guarded(async () => {
         batch.push(wal.write(BigInt(n % 7), BigInt(n), value(n)).then(() => { acked = Math.max(acked, n); }));
       }
       await Promise.all(batch);
-      // Not awaited: the writes go on while reports (and the kill) travel.
-      // A report overtaken by an older one only makes the check weaker.
-      report("acked", String(acked));
-      if (acked >= 3000 && !asked) {
-        asked = true;
-        report("kill-now", String(acked));
-      }
+      tell(); // not awaited: the writes go on while reports (and the kill) travel
+
     }
   } else if (phase === "check") {
     const wal = await WebWal.open("crash", options);

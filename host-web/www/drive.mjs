@@ -9,8 +9,9 @@
 // http://127.0.0.1:PORT/PAGE with the profile DIR (--user-data-dir: the
 // OPFS lives there), stores every report in OUT, and ends when the page
 // reports `done` (exit 0) or `error` (exit 1), or when the timeout passes
-// (exit 2). --kill-after NAME: SIGKILL Chromium as soon as report NAME
-// arrives (the crash test), then exit 0. Chromium is always killed on exit.
+// (exit 2). --kill-after NAME: SIGKILL Chromium (its whole process group:
+// browser, renderers, helpers) as soon as report NAME arrives (the crash
+// test), then exit 0. Chromium is always killed on exit.
 // The OPFS is per origin, port included: a second run that must see the
 // first one's files passes the port the first wrote to OUT/port.
 // --screenshot FILE: once the page reports `done`, save a PNG of it
@@ -64,9 +65,18 @@ const profile = opt("--profile", fs.mkdtempSync(path.join(process.env.TMPDIR ?? 
 fs.mkdirSync(out, { recursive: true });
 
 let chrome = null;
+// Chromium runs in a process group of its own: a kill takes the browser,
+// its renderers (where the worker writes) and its helpers at once.
+const killAll = () => {
+  try {
+    process.kill(-chrome.pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+};
 const finish = (code, why) => {
   if (why) console.error(`drive: ${page}: ${why}`);
-  if (chrome && chrome.exitCode === null) chrome.kill("SIGKILL");
+  if (chrome) killAll();
   process.exit(code);
 };
 
@@ -77,8 +87,8 @@ const server = await serve({
   onReport: (name, body) => {
     if (name === "log") process.stderr.write(`page: ${body}\n`);
     if (name === killAfter) {
-      chrome.kill("SIGKILL");
       chrome.on("exit", () => finish(0, null));
+      killAll();
     } else if (name === "error") finish(1, `the page failed: ${body}`);
     else if (name === "done" && screenshot) capture().then(() => finish(0, null), (e) => finish(1, `screenshot: ${e}`));
     else if (name === "done") finish(0, null);
@@ -91,7 +101,7 @@ const args = [
   "--no-first-run", "--disable-dev-shm-usage", `--user-data-dir=${profile}`,
 ];
 if (screenshot) args.push("--remote-debugging-port=0", "--window-size=1000,900");
-chrome = spawn(process.env.CHROMIUM ?? "chromium", [...args, url], { stdio: ["ignore", "ignore", "pipe"] });
+chrome = spawn(process.env.CHROMIUM ?? "chromium", [...args, url], { stdio: ["ignore", "ignore", "pipe"], detached: true });
 let stderr = "";
 let devtools = null;
 chrome.stderr.on("data", (d) => {
