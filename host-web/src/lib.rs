@@ -27,10 +27,13 @@
 //! Three ways out:
 //!
 //! - **JSPI** (`WebAssembly.Suspending` / `promising`) would let the
-//!   synchronous Rust wait on a Promise. wasm-bindgen 0.2.130 does not
-//!   generate it (every import and export would be wrapped by hand, and
-//!   `wasm-bindgen-test` could not run it), every storage call would become
-//!   a stack switch, and not every browser ships it.
+//!   synchronous Rust wait on a Promise. wasm-bindgen 0.2.130 has it only
+//!   as an experimental surface (`#[wasm_bindgen(suspending)]` imports,
+//!   `js_sys::futures::jspi_block_on_promise`, which warn as deprecated
+//!   while experimental, and work only below a `promising` entry), the
+//!   engine must ship JSPI and exnref (Chromium does; not every browser
+//!   does), and every open, create, list or remove would become a stack
+//!   switch in the middle of the core's call.
 //! - **The async steps between the core's calls** would need the core to
 //!   hand a rotation or a removal back to the host half done: a change of
 //!   the core, or rotation re-implemented here. Neither is acceptable.
