@@ -9,23 +9,28 @@
 # its JSON-lines input as it goes), so the ratio flatters native slightly
 # less than it looks. Needs what browser.sh needs.
 #
-#   host-web/bench.sh [N] [RUNS]
+#   host-web/bench.sh [N] [RUNS]   COMPRESSION=0: no snappy; SYNC=never: no syncs (either side)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 N="${1:-50000}"
 RUNS="${2:-5}"
+COMPRESSION="${COMPRESSION:-1}"
+native_flags=()
+[ "$COMPRESSION" = 1 ] || native_flags=(--no-compression)
+SYNC="${SYNC:-always}"
+native_flags+=(--sync "$SYNC")
 WORK=$(mktemp -d /tmp/wal-web-bench.XXXXXX)
 cargo build --release -p wal-host-web --target wasm32-unknown-unknown
 wasm-bindgen --target web --out-dir host-web/www/pkg "$TARGET_DIR/wasm32-unknown-unknown/release/wal_host_web.wasm"
 cargo build --release -p wal-tool --bin wal
 node host-web/www/drive.mjs input "$N" 11 > "$WORK/input.jsonl"
-node host-web/www/drive.mjs run "bench.html?runs=$RUNS" "$WORK/browser" --input "$WORK/input.jsonl" --timeout 600
+node host-web/www/drive.mjs run "bench.html?runs=$RUNS&compression=$COMPRESSION&sync=$SYNC" "$WORK/browser" --input "$WORK/input.jsonl" --timeout 600
 native=()
 for _ in $(seq "$RUNS"); do
   rm -rf "$WORK/native"
   s=$(date +%s%N)
-  "$TARGET_DIR/release/wal" append "$WORK/native" < "$WORK/input.jsonl" > /dev/null 2>&1
+  "$TARGET_DIR/release/wal" append "$WORK/native" "${native_flags[@]}" < "$WORK/input.jsonl" > /dev/null 2>&1
   native+=("$(( $(date +%s%N) - s ))e-9")
 done
 node -e '
