@@ -205,3 +205,26 @@ async fn the_pool_grows_between_calls_and_rejects_bad_input_clearly() {
     assert!(bad.is_err());
     ok("close", wal.close()).await;
 }
+
+#[wasm_bindgen_test]
+async fn a_burst_of_rotations_in_one_turn_waits_for_the_pool_instead_of_failing() {
+    let dir = "tests/api-burst";
+    let _ = WebWal::wipe(dir.into()).await;
+    let wal = open(
+        dir,
+        r#"{"fileSize": 4096, "bufferSize": 1024, "flushIntervalMs": null, "compression": false, "spare": 2}"#,
+    )
+    .await;
+    // 2,000 writes of 200 bytes issued in one JS turn: about a hundred
+    // rotations, far more than the two spare pool files.
+    let writes: Vec<Promise> = (0..2000).map(|i| wal.write(1, i, vec![9; 200])).collect();
+    let flushed = wal.flush();
+    for w in writes {
+        ok("a write in the burst", w).await;
+    }
+    ok("flush", flushed).await;
+    let stats = ok("stats", wal.stats()).await;
+    assert!(num(&stats, "segments") > 80.0, "{stats:?}");
+    assert_eq!(values(&ok("replay", wal.replay(None)).await).len(), 2000);
+    ok("close", wal.close()).await;
+}
