@@ -41,10 +41,12 @@ fi
 wb_version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
 [ -n "$wb_version" ] || die "no wasm-bindgen in Cargo.lock"
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wb_version" ]; then
+  # Without TLS (the runner only talks http to chromedriver and its own
+  # server on 127.0.0.1): no rustls or ring to build, a fifth less CPU.
   # --locked first; where the registry lacks a locked dependency (this
   # mirror has no webpki-roots 1.0.11), the newest compatible ones.
-  cargo install wasm-bindgen-cli --version "$wb_version" --locked \
-    || cargo install wasm-bindgen-cli --version "$wb_version" \
+  cargo install wasm-bindgen-cli --version "$wb_version" --no-default-features --locked \
+    || cargo install wasm-bindgen-cli --version "$wb_version" --no-default-features \
     || die "cannot install wasm-bindgen-cli $wb_version (the browser tests' runner)"
 fi
 if ! rustup toolchain list | grep -q '^nightly'; then
