@@ -33,21 +33,26 @@ cargo build --release -p wal-host-web --target wasm32-unknown-unknown
 wasm-bindgen --target web --out-dir host-web/www/pkg \
   "$TARGET_DIR/wasm32-unknown-unknown/release/wal_host_web.wasm"
 
-step "browser: byte identity with the native tool (the files exported through the page)"
+step "browser: byte identity with the native tool (the files exported through the page), snappy and raw frames"
 cargo build -p wal-tool --bin wal
 node host-web/www/drive.mjs input 4000 7 > "$WORK/input.jsonl"
-"$TARGET_DIR/debug/wal" append "$WORK/native" --file-size 65536 --buffer-size 4096 \
-  --flush-interval-ms 0 < "$WORK/input.jsonl" > /dev/null
-node host-web/www/drive.mjs run identity.html "$WORK/browser" --input "$WORK/input.jsonl" --timeout 120 \
-  || die "the identity page failed (reports in $WORK/browser)"
-native=$(cd "$WORK/native" && ls | grep -v '^LOCK$' | sort)
-browser=$(cd "$WORK/browser" && ls file-* | sed 's/^file-//' | sort)
-[ -n "$native" ] || die "the native tool wrote no segment"
-[ "$native" = "$browser" ] || die "different files: native [$native] browser [$browser]"
-for f in $native; do
-  cmp "$WORK/native/$f" "$WORK/browser/file-$f" || die "$f differs between the browser and the native tool"
+for case in snappy raw; do
+  flags=() query=""
+  [ "$case" = snappy ] || { flags=(--no-compression); query="?compression=0"; }
+  "$TARGET_DIR/debug/wal" append "$WORK/native-$case" --file-size 65536 --buffer-size 4096 \
+    --flush-interval-ms 0 "${flags[@]}" < "$WORK/input.jsonl" > /dev/null
+  node host-web/www/drive.mjs run "identity.html$query" "$WORK/browser-$case" --input "$WORK/input.jsonl" \
+    --timeout 120 || die "the identity page failed ($case; reports in $WORK/browser-$case)"
+  native=$(cd "$WORK/native-$case" && ls | grep -v '^LOCK$' | sort)
+  browser=$(cd "$WORK/browser-$case" && ls file-* | sed 's/^file-//' | sort)
+  [ -n "$native" ] || die "the native tool wrote no segment ($case)"
+  [ "$native" = "$browser" ] || die "different files ($case): native [$native] browser [$browser]"
+  for f in $native; do
+    cmp "$WORK/native-$case/$f" "$WORK/browser-$case/file-$f" \
+      || die "$f differs between the browser and the native tool ($case)"
+  done
+  echo "identical ($case frames): $(echo $native | wc -w) segment files, $(cat "$WORK/native-$case"/seg* | wc -c) bytes"
 done
-echo "identical: $(echo $native | wc -w) segment files, $(cat "$WORK/native"/seg* | wc -c) bytes"
 
 step "browser: the crash test (SIGKILL Chromium mid-writes, start it again on the same profile)"
 node host-web/www/drive.mjs run "crash.html?phase=write" "$WORK/crash-write" --profile "$WORK/profile" \

@@ -1,11 +1,14 @@
 // Byte identity: the driver's input through WebWal with the options of
-// `wal append --file-size 65536 --buffer-size 4096 --flush-interval-ms 0`,
+// `wal append --file-size 65536 --buffer-size 4096 --flush-interval-ms 0`
+// (and `--no-compression` with ?compression=0),
 // closed, reopened, and every WAL file exported to the driver
 // (report file-NAME), to be compared with the native tool's files.
 import init, { WebWal } from "./pkg/wal_host_web.js";
 import { report, parseInput, guarded } from "./common.js";
 
-const options = { fileSize: 65536, bufferSize: 4096, flushIntervalMs: null };
+// ?compression=0: as `wal append --no-compression`.
+const compression = new URLSearchParams(self.location.search).get("compression") !== "0";
+const options = { fileSize: 65536, bufferSize: 4096, flushIntervalMs: null, compression };
 
 guarded(async () => {
   await init();
