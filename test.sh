@@ -2,7 +2,8 @@
 # Runs every check and every test of the project. This is the README's test
 # command and exactly what CI runs (.ci/run). It installs what a fresh
 # machine with only the Rust toolchain lacks (rustup targets and components,
-# cargo-nextest, QEMU for the Cortex-M harness, Node if it is missing), and
+# cargo-nextest, QEMU for the Cortex-M harness, Node if it is missing,
+# Chromium, chromedriver and wasm-bindgen-cli for the browser tests), and
 # skips nothing: if something cannot be had, it fails and says why.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,7 +13,7 @@ step() { printf '\n==> %s\n' "$*"; }
 die() { printf '\ntest.sh: %s\n' "$*" >&2; exit 1; }
 
 step "toolchain: targets, components, cargo-nextest"
-for t in thumbv7em-none-eabihf wasm32-wasip1 wasm32-wasip2; do
+for t in thumbv7em-none-eabihf wasm32-wasip1 wasm32-wasip2 wasm32-unknown-unknown; do
   if ! rustup target list --installed | grep -qx "$t"; then
     rustup target add "$t" || die "cannot install the $t target (rustup target add $t)"
   fi
@@ -32,6 +33,22 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node $(node --version) is too old: node:wasi with version 'preview1' needs Node 20 or later"
+if ! command -v chromium >/dev/null 2>&1 || ! [ -x /usr/bin/chromedriver ]; then
+  { apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver; } \
+    || die "cannot install Chromium (apt-get install -y chromium chromium-driver): the browser tests run in it"
+fi
+# wasm-bindgen-test-runner must be the wasm-bindgen of Cargo.lock, exactly.
+wb_version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+[ -n "$wb_version" ] || die "no wasm-bindgen in Cargo.lock"
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wb_version" ]; then
+  # Without TLS (the runner only talks http to chromedriver and its own
+  # server on 127.0.0.1): no rustls or ring to build, a fifth less CPU.
+  # --locked first; where the registry lacks a locked dependency (this
+  # mirror has no webpki-roots 1.0.11), the newest compatible ones.
+  cargo install wasm-bindgen-cli --version "$wb_version" --no-default-features --locked \
+    || cargo install wasm-bindgen-cli --version "$wb_version" --no-default-features \
+    || die "cannot install wasm-bindgen-cli $wb_version (the browser tests' runner)"
+fi
 if ! rustup toolchain list | grep -q '^nightly'; then
   rustup toolchain install nightly --profile minimal || die "cannot install the nightly toolchain (cargo-fuzz needs it)"
 fi
@@ -54,6 +71,9 @@ cargo clippy --target wasm32-wasip1 -p wal -p wal-host-wasi --all-targets -- -D 
 cargo clippy --target wasm32-wasip1 -p wal-tool --lib --bins -- -D warnings
 cargo clippy --target wasm32-wasip2 -p wal -p wal-host-wasi --all-targets -- -D warnings
 cargo clippy --target wasm32-wasip2 -p wal-tool --lib --bins -- -D warnings
+# The browser host (empty on other targets, so the workspace runs above
+# check only its stub).
+cargo clippy --target wasm32-unknown-unknown -p wal-host-web --all-targets -- -D warnings
 
 step "the house: what a library user links (no CLI, JSON or hex crate; no threaded WAL in the WASI guest)"
 for p in wal wal-host-std wal-fs; do
@@ -75,6 +95,7 @@ cargo build -p wal-flash --features sim --target thumbv7em-none-eabihf
 
 step "docs build without warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc -p wal-host-web --no-deps --quiet --target wasm32-unknown-unknown
 
 step "build the wasmtime launcher (release) and the WASI guests (preview 1 modules, preview 2 components)"
 cargo build --release -p wal-host-wasi --bin wasi-run
@@ -127,6 +148,9 @@ CARGO_TARGET_WASM32_WASIP1_RUNNER="$PWD/host-wasi/node/wasi-node" \
 
 step "tests, native <-> WASI: byte identity (native, wasmtime, Node, preview 2), cross reading, both runners, directory sync under preview 2 (release: shares the launcher's build)"
 cargo test --release -p wal-host-wasi
+
+step "tests, browser: the scenarios and the JS API on the OPFS in headless Chromium, byte identity with the native tool, a SIGKILL mid-writes"
+host-web/browser.sh || die "the browser tests failed (host-web/browser.sh)"
 
 step "the core on a Cortex-M4 under QEMU (mps2-an386): the scenarios over memory and simulated NOR flash, flash wear, code size"
 (cd targets/cortex-m && cargo run --release 2>&1 | tee /tmp/cortex-m.log) \
