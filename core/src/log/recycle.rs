@@ -81,6 +81,12 @@ fn free_segment<S: Storage>(storage: &mut S, id: SegmentId) -> Result<(), (Error
 }
 
 impl<S: Storage> SegmentLog<S> {
+    /// Whether the active segment is a recycled file: its frames are
+    /// synced as they are appended (a host need not sync them again).
+    pub fn active_is_recycled(&self) -> bool {
+        self.active.recycled
+    }
+
     /// How many more free files the pool takes.
     pub fn recycle_room(&self) -> usize {
         if self.storage.can_rename() {

@@ -214,7 +214,9 @@ pub(super) fn write_batch<S: ThreadedStorage>(shared: &Shared<S>, batch: Batch, 
                 (r, Some(sealed.completions))
             }
             Some(log) => {
-                let deferred = !(inline && shared.sync.idle());
+                // A recycled segment's frames are synced as appended: the
+                // syncer would only sync them again.
+                let deferred = !(inline && shared.sync.idle()) && !log.active_is_recycled();
                 let before = log.active().id;
                 let written = if deferred {
                     log.append_unsynced(frame, &sealed.stats)
