@@ -216,7 +216,7 @@ pub(super) fn write_batch<S: ThreadedStorage>(shared: &Shared<S>, batch: Batch, 
             Some(log) => {
                 // A recycled segment's frames are synced as appended: the
                 // syncer would only sync them again.
-                let deferred = !(inline && shared.sync.idle()) && !log.active_is_recycled();
+                let deferred = !(log.active_is_recycled() || inline && shared.sync.idle());
                 let before = log.active().id;
                 let written = if deferred {
                     log.append_unsynced(frame, &sealed.stats)
