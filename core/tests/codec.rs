@@ -417,8 +417,14 @@ fn header_corruption_table() {
         scan(b).1.map(|s| s.1)
     };
     assert_eq!(
+        with(6, &3u16.to_le_bytes()),
+        Some(Corruption::UnsupportedVersion(3))
+    );
+    // Version 2 (a recycled segment) needs flags naming an older segment:
+    // 0 names none.
+    assert_eq!(
         with(6, &2u16.to_le_bytes()),
-        Some(Corruption::UnsupportedVersion(2))
+        Some(Corruption::UnknownFlags(0))
     );
     assert_eq!(
         with(16, &4u32.to_le_bytes()),
