@@ -96,6 +96,24 @@ fn a_lone_waiting_writer_is_not_held_back_by_the_flush_interval() {
 }
 
 #[test]
+fn flush_soon_writes_now_without_waiting() {
+    // With an hour-long interval only `flush_soon`'s request can complete
+    // the record; the callback says when (a channel with a time limit).
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::default().with_flush_interval(Some(Duration::from_secs(3600)));
+    let wal = Wal::open(dir.path(), cfg).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    wal.write_with(1, 1, b"soon", move |r| tx.send(r.map(drop)).unwrap())
+        .unwrap();
+    wal.flush_soon().unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Ok(Ok(())));
+    wal.flush_soon().unwrap(); // nothing buffered: nothing to do
+    assert_eq!(read_all(&wal).len(), 1);
+    wal.close().unwrap();
+    assert!(matches!(wal.flush_soon(), Err(wal::Error::Closed)));
+}
+
+#[test]
 fn a_timeout_too_long_for_the_clock_waits_as_long_as_it_takes() {
     let wal = on_memory(Config::default());
     let h = wal.write(1, 1, b"v").unwrap();

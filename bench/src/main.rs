@@ -37,12 +37,13 @@ fn main() {
             .collect()
     });
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("usage: wal-bench [--quick] [--json FILE] [--only memory,cpu,replay,open,ingest,durable-small,wasi,admin,tail,retention,rotation,recycle]");
+        println!("usage: wal-bench [--quick] [--json FILE] [--only memory,cpu,replay,open,ingest,durable-small,wasi,admin,tail,retention,rotation,recycle[,raft]] (raft: with --features raft, after `cargo build --release -p wal-raft --example raft-kv`)");
         return;
     }
     // Memory first, while the process heap is fresh (peak RSS is per
     // process; later workloads' baselines leave allocations behind).
-    let all: [(&str, Workload); 12] = [
+    #[allow(unused_mut)]
+    let mut all: Vec<(&str, Workload)> = vec![
         ("memory", workloads::memory),
         ("cpu", workloads::cpu),
         ("replay", workloads::replay),
@@ -56,6 +57,8 @@ fn main() {
         ("rotation", workloads::rotation),
         ("recycle", workloads::recycle),
     ];
+    #[cfg(feature = "raft")]
+    all.push(("raft", workloads::raft));
     if let Some(o) = &only {
         if let Some(bad) = o.iter().find(|x| !all.iter().any(|(n, _)| n == x)) {
             eprintln!("--only: no workload named {bad:?}");
@@ -283,6 +286,8 @@ fn print_ratios(rows: &[Row]) {
     }
     verdicts::replay(rows);
     workloads::recycle_verdicts(rows);
+    #[cfg(feature = "raft")]
+    workloads::raft_verdicts(rows);
     for r in rows.iter().filter(|r| r.name == "open") {
         let ms = r.p50_us.unwrap() / 1000.0;
         println!(

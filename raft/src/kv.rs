@@ -25,7 +25,9 @@ use crate::state::lock;
 pub struct Request {
     /// The key.
     pub key: String,
-    /// The value.
+    /// The value (a byte string to serde: one copy in the log's binary
+    /// encoding, not a sequence of numbers).
+    #[serde(with = "serde_bytes")]
     pub value: Vec<u8>,
 }
 

@@ -10,7 +10,7 @@ use wal::{FsStorage, Wal};
 use wal_host_std::ThreadedStorage;
 
 use crate::error::{blocking, Error};
-use crate::record::BadRecord;
+use crate::record::decode;
 use crate::state::{lock, Loc, Nid, State};
 use crate::walk::read_at;
 use crate::RaftEntry;
@@ -66,14 +66,15 @@ where
         }
         if !wanted.is_empty() {
             wanted.sort_by_key(|w| w.1);
+            let frames: BTreeMap<u64, wal::Position> =
+                wanted.iter().map(|(i, p)| (*i, p.frame)).collect();
             let wal = self.wal.clone();
             let read = blocking(move || read_at(&wal, &wanted)).await?;
-            for (index, json) in read {
-                let entry: C::Entry =
-                    serde_json::from_slice(&json).map_err(|e| Error::Corrupt {
-                        at: wal::Position::START,
-                        reason: BadRecord(format!("entry {index}: {e}")).0,
-                    })?;
+            for (index, bytes) in read {
+                let entry: C::Entry = decode(&bytes).map_err(|e| Error::Corrupt {
+                    at: frames.get(&index).copied().unwrap_or(wal::Position::START),
+                    reason: format!("entry {index}: {}", e.0),
+                })?;
                 got.insert(index, entry);
             }
         }

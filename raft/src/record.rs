@@ -9,17 +9,24 @@
 //!
 //! ```text
 //!  kind (timestamp)   value
-//!  1 vote             JSON of the vote
-//!  2 committed        JSON of the committed log id (or null)
+//!  1 vote             the vote, encoded
+//!  2 committed        the committed log id (an option), encoded
 //!  3 entry part       +--------------+-------------+------------+---------------+
 //!                     | index u64 LE | parts u32 LE| part u32 LE| payload chunk |
 //!                     +--------------+-------------+------------+---------------+
-//!                     (the JSON of one log entry, cut into chunks that fit a
+//!                     (one log entry encoded, cut into chunks that fit a
 //!                      WAL value: parts 0..parts, consecutive records)
 //!  4 truncate         index u64 LE: every entry at or after it is gone
-//!  5 purge            JSON of the purged log id: every entry up to it is gone
+//!  5 purge            the purged log id, encoded: every entry up to it is gone
 //! ```
+//!
+//! "Encoded" is [postcard](https://docs.rs/postcard)'s binary form of the
+//! value's serde data (openraft's types and the application's `AppData`
+//! through openraft's `serde` feature): compact (a byte string is its
+//! length and its bytes), and no text to format or parse on the write path.
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use wal::core::MAX_VALUE_LEN;
 
 /// The WAL series every raft record is written under.
@@ -34,15 +41,15 @@ pub const CHUNK: usize = MAX_VALUE_LEN - PART_HEADER;
 /// What kind of record a WAL record is (its timestamp field).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// The vote (JSON).
+    /// The vote.
     Vote = 1,
-    /// The committed log id (JSON).
+    /// The committed log id.
     Committed = 2,
     /// One part of a log entry.
     EntryPart = 3,
     /// Truncation: every entry from an index on is gone.
     Truncate = 4,
-    /// Purge: every entry up to a log id is gone (JSON).
+    /// Purge: every entry up to a log id is gone.
     Purge = 5,
 }
 
@@ -75,7 +82,7 @@ pub struct Part<'a> {
     pub parts: u32,
     /// Which part this is (`0..parts`).
     pub part: u32,
-    /// The part's bytes of the entry's JSON.
+    /// The part's bytes of the encoded entry.
     pub chunk: &'a [u8],
 }
 
@@ -91,7 +98,24 @@ impl std::fmt::Display for BadRecord {
 
 impl std::error::Error for BadRecord {}
 
-/// The values of the records that hold an entry whose JSON is `payload`:
+/// A vote, a log id or an entry as the bytes the log keeps (postcard).
+pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, BadRecord> {
+    postcard::to_allocvec(v).map_err(|e| BadRecord(format!("cannot encode: {e}")))
+}
+
+/// The value [`encode`] made `bytes` of; every byte must be used.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BadRecord> {
+    match postcard::take_from_bytes(bytes) {
+        Ok((v, [])) => Ok(v),
+        Ok((_, rest)) => Err(BadRecord(format!(
+            "{} bytes left over after the value",
+            rest.len()
+        ))),
+        Err(e) => Err(BadRecord(format!("cannot decode: {e}"))),
+    }
+}
+
+/// The values of the records that hold an entry encoded as `payload`:
 /// at least one (an empty payload is one empty part).
 pub fn entry_parts(index: u64, payload: &[u8]) -> Result<Vec<Vec<u8>>, BadRecord> {
     let parts = payload.len().div_ceil(CHUNK).max(1);

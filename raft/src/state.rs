@@ -14,7 +14,7 @@ use wal::Position;
 use wal_host_std::ThreadedStorage;
 
 use crate::error::Error;
-use crate::record::{decode_index, decode_part, BadRecord, Kind};
+use crate::record::{decode, decode_index, decode_part, BadRecord, Kind};
 use crate::walk::{walk, Fed, Joiner, Place};
 
 /// The node id of a type config.
@@ -24,13 +24,13 @@ pub type Nid<C> = <C as RaftTypeConfig>::NodeId;
 #[derive(Clone, Debug)]
 pub enum Loc<E> {
     /// In memory, as appended; `seq` is the ordinal of its first record
-    /// among those written since open, `bytes` its JSON's length.
+    /// among those written since open, `bytes` its encoded length.
     Mem {
         /// The entry.
         entry: E,
         /// The ordinal of its first record among those written since open.
         seq: u64,
-        /// The length of its JSON (what it costs in memory, roughly).
+        /// Its encoded length (what it costs in memory, roughly).
         bytes: usize,
     },
     /// In the WAL: its first part's place.
@@ -96,24 +96,24 @@ where
             if let Some(j) = joining.as_mut() {
                 match j.feed(rec.kind, rec.value).map_err(bad)? {
                     Fed::More => return Ok(ControlFlow::Continue(())),
-                    Fed::Done(json) => {
+                    Fed::Done(bytes) => {
                         let (start, index) = (j.start, j.index);
                         joining = None;
-                        st.insert_at(start, index, &json)?;
+                        st.insert_at(start, index, &bytes)?;
                         return Ok(ControlFlow::Continue(()));
                     }
                     Fed::Torn => joining = None,
                 }
             }
             match rec.kind {
-                Kind::Vote => st.vote = Some(json(at, rec.value)?),
-                Kind::Committed => st.committed = json(at, rec.value)?,
+                Kind::Vote => st.vote = Some(value(at, rec.value)?),
+                Kind::Committed => st.committed = value(at, rec.value)?,
                 Kind::EntryPart => {
                     let index = decode_part(rec.value).map_err(bad)?.index;
                     // An append at `index` replaces everything from there.
                     st.slots.split_off(&index);
                     match Joiner::start(rec.place, rec.value).map_err(bad)? {
-                        (Some(j), Fed::Done(json)) => st.insert_at(rec.place, j.index, &json)?,
+                        (Some(j), Fed::Done(bytes)) => st.insert_at(rec.place, j.index, &bytes)?,
                         (Some(j), Fed::More) => joining = Some(j),
                         _ => {} // a later part without its first: torn
                     }
@@ -123,7 +123,7 @@ where
                     st.slots.split_off(&index);
                 }
                 Kind::Purge => {
-                    let id: LogId<Nid<C>> = json(at, rec.value)?;
+                    let id: LogId<Nid<C>> = value(at, rec.value)?;
                     st.purge(id);
                 }
             }
@@ -133,9 +133,9 @@ where
         Ok(st)
     }
 
-    fn insert_at(&mut self, place: Place, index: u64, json: &[u8]) -> Result<(), Error> {
-        let entry: C::Entry = serde_json::from_slice(json)
-            .map_err(|e| Error::corrupt(place.frame, BadRecord(format!("entry {index}: {e}"))))?;
+    fn insert_at(&mut self, place: Place, index: u64, bytes: &[u8]) -> Result<(), Error> {
+        let entry: C::Entry = decode(bytes)
+            .map_err(|e| Error::corrupt(place.frame, BadRecord(format!("entry {index}: {}", e.0))))?;
         let log_id = entry.get_log_id().clone();
         if log_id.index != index {
             let reason = format!("entry part says index {index}, its entry {}", log_id.index);
@@ -243,8 +243,8 @@ pub fn catch_up<S: ThreadedStorage>(
     })
 }
 
-fn json<T: DeserializeOwned>(at: Position, value: &[u8]) -> Result<T, Error> {
-    serde_json::from_slice(value).map_err(|e| Error::corrupt(at, BadRecord(e.to_string())))
+fn value<T: DeserializeOwned>(at: Position, bytes: &[u8]) -> Result<T, Error> {
+    decode(bytes).map_err(|e| Error::corrupt(at, e))
 }
 
 /// Locks `m`, whatever a panic holding it left (the state is changed in

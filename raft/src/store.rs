@@ -13,12 +13,12 @@ use wal_host_std::ThreadedStorage;
 
 use crate::error::{blocking, Error};
 use crate::reader::LogReader;
-use crate::record::{entry_parts, truncate_value, Kind, SERIES};
+use crate::record::{self, entry_parts, truncate_value, Kind, SERIES};
 use crate::state::{catch_up, lock, Loc, Nid, Slot, State};
 use crate::RaftEntry;
 
 /// Entries appended are held in memory until the WAL is read back for
-/// their places (a catch-up) once they pass this many bytes of JSON.
+/// their places (a catch-up) once they pass this many encoded bytes.
 pub const MEM_LIMIT: usize = 4 << 20;
 
 /// openraft's log storage (`RaftLogStorage` and `RaftLogReader`) over the
@@ -135,60 +135,145 @@ where
     }
 }
 
-fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, Error> {
-    serde_json::to_vec(v).map_err(|e| Error::Encode(e.to_string()))
-}
-
-/// Entries as written by one append: each with the ordinal of its first
-/// record and its JSON's length.
-type Written<E> = Vec<(E, u64, usize)>;
-
-/// Writes `entries` (each cut into parts), the last part with a callback
-/// that fires `flushed` once it is durable (the WAL completes records in
-/// write order, so every part before it is durable then too). Blocking.
-fn write_entries<C: RaftEntry, S: ThreadedStorage>(
-    wal: &Wal<S>,
-    entries: Vec<C::Entry>,
-    first_seq: u64,
-    flushed: LogFlushed<C>,
-) -> (Result<Written<C::Entry>, Error>, u64)
+impl<C: RaftEntry, S: ThreadedStorage> LogStore<C, S>
 where
     S::File: Send,
 {
-    let mut flushed = Some(flushed);
-    let mut seq = first_seq;
-    let n = entries.len();
-    let mut out = Vec::with_capacity(n);
-    let ts = Kind::EntryPart.timestamp();
-    let go = || -> Result<(), Error> {
-        for (k, entry) in entries.into_iter().enumerate() {
-            let json = encode(&entry)?;
-            let index = entry.get_log_id().index;
-            let parts = entry_parts(index, &json).map_err(|e| Error::Encode(e.0))?;
-            let first = seq;
-            for (p, value) in parts.iter().enumerate() {
-                if k + 1 == n && p + 1 == parts.len() {
-                    let cb = flushed.take();
-                    wal.write_with(SERIES, ts, value, move |r| {
-                        if let Some(cb) = cb {
-                            cb.log_io_completed(r.map(|_| ()).map_err(io::Error::other));
-                        }
-                    })?;
-                } else {
-                    drop(wal.write(SERIES, ts, value)?);
-                }
-                seq += 1;
+    /// Writes `entries` (each cut into parts), `flushed` firing once they
+    /// are durable. On the executor's thread while the WAL has room (no
+    /// thread woken but the flusher); the rest, when backpressure would
+    /// hold a write back, on tokio's blocking pool. Counts the records
+    /// written into the state, whatever happens.
+    async fn write_entries(
+        &self,
+        entries: Vec<C::Entry>,
+        first_seq: u64,
+        flushed: LogFlushed<C>,
+    ) -> Result<Written<C::Entry>, Error> {
+        let done = move |r: Result<wal::Position, wal::Error>| {
+            flushed.log_io_completed(r.map(|_| ()).map_err(io::Error::other));
+        };
+        let mut a = Appending::<C, _>::new(entries, first_seq, done);
+        let r = a.run(&self.wal, false);
+        let (r, mut a) = match r {
+            Ok(false) => {
+                // Backpressure: the rest from a thread that may wait.
+                let wal = self.wal.clone();
+                blocking(move || Ok((a.run(&wal, true), a))).await?
             }
-            out.push((entry, first, json.len()));
+            r => (r, a),
+        };
+        lock(&self.state).written = a.seq;
+        match r {
+            Ok(_) => Ok(a.written),
+            Err(e) => Err(a.fail(e)),
         }
-        Ok(())
-    };
-    let r = go();
-    if let (Err(e), Some(cb)) = (&r, flushed.take()) {
-        cb.log_io_completed(Err(io::Error::other(e.to_string())));
     }
-    (r.map(|()| out), seq)
 }
+
+/// One append on its way into the WAL: its entries encoded and written
+/// one by one (so the first frames go to the disk while later entries
+/// are encoded), the last record carrying the callback `done`.
+struct Appending<C: RaftTypeConfig, D> {
+    /// Entries not yet encoded.
+    entries: std::vec::IntoIter<C::Entry>,
+    /// The current entry's parts not yet written, the next one last.
+    pending: Vec<Vec<u8>>,
+    /// Entries encoded so far, each with its first record's ordinal and
+    /// its encoded length.
+    written: Written<C::Entry>,
+    /// The ordinal of the next record to write.
+    seq: u64,
+    /// The callback, until handed to the WAL with the last record.
+    done: Option<D>,
+}
+
+impl<C: RaftEntry, D> Appending<C, D>
+where
+    D: FnOnce(Result<wal::Position, wal::Error>) + Send + 'static,
+{
+    fn new(entries: Vec<C::Entry>, first_seq: u64, done: D) -> Self {
+        Appending {
+            written: Vec::with_capacity(entries.len()),
+            entries: entries.into_iter(),
+            pending: Vec::new(),
+            seq: first_seq,
+            done: Some(done),
+        }
+    }
+
+    /// Writes what is left. With `wait` false it never blocks: it stops at
+    /// the first record backpressure would hold back (`Ok(false)`).
+    /// `Ok(true)`: all written, the flush asked for.
+    fn run<S: ThreadedStorage>(&mut self, wal: &Wal<S>, wait: bool) -> Result<bool, Error>
+    where
+        S::File: Send,
+    {
+        let ts = Kind::EntryPart.timestamp();
+        loop {
+            if self.pending.is_empty() {
+                let Some(entry) = self.entries.next() else {
+                    break;
+                };
+                let bytes = encode(&entry)?;
+                let index = entry.get_log_id().index;
+                let mut parts = entry_parts(index, &bytes).map_err(|e| Error::Encode(e.0))?;
+                parts.reverse();
+                self.pending = parts;
+                self.written.push((entry, self.seq, bytes.len()));
+            }
+            let value = self.pending.last().expect("a part");
+            let last = self.pending.len() == 1 && self.entries.len() == 0;
+            let buffered = match (last, wait) {
+                (false, true) => {
+                    drop(wal.write(SERIES, ts, value)?);
+                    true
+                }
+                (false, false) => wal.try_write(SERIES, ts, value)?.is_some(),
+                (true, _) => {
+                    let cb = self
+                        .done
+                        .take()
+                        .ok_or(Error::Task("the flushed callback is gone".into()))?;
+                    if wait {
+                        wal.write_with(SERIES, ts, value, cb)?;
+                    } else {
+                        // No room: the callback comes back, uncalled.
+                        self.done = wal.try_write_with(SERIES, ts, value, cb)?;
+                    }
+                    self.done.is_none()
+                }
+            };
+            if !buffered {
+                return Ok(false);
+            }
+            self.pending.pop();
+            self.seq += 1;
+        }
+        // Written now rather than after the WAL's flush interval (not
+        // waited for: the callback says when the entries are durable).
+        wal.flush_soon()?;
+        Ok(true)
+    }
+
+    /// Fails the callback with `e`, unless the WAL has it (a write the WAL
+    /// refused called it with its own error).
+    fn fail(&mut self, e: Error) -> Error {
+        if let Some(cb) = self.done.take() {
+            let io = io::Error::other(e.to_string());
+            cb(Err(wal::Error::storage("append", None, io)));
+        }
+        e
+    }
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, Error> {
+    record::encode(v).map_err(|e| Error::Encode(e.0))
+}
+
+/// Entries as written by one append: each with the ordinal of its first
+/// record and its encoded length.
+type Written<E> = Vec<(E, u64, usize)>;
 
 impl<C: RaftEntry, S: ThreadedStorage> openraft::RaftLogReader<C> for LogStore<C, S>
 where
@@ -287,23 +372,8 @@ where
                 return Err(e.write_logs());
             }
         };
-        let wal = self.wal.clone();
-        let written =
-            tokio::task::spawn_blocking(move || write_entries(&wal, entries, first_seq, callback))
-                .await
-                .map_err(|e| Error::Task(e.to_string()));
-        let written = match written {
-            Ok((r, seq)) => {
-                lock(&self.state).written = seq;
-                r
-            }
-            Err(e) => Err(e),
-        };
+        let written = self.write_entries(entries, first_seq, callback).await;
         let written = written.map_err(|e| self.fail(e).write_logs())?;
-        // Ask for the flush now rather than after the WAL's flush interval
-        // (not waited for: the callback says when the entries are durable).
-        let wal = self.wal.clone();
-        drop(tokio::task::spawn_blocking(move || wal.flush()));
         let over = {
             let mut st = lock(&self.state);
             for (entry, seq, bytes) in written {

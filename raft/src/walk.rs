@@ -80,7 +80,7 @@ pub struct Joiner {
 pub enum Fed {
     /// More parts to come.
     More,
-    /// The entry's whole JSON.
+    /// The whole encoded entry.
     Done(Vec<u8>),
     /// The record is not this entry's next part: the entry is torn.
     Torn,
@@ -125,7 +125,7 @@ impl Joiner {
     }
 }
 
-/// Reads the JSON of the entries whose first parts are at `wanted`
+/// Reads the encoded bytes of the entries whose first parts are at `wanted`
 /// (ascending), one replay from the first of them. Each comes back with
 /// its index; an entry not found where it should be is
 /// [`Error::Missing`].

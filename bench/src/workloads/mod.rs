@@ -1,4 +1,4 @@
-//! The twelve workloads of the harness, one file each. Each returns rows for
+//! The workloads of the harness, one file each. Each returns rows for
 //! our WAL and for every baseline that applies, measured in the same run.
 //! This file holds what they share: temporary directories, medians, the
 //! spread of ratios by round, logs written for reading back, and sizes
@@ -10,6 +10,8 @@ mod durable;
 mod ingest;
 mod memory;
 mod open;
+#[cfg(feature = "raft")]
+mod raft;
 mod recycle;
 mod replay;
 mod retention;
@@ -23,6 +25,8 @@ pub use durable::durable_small;
 pub use ingest::ingest;
 pub use memory::memory;
 pub use open::open;
+#[cfg(feature = "raft")]
+pub use raft::{raft, verdicts as raft_verdicts};
 pub use recycle::{recycle, verdicts as recycle_verdicts};
 pub use replay::replay;
 pub use retention::retention;

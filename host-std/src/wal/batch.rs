@@ -186,17 +186,31 @@ impl Drop for Encoding<'_> {
     }
 }
 
+/// What a writer does when the sealed buffers leave no room (backpressure).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Room {
+    /// Waits until the flusher makes room.
+    Wait,
+    /// Buffers nothing and returns `Ok(None)`.
+    Refuse,
+}
+
 /// Adds a record to the current buffer (sealing it when full); returns the
-/// signal of the batch that holds it.
+/// signal of the batch that holds it, or `None` when `room` is
+/// [`Room::Refuse`] and there is none (then `callback` was not called: the
+/// caller still holds what it would have made). `callback` makes the
+/// record's completion, if it has one, once the record is buffered or
+/// refused.
 pub(super) fn push(
     buffers: &BufferSide,
     series_id: u64,
     timestamp: i64,
     value: &[u8],
-    callback: Option<Completion>,
-) -> Result<Arc<Signal>, Error> {
+    callback: &mut dyn FnMut() -> Option<Completion>,
+    room: Room,
+) -> Result<Option<Arc<Signal>>, Error> {
     if let Err(e) = WriteBuffer::<Completion>::check_value(value) {
-        return refuse_now(callback, e);
+        return refuse_now(callback(), e);
     }
     let mut st = lock(&buffers.state);
     // From inside a callback, room may only come once that callback
@@ -206,9 +220,13 @@ pub(super) fn push(
             && !st.closing
             && !buffers.poison.is_poisoned()
         {
+            if room == Room::Refuse {
+                return Ok(None);
+            }
             st = wait(&buffers.room, st, None);
         }
     }
+    let callback = callback();
     if st.closing || st.closed {
         drop(st);
         return refuse_now(callback, Error::Closed);
@@ -266,7 +284,7 @@ pub(super) fn push(
     }
     // No wake-up for a new deadline: an idle flusher ticks every
     // `flush_interval`, which wakes it before any record's deadline.
-    Ok(signal)
+    Ok(Some(signal))
 }
 
 /// Fails every record of a batch that will never be written.

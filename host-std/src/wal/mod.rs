@@ -72,7 +72,7 @@ pub use tail::{NextRecord, Tail};
 pub use write_handle::WriteHandle;
 
 use crate::ThreadedStorage;
-use batch::{ask_flush, fail_batch, push, Batch, BufferSide};
+use batch::{ask_flush, fail_batch, push, Batch, BufferSide, Room};
 use flusher::flusher_loop;
 use order::{contained, in_callback, Order};
 use poison::shield;
@@ -267,8 +267,10 @@ where
             series_id,
             timestamp,
             value,
-            None,
-        )?;
+            &mut || None,
+            Room::Wait,
+        )?
+        .ok_or(Error::LogicBug("a write that waits for room found none"))?;
         Ok(WriteHandle {
             signal,
             shared: self.handle.shared.clone(),
@@ -293,14 +295,73 @@ where
         callback: impl FnOnce(Result<Position, Error>) + Send + 'static,
     ) -> Result<(), Error> {
         let buffers = &self.handle.shared.buffers;
+        let mut callback = Some(callback);
         push(
             buffers,
             series_id,
             timestamp,
             value,
-            Some(contained(buffers.id, callback)),
+            &mut || callback.take().map(|f| contained(buffers.id, f)),
+            Room::Wait,
         )
         .map(|_| ())
+    }
+
+    /// As [`Wal::write_with`], but never held back by backpressure: when
+    /// the buffers waiting to be written leave no room, buffers nothing
+    /// and hands `callback` back, uncalled, as `Ok(Some(callback))` (write
+    /// it later, or with [`Wal::write_with`] from a thread that may wait).
+    /// `Ok(None)`: buffered, and `callback` will be called as
+    /// [`Wal::write_with`] says. A refused write (value too long, closed,
+    /// poisoned) calls `callback` with the error and returns it. For an
+    /// async caller that must not block its executor's thread.
+    pub fn try_write_with<F>(
+        &self,
+        series_id: u64,
+        timestamp: i64,
+        value: &[u8],
+        callback: F,
+    ) -> Result<Option<F>, Error>
+    where
+        F: FnOnce(Result<Position, Error>) + Send + 'static,
+    {
+        let buffers = &self.handle.shared.buffers;
+        let mut callback = Some(callback);
+        let pushed = push(
+            buffers,
+            series_id,
+            timestamp,
+            value,
+            &mut || callback.take().map(|f| contained(buffers.id, f)),
+            Room::Refuse,
+        )?;
+        Ok(match pushed {
+            Some(_) => None,
+            None => callback,
+        })
+    }
+
+    /// As [`Wal::write`], but never held back by backpressure: `Ok(None)`
+    /// when the buffers waiting to be written leave no room (nothing is
+    /// buffered then).
+    pub fn try_write(
+        &self,
+        series_id: u64,
+        timestamp: i64,
+        value: &[u8],
+    ) -> Result<Option<WriteHandle<S>>, Error> {
+        let pushed = push(
+            &self.handle.shared.buffers,
+            series_id,
+            timestamp,
+            value,
+            &mut || None,
+            Room::Refuse,
+        )?;
+        Ok(pushed.map(|signal| WriteHandle {
+            signal,
+            shared: self.handle.shared.clone(),
+        }))
     }
 
     /// Writes everything buffered so far and waits until it is durable.
@@ -336,6 +397,25 @@ where
         // A failure anywhere (the syncer's sync, say) is the poison here,
         // whatever the batch waited for says.
         shared.poison.check().and(r.map(|_| ()))
+    }
+
+    /// Asks for everything buffered so far to be written now, rather than
+    /// when the buffer fills or the flush interval ends, and returns at
+    /// once: the records' completions (and handles) say when they are
+    /// durable. For a writer that hands its completions on (a callback per
+    /// batch) and must not wait itself. Once the WAL is poisoned, returns
+    /// the poison; after close, [`Error::Closed`].
+    pub fn flush_soon(&self) -> Result<(), Error> {
+        let shared = &self.handle.shared;
+        let mut st = lock(&shared.buffers.state);
+        if st.closed {
+            return Err(Error::Closed);
+        }
+        shared.poison.check()?;
+        if !st.current.buffer.is_empty() {
+            ask_flush(&shared.buffers, &mut st);
+        }
+        Ok(())
     }
 
     /// Flushes, closes the active segment and starts the next. Returns what
