@@ -4,6 +4,7 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
@@ -32,6 +33,8 @@ where
 {
     pub(crate) wal: Wal<S>,
     pub(crate) state: Arc<Mutex<State<C>>>,
+    /// Appends that met backpressure (see [`LogStore::appends_held_back`]).
+    held_back: AtomicU64,
 }
 
 impl<C: RaftEntry> LogStore<C, FsStorage> {
@@ -53,6 +56,7 @@ where
         Ok(LogStore {
             wal,
             state: Arc::new(Mutex::new(state)),
+            held_back: AtomicU64::new(0),
         })
     }
 
@@ -78,6 +82,14 @@ where
             .filter(|s| matches!(s.loc, Loc::Mem { .. }))
             .count();
         (n, st.mem_bytes)
+    }
+
+    /// How many appends since open met backpressure (the WAL's buffers
+    /// waiting for the disk were full) and finished writing on tokio's
+    /// blocking pool rather than on the executor's thread: a sign the
+    /// disk is slower than the log is fed.
+    pub fn appends_held_back(&self) -> u64 {
+        self.held_back.load(Ordering::Relaxed)
     }
 
     /// Flushes and closes the WAL (blocking). Readers fail afterwards.
@@ -158,6 +170,7 @@ where
         let (r, mut a) = match r {
             Ok(false) => {
                 // Backpressure: the rest from a thread that may wait.
+                self.held_back.fetch_add(1, Ordering::Relaxed);
                 let wal = self.wal.clone();
                 blocking(move || Ok((a.run(&wal, true), a))).await?
             }

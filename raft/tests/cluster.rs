@@ -84,7 +84,12 @@ impl Cluster {
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", n.port))
             .arg("--snapshot-every")
-            .arg("40");
+            .arg("40")
+            // Small segments, so that purges behind snapshots remove files.
+            .arg("--segment-size")
+            .arg("4096")
+            .arg("--buffer-size")
+            .arg("1024");
         for p in &self.nodes {
             if p.id != n.id {
                 cmd.arg("--peer")
@@ -222,6 +227,21 @@ async fn burst(c: &Cluster, http: &reqwest::Client, tag: &str) -> Vec<String> {
     acked
 }
 
+/// The IDs of the segment files in a WAL directory, in order.
+fn segment_ids(dir: &std::path::Path) -> Vec<u64> {
+    let mut ids: Vec<u64> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let hex = name.strip_prefix("seg")?.strip_suffix(".wal")?;
+            u64::from_str_radix(hex, 16).ok()
+        })
+        .collect();
+    ids.sort_unstable();
+    assert!(!ids.is_empty(), "{}: no segment file", dir.display());
+    ids
+}
+
 #[test]
 fn three_nodes_survive_leader_kills() {
     within(420, || {
@@ -299,6 +319,11 @@ fn three_nodes_survive_leader_kills() {
                 purged = purged.max(s["purged"].as_u64().unwrap_or(0));
             }
             assert!(purged > 0, "no node purged its log");
+            // ... and whole segment files went with it, on every node.
+            for n in &c.nodes {
+                let first = segment_ids(&n.dir.join("log"))[0];
+                assert!(first > 1, "node {}: segment 1 is still there", n.id);
+            }
             eprintln!(
                 "{} writes acknowledged, {KILLS} leaders killed, purged through {purged}",
                 acked.len()

@@ -52,6 +52,14 @@ struct Args {
     /// less 100 entries, is then purged).
     #[arg(long, default_value_t = 500)]
     snapshot_every: u64,
+    /// The size at which the log's WAL starts a new segment file (bytes):
+    /// a purge removes whole segments only.
+    #[arg(long, default_value_t = wal::Config::default().file_size)]
+    segment_size: u64,
+    /// The WAL's write buffer (bytes): a frame holds at most this much.
+    /// A segment must hold one full buffer.
+    #[arg(long, default_value_t = wal::Config::default().buffer_size)]
+    buffer_size: usize,
 }
 
 fn parse_peer(s: &str) -> Result<(NodeId, SocketAddr), String> {
@@ -92,7 +100,10 @@ fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("bind {}: {e}", args.listen))?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let log_dir = args.dir.join("log");
-    let store: LogStore<KvConfig> = LogStore::open(&log_dir, wal::Config::default())
+    let config = wal::Config::default()
+        .with_file_size(args.segment_size)
+        .with_buffer_size(args.buffer_size);
+    let store: LogStore<KvConfig> = LogStore::open(&log_dir, config)
         .map_err(|e| format!("{}: {e}", log_dir.display()))?;
     let sm = KvStateMachine::open(args.dir.join("sm")).map_err(|e| e.to_string())?;
     let rt = tokio::runtime::Runtime::new().map_err(|e| format!("a runtime: {e}"))?;
