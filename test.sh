@@ -123,6 +123,8 @@ cargo test -p wal-flash --features sim
 
 step "tests, replicated (wal-raft): lint, openraft's storage suite, reopen and a power cut at every operation, three raft-kv processes with leader kills"
 cargo clippy -p wal-raft --all-targets -- -D warnings
+# The benchmark harness's raft workload (a feature: it builds openraft).
+cargo clippy -p wal-bench --features raft --all-targets -- -D warnings
 # The whole package: its tests, and the raft-kv example the cluster test runs
 # (cargo test builds the examples beside the tests).
 cargo test -p wal-raft

@@ -187,48 +187,55 @@ fn try_writes_refuse_under_backpressure_and_hand_the_callback_back() {
     // back uncalled, and `try_write` returns no handle, both at once. Once
     // the gate opens, the callback handed back is written after all, and
     // every record is there once, in order.
-    within(Duration::from_secs(60), "try_write under backpressure", || {
-        let storage = GatedStorage::new();
-        let gate = storage.gate.clone();
-        let cfg = Config::default()
-            .with_buffer_size(64)
-            .with_compression(false)
-            .with_flush_interval(None);
-        let wal = wal_host_std::Wal::with_storage(storage, cfg).unwrap();
-        wal.write(9, 0, b"warm-up").unwrap().wait().unwrap();
-        let shut = gate.shut_until_dropped();
-        let acked = Arc::new(Mutex::new(Vec::new()));
-        let callback = |i: i64| {
-            let acked = acked.clone();
-            move |r: Result<Position, Error>| {
-                r.unwrap();
-                acked.lock().unwrap().push(i);
-            }
-        };
-        // Each record fills a buffer: the queue is full within a bounded
-        // number of writes, or nothing holds writers back (fails).
-        let mut i = 0;
-        let back = loop {
-            assert!(i < 100 * MAX_SEALED as i64, "{i} try_writes never refused");
-            if let Some(cb) = wal.try_write_with(1, i, &[1; 100], callback(i)).unwrap() {
-                break cb;
-            }
-            i += 1;
-        };
-        assert!(i as usize >= MAX_SEALED, "refused after only {i} writes");
-        assert!(wal.try_write(1, i, &[1; 100]).unwrap().is_none());
-        assert!(acked.lock().unwrap().is_empty(), "acknowledged before a sync ended");
-        drop(shut);
-        wal.write_with(1, i, &[1; 100], back).unwrap();
-        wal.flush().unwrap();
-        let want: Vec<i64> = (0..=i).collect();
-        assert_eq!(*acked.lock().unwrap(), want, "each callback once, in order");
-        let ts: Vec<i64> = read_all(&wal)
-            .iter()
-            .filter(|r| r.0 == 1)
-            .map(|r| r.1)
-            .collect();
-        assert_eq!(ts, want, "every record once, in order");
-        wal.close().unwrap();
-    });
+    within(
+        Duration::from_secs(60),
+        "try_write under backpressure",
+        || {
+            let storage = GatedStorage::new();
+            let gate = storage.gate.clone();
+            let cfg = Config::default()
+                .with_buffer_size(64)
+                .with_compression(false)
+                .with_flush_interval(None);
+            let wal = wal_host_std::Wal::with_storage(storage, cfg).unwrap();
+            wal.write(9, 0, b"warm-up").unwrap().wait().unwrap();
+            let shut = gate.shut_until_dropped();
+            let acked = Arc::new(Mutex::new(Vec::new()));
+            let callback = |i: i64| {
+                let acked = acked.clone();
+                move |r: Result<Position, Error>| {
+                    r.unwrap();
+                    acked.lock().unwrap().push(i);
+                }
+            };
+            // Each record fills a buffer: the queue is full within a bounded
+            // number of writes, or nothing holds writers back (fails).
+            let mut i = 0;
+            let back = loop {
+                assert!(i < 100 * MAX_SEALED as i64, "{i} try_writes never refused");
+                if let Some(cb) = wal.try_write_with(1, i, &[1; 100], callback(i)).unwrap() {
+                    break cb;
+                }
+                i += 1;
+            };
+            assert!(i as usize >= MAX_SEALED, "refused after only {i} writes");
+            assert!(wal.try_write(1, i, &[1; 100]).unwrap().is_none());
+            assert!(
+                acked.lock().unwrap().is_empty(),
+                "acknowledged before a sync ended"
+            );
+            drop(shut);
+            wal.write_with(1, i, &[1; 100], back).unwrap();
+            wal.flush().unwrap();
+            let want: Vec<i64> = (0..=i).collect();
+            assert_eq!(*acked.lock().unwrap(), want, "each callback once, in order");
+            let ts: Vec<i64> = read_all(&wal)
+                .iter()
+                .filter(|r| r.0 == 1)
+                .map(|r| r.1)
+                .collect();
+            assert_eq!(ts, want, "every record once, in order");
+            wal.close().unwrap();
+        },
+    );
 }

@@ -10,9 +10,11 @@
 //! for their places). A purge waits until its record is durable, then
 //! checkpoints the WAL so that whole segments go. `append`'s flushed
 //! callback fires from the WAL's completion of the entries' last record,
-//! in order. Entries longer than one WAL value are cut into parts and
-//! joined on read. Blocking I/O runs on tokio's blocking pool and the
-//! WAL's own threads.
+//! in order. Entries are kept in postcard's binary encoding; those longer
+//! than one WAL value are cut into parts and joined on read. Blocking I/O
+//! runs on tokio's blocking pool and the WAL's own threads (an append
+//! buffers its records on the executor's thread only while the WAL has
+//! room, with writes that never wait).
 //!
 //! ```no_run
 //! # fn main() -> Result<(), wal_raft::Error> {

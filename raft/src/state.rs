@@ -134,8 +134,9 @@ where
     }
 
     fn insert_at(&mut self, place: Place, index: u64, bytes: &[u8]) -> Result<(), Error> {
-        let entry: C::Entry = decode(bytes)
-            .map_err(|e| Error::corrupt(place.frame, BadRecord(format!("entry {index}: {}", e.0))))?;
+        let entry: C::Entry = decode(bytes).map_err(|e| {
+            Error::corrupt(place.frame, BadRecord(format!("entry {index}: {}", e.0)))
+        })?;
         let log_id = entry.get_log_id().clone();
         if log_id.index != index {
             let reason = format!("entry part says index {index}, its entry {}", log_id.index);

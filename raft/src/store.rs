@@ -26,7 +26,9 @@ pub const MEM_LIMIT: usize = 4 << 20;
 /// thread-safe WAL. Open it from a blocking context (before the runtime
 /// runs, or in `spawn_blocking`): open replays the WAL. Its methods run
 /// their I/O on tokio's blocking pool and the WAL's threads, never on the
-/// async executor's threads.
+/// async executor's threads: an append buffers its records on the
+/// executor's thread only while the WAL has room (a write that never
+/// waits), and finishes on the blocking pool when it has not.
 pub struct LogStore<C: RaftTypeConfig, S: ThreadedStorage = FsStorage>
 where
     S::File: Send,

@@ -234,10 +234,16 @@ fn appends_held_back_by_backpressure_keep_everything() {
             })
         };
         let want: Vec<_> = (1..next).map(|i| workload::entry(1, i)).collect();
-        assert!(read_all(&mut store) == want, "entries differ after the appends");
+        assert!(
+            read_all(&mut store) == want,
+            "entries differ after the appends"
+        );
         store.close().expect("close");
         drop(store);
         let mut store = open();
-        assert!(read_all(&mut store) == want, "entries differ after a reopen");
+        assert!(
+            read_all(&mut store) == want,
+            "entries differ after a reopen"
+        );
     });
 }

@@ -103,8 +103,8 @@ fn run(args: Args) -> Result<(), String> {
     let config = wal::Config::default()
         .with_file_size(args.segment_size)
         .with_buffer_size(args.buffer_size);
-    let store: LogStore<KvConfig> = LogStore::open(&log_dir, config)
-        .map_err(|e| format!("{}: {e}", log_dir.display()))?;
+    let store: LogStore<KvConfig> =
+        LogStore::open(&log_dir, config).map_err(|e| format!("{}: {e}", log_dir.display()))?;
     let sm = KvStateMachine::open(args.dir.join("sm")).map_err(|e| e.to_string())?;
     let rt = tokio::runtime::Runtime::new().map_err(|e| format!("a runtime: {e}"))?;
     rt.block_on(serve(args, listener, store, sm))

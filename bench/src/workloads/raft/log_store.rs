@@ -241,7 +241,8 @@ pub fn log_store(quick: bool) -> Vec<Row> {
         c.note = "the same keys and values as plain records, the batch's last one with a callback, flush_soon".into();
         let mut w = row("wal", batch, n, waited);
         w.variant.push_str(", waiting");
-        w.note = "the same, the writer waiting on the last handle (no thread woken: the floor)".into();
+        w.note =
+            "the same, the writer waiting on the last handle (no thread woken: the floor)".into();
         rows.extend([o, c, w]);
     }
     rows
