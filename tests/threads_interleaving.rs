@@ -91,6 +91,22 @@ fn a_waiter_writing_its_own_batch_completes_after_the_batch_before_it() {
     });
 }
 
+/// A thread-safe WAL whose syncs wait at a gate (open until shut), with
+/// buffers of 64 bytes (a record of 100 fills one), no compression and no
+/// timer; one record written and synced, so that the syncer holds its
+/// handle on the segment.
+fn gated_wal() -> (Wal<GatedStorage>, Arc<harness::gate::Gate>) {
+    let storage = GatedStorage::new();
+    let gate = storage.gate.clone();
+    let cfg = Config::default()
+        .with_buffer_size(64)
+        .with_compression(false)
+        .with_flush_interval(None);
+    let wal = wal_host_std::Wal::with_storage(storage, cfg).unwrap();
+    wal.write(9, 0, b"warm-up").unwrap().wait().unwrap();
+    (wal, gate)
+}
+
 #[test]
 fn backpressure_holds_writers_back_without_losing_anything() {
     // Every sync waits at a shut gate: frames pile up (written and unsynced,
@@ -99,15 +115,7 @@ fn backpressure_holds_writers_back_without_losing_anything() {
     // opens; then all do, and every record is there, in each writer's
     // order, acknowledged once.
     within(Duration::from_secs(60), "backpressure", || {
-        let storage = GatedStorage::new();
-        let gate = storage.gate.clone();
-        let cfg = Config::default()
-            .with_buffer_size(64)
-            .with_compression(false)
-            .with_flush_interval(None);
-        let wal = wal_host_std::Wal::with_storage(storage, cfg).unwrap();
-        // The syncer gets its handle on the segment with the first frame.
-        wal.write(9, 0, b"warm-up").unwrap().wait().unwrap();
+        let (wal, gate) = gated_wal();
         let shut = gate.shut_until_dropped();
         const WRITERS: u64 = 2;
         const PER: i64 = 100; // each record fills a buffer: 200 frames
@@ -191,14 +199,7 @@ fn try_writes_refuse_under_backpressure_and_hand_the_callback_back() {
         Duration::from_secs(60),
         "try_write under backpressure",
         || {
-            let storage = GatedStorage::new();
-            let gate = storage.gate.clone();
-            let cfg = Config::default()
-                .with_buffer_size(64)
-                .with_compression(false)
-                .with_flush_interval(None);
-            let wal = wal_host_std::Wal::with_storage(storage, cfg).unwrap();
-            wal.write(9, 0, b"warm-up").unwrap().wait().unwrap();
+            let (wal, gate) = gated_wal();
             let shut = gate.shut_until_dropped();
             let acked = Arc::new(Mutex::new(Vec::new()));
             let callback = |i: i64| {

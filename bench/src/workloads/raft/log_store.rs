@@ -43,13 +43,22 @@ fn counted_wal(dir: &Path) -> (Wal<Counting<FsStorage>>, Arc<Mutex<Pattern>>) {
     (wal, pattern)
 }
 
-/// The bytes written and syncs made, as seen by the storage.
-fn seen(pattern: &Mutex<Pattern>) -> (u64, u64) {
-    let p = pattern.lock().unwrap();
-    (
-        p.bytes.load(Ordering::Relaxed),
-        p.syncs.load(Ordering::Relaxed),
-    )
+impl Run {
+    /// A finished run: its time, latencies, the payload of `reqs`, and
+    /// the bytes written and syncs made as the storage saw them.
+    fn new(secs: f64, latencies_ns: Vec<u64>, reqs: &[Request], pattern: &Mutex<Pattern>) -> Run {
+        let p = pattern.lock().unwrap();
+        Run {
+            secs,
+            latencies_ns,
+            payload: reqs
+                .iter()
+                .map(|r| (r.key.len() + r.value.len()) as u64)
+                .sum(),
+            disk: p.bytes.load(Ordering::Relaxed),
+            syncs: p.syncs.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// The key-value writes of a run: BanyanDB's ingest records, the series
@@ -109,14 +118,7 @@ fn ours(reqs: &[Request], batch: usize) -> Run {
     });
     let secs = t.elapsed().as_secs_f64();
     store.close().expect("close");
-    let (disk, syncs) = seen(&pattern);
-    Run {
-        secs,
-        latencies_ns,
-        payload: payload(reqs),
-        disk,
-        syncs,
-    }
+    Run::new(secs, latencies_ns, reqs, &pattern)
 }
 
 /// How the raw WAL's writer learns that a batch is durable.
@@ -170,20 +172,7 @@ fn raw(reqs: &[Request], batch: usize, done: Done) -> Run {
     }
     let secs = t.elapsed().as_secs_f64();
     wal.close().expect("close");
-    let (disk, syncs) = seen(&pattern);
-    Run {
-        secs,
-        latencies_ns,
-        payload: payload(reqs),
-        disk,
-        syncs,
-    }
-}
-
-fn payload(reqs: &[Request]) -> u64 {
-    reqs.iter()
-        .map(|r| (r.key.len() + r.value.len()) as u64)
-        .sum()
+    Run::new(secs, latencies_ns, reqs, &pattern)
 }
 
 fn row(system: &'static str, batch: usize, n: usize, mut runs: Vec<Run>) -> Row {
