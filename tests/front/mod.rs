@@ -132,8 +132,14 @@ impl<S: wal_host_std::ThreadedStorage> Front for wal_host_std::Wal<S> {
     fn open(storage: S, config: Config) -> Result<Self, Error> {
         wal_host_std::Wal::with_storage(storage, config)
     }
+    // Writes try the never-waiting form first (what an async caller such
+    // as wal-raft does) and wait for room only when it is refused, so the
+    // sweeps and the fuzzer drive both.
     fn write(&mut self, series: u64, ts: i64, value: &[u8], _: Duration) -> Result<(), Error> {
-        wal_host_std::Wal::write(self, series, ts, value).map(drop)
+        if wal_host_std::Wal::try_write(self, series, ts, value)?.is_none() {
+            wal_host_std::Wal::write(self, series, ts, value)?;
+        }
+        Ok(())
     }
     fn write_with(
         &mut self,
@@ -143,7 +149,10 @@ impl<S: wal_host_std::ThreadedStorage> Front for wal_host_std::Wal<S> {
         _: Duration,
         done: impl FnOnce(Result<Position, Error>) + Send + 'static,
     ) -> Result<(), Error> {
-        wal_host_std::Wal::write_with(self, series, ts, value, done)
+        match wal_host_std::Wal::try_write_with(self, series, ts, value, done)? {
+            None => Ok(()),
+            Some(done) => wal_host_std::Wal::write_with(self, series, ts, value, done),
+        }
     }
     fn poll(&mut self, _: Duration) -> Result<(), Error> {
         Ok(())
